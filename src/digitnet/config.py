@@ -1,0 +1,140 @@
+"""Hyperparameters: one frozen dataclass, and the named recipes built from it.
+
+The CLI, the trainer, the scikit-learn estimator and the model file all use
+:class:`Config`, so a default is written once, here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+CHOICES = {
+    "init": ("uniform", "glorot"),
+    "gradient": ("blog", "exact"),
+    "loss": ("mse", "cross_entropy"),
+    "optimizer": ("sgd", "adam"),
+    "schedule": ("constant", "cosine"),
+    "scaling": ("blog", "standard"),
+    "dtype": ("float64", "float32"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of one training run. Build one with :meth:`from_recipe`."""
+
+    recipe: str = "modern"  # the recipe these settings started from (a label; the fields decide)
+    n_hidden: int = 200  # neurons in the tanh hidden layer
+    dropout: float = 0.2  # fraction of hidden neurons zeroed per training sample; kept ones scaled by 1/(1-dropout)
+    bias: bool = True  # learn biases b1, b2 (the post has none)
+    init: str = "glorot"  # "uniform": U[-1, 1) as the post; "glorot": U[-r, r), r = sqrt(6 / (fan_in + fan_out))
+    gradient: str = "exact"  # "blog": the post's update rule, quirks and all; "exact": the true gradient of `loss`
+    loss: str = "cross_entropy"  # "mse": sum over outputs of (p - y)^2, as the post; "cross_entropy": -sum y log p
+    optimizer: str = "adam"  # "sgd" (plain steps of size lr) or "adam"
+    lr: float = 0.02  # learning rate (the peak rate when a schedule is used)
+    batch_size: int = 64  # samples per gradient step; 1 is per-sample SGD as in the post
+    epochs: int = 30  # maximum number of passes over the training set
+    tol: float | None = None  # stop once the epoch's summed loss / size of the whole data set is below tol (the post: 0.01)
+    patience: int | None = 10  # early stopping: epochs without a better validation loss before stopping; None: off
+    val_fraction: float = 0.1  # share of the training split held out to choose the best epoch (0 with patience None)
+    l2: float = 1e-4  # L2 penalty (l2 / 2) * (|W1|^2 + |W2|^2) added to the loss; biases are not penalised
+    label_smoothing: float = 0.1  # targets become (1 - eps) * one_hot + eps / 10
+    input_noise: float = 0.0  # std of Gaussian noise added to the scaled inputs of each training batch
+    schedule: str = "cosine"  # learning rate per epoch: "constant", or "cosine" decay from lr towards 0
+    shuffle: bool = True  # reshuffle the training samples every epoch (the post keeps the split's order)
+    scaling: str = "standard"  # "blog": (X - mean) / var, one scalar each over the whole data set; "standard": (X - mean) / std, over the training split
+    stratify: bool = True  # keep class proportions equal in the train / test split
+    test_size: float = 0.25  # share of the data held out for testing (the post: scikit-learn's default 0.25)
+    dtype: str = "float32"  # floating point type of weights and arithmetic
+    seed: int = 0  # seeds the split, the initial weights, the shuffles and the dropout masks
+
+    def __post_init__(self) -> None:
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        _check(self.n_hidden >= 1, "n_hidden (--hidden) must be at least 1", self.n_hidden)
+        _check(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)", self.dropout)
+        _check(self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number", self.lr)
+        _check(self.epochs >= 1, "epochs must be at least 1", self.epochs)
+        _check(self.batch_size >= 1, "batch_size (--batch-size) must be at least 1", self.batch_size)
+        _check(self.tol is None or self.tol > 0, "tol must be positive or None", self.tol)
+        _check(self.patience is None or self.patience >= 1, "patience must be at least 1 or None", self.patience)
+        _check(0.0 <= self.val_fraction < 0.5, "val_fraction must be in [0, 0.5)", self.val_fraction)
+        _check(self.l2 >= 0, "l2 must be >= 0", self.l2)
+        _check(0.0 <= self.label_smoothing < 1.0, "label_smoothing must be in [0, 1)", self.label_smoothing)
+        _check(self.input_noise >= 0, "input_noise must be >= 0", self.input_noise)
+        _check(0.0 < self.test_size < 1.0, "test_size must be in (0, 1)", self.test_size)
+        _check(self.seed >= 0, "seed must be >= 0", self.seed)
+        if self.patience is not None and self.val_fraction == 0:
+            raise ConfigError("early stopping (patience) needs a validation split: set val_fraction > 0 or patience None")
+        if self.gradient == "blog" and (self.loss, self.optimizer, self.batch_size) != ("mse", "sgd", 1):
+            raise ConfigError(
+                "gradient 'blog' is the post's per-sample rule: it needs loss 'mse', optimizer 'sgd' and batch_size 1"
+            )
+
+    @classmethod
+    def from_recipe(cls, recipe: str = "modern", **overrides: object) -> Config:
+        """The named recipe's settings with ``overrides`` applied (None included: ``patience=None`` turns early stopping off)."""
+        if recipe not in RECIPES:
+            raise ConfigError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(RECIPES[recipe], **overrides)
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, object]) -> Config:
+        """Rebuild from :meth:`to_dict`; unknown keys are an error, missing ones take defaults."""
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _check(ok: bool, message: str, value: object) -> None:
+    if not ok:
+        raise ConfigError(f"{message}; got {value!r}")
+
+
+# Every field spelled out, so that tuning the modern defaults never changes the post's recipe.
+_BLOG = Config(
+    recipe="blog",
+    n_hidden=200,
+    dropout=0.5,
+    bias=False,
+    init="uniform",
+    gradient="blog",
+    loss="mse",
+    optimizer="sgd",
+    lr=0.1,
+    batch_size=1,
+    epochs=200,
+    tol=0.01,
+    patience=None,
+    val_fraction=0.0,
+    l2=0.0,
+    label_smoothing=0.0,
+    input_noise=0.0,
+    schedule="constant",
+    shuffle=False,
+    scaling="blog",
+    stratify=False,
+    test_size=0.25,
+    dtype="float64",
+    seed=0,
+)
+
+RECIPES: dict[str, Config] = {
+    "modern": Config(),
+    "blog": _BLOG,
+    # the post's network, loss, optimiser and stopping rule, with the exact gradient
+    "blog-exact": dataclasses.replace(_BLOG, recipe="blog-exact", gradient="exact"),
+}

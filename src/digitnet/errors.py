@@ -1,0 +1,17 @@
+"""Exceptions raised by the library; the CLI and the web layer translate them."""
+
+
+class DigitnetError(ValueError):
+    """Base class: the message is one line that says what is wrong and what to do."""
+
+
+class ConfigError(DigitnetError):
+    """A hyperparameter is outside its valid range."""
+
+
+class DataError(DigitnetError):
+    """Input data (an array or a file) is malformed."""
+
+
+class ModelFileError(DigitnetError):
+    """A model file is missing, truncated, corrupted, foreign or too new."""

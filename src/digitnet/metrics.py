@@ -1,0 +1,76 @@
+"""Scores: plain accuracy, the post's "percent correct", the -1 class, confusion matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+NO_DIGIT = -1  # the post's label for an output where no neuron rounds to 1
+LABELS = list(range(NO_DIGIT, 10))  # rows and columns of the confusion matrix
+
+
+def blog_labels(P: np.ndarray) -> np.ndarray:
+    """The post's decision: the first class whose output rounds to 1, else -1 (NaN outputs give -1)."""
+    hit = np.round(P) == 1.0
+    return np.where(hit.any(axis=1), hit.argmax(axis=1), NO_DIGIT)
+
+
+def blog_score(P: np.ndarray, y: np.ndarray) -> float:
+    """The post's "percent correct" as a fraction: all ten rounded outputs equal the one-hot target."""
+    Y = np.eye(P.shape[1])[y]
+    return float(np.mean(np.all(np.round(P) == Y, axis=1)))
+
+
+def squared_error(P: np.ndarray, y: np.ndarray) -> float:
+    """The post's "average error": sum over outputs of (p - y)^2, averaged over samples."""
+    Y = np.eye(P.shape[1])[y]
+    return float(np.sum((P - Y) ** 2) / len(P))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Scores of probabilities P (n, 10) against labels y (n,)."""
+
+    n: int
+    accuracy: float  # argmax correct, 0..1
+    blog_score: float  # the post's "percent correct", 0..1
+    squared_error: float  # the post's "average test set error"
+    no_digit: int  # samples for which the post's rule chose no digit (-1)
+    confusion: np.ndarray  # (11, 11) counts; rows true label, columns the post's predicted label, both -1..9
+    precision: np.ndarray  # (10,) per class, argmax predictions
+    recall: np.ndarray  # (10,)
+    f1: np.ndarray  # (10,)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "blog_score": self.blog_score,
+            "squared_error": self.squared_error,
+            "no_digit": self.no_digit,
+            "labels": LABELS,
+            "confusion": self.confusion.tolist(),
+            "precision": self.precision.tolist(),
+            "recall": self.recall.tolist(),
+            "f1": self.f1.tolist(),
+        }
+
+
+def evaluate(P: np.ndarray, y: np.ndarray) -> Evaluation:
+    blog = blog_labels(P)
+    with np.errstate(invalid="ignore"):
+        argmax = np.nan_to_num(P, nan=-np.inf).argmax(axis=1)
+    precision, recall, f1, _ = precision_recall_fscore_support(y, argmax, labels=range(10), zero_division=0)
+    return Evaluation(
+        n=len(y),
+        accuracy=float(accuracy_score(y, argmax)),
+        blog_score=blog_score(P, y),
+        squared_error=squared_error(P, y),
+        no_digit=int(np.sum(blog == NO_DIGIT)),
+        confusion=confusion_matrix(y, blog, labels=LABELS),
+        precision=precision,
+        recall=recall,
+        f1=f1,
+    )
