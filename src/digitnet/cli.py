@@ -1,0 +1,355 @@
+"""The ``digitnet`` command: translates arguments into library calls and errors into messages.
+
+Results go to stdout (one JSON object with ``--json``); progress and messages go to stderr.
+Bad input exits with code 2, a diverged run with 1, an interrupted one with 130.
+"""
+
+import enum
+import functools
+import json
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .config import RECIPES, Config
+from .data import is_number, load_csv, load_digits, read_csv
+from .errors import DataError, DigitnetError
+from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
+from .metrics import LABELS, NO_DIGIT, Evaluation, blog_labels
+from .model import Model
+from .model import train as train_model
+from .persistence import check_writable, json_safe, load, save
+from .trainer import STOP_REASONS, History
+
+Recipe = enum.Enum("Recipe", {name: name for name in RECIPES}, type=str)  # type: ignore[misc]
+
+
+class DropoutChoice(str, enum.Enum):
+    on = "on"
+    off = "off"
+    both = "both"
+
+
+app = typer.Typer(
+    help="Recognise handwritten 8x8 digits with a three-layer neural network written in NumPy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Piped output is not cut to 80 columns: tables stay whole in files and pipes.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _by_recipe(field: str) -> str:
+    """The recipes' defaults for ``field``, for help texts, read from the one table that defines them."""
+    return "default by recipe: " + ", ".join(f"{name} {getattr(c, field)}" for name, c in RECIPES.items())
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def translate_errors(command: Callable) -> Callable:
+    """Library errors become one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DigitnetError as e:
+            fail(str(e))
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"digitnet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Recognise handwritten 8x8 digits with a three-layer neural network written in NumPy."""
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
+DataOption = Annotated[
+    Path | None, typer.Option("--data", help="CSV in the UCI optdigits layout: 64 pixels 0..16, then the label 0..9.")
+]
+
+
+@app.command(epilog="Example: digitnet train --recipe blog --dropout 0 --seed 3 --out blog.safetensors")
+@translate_errors
+def train(
+    recipe: Annotated[Recipe, typer.Option(help="Settings to start from: modern, the post's (blog), or the post's with the exact gradient.")] = Recipe("modern"),
+    hidden: Annotated[int | None, typer.Option(help=f"Hidden neurons ({_by_recipe('n_hidden')}).")] = None,
+    dropout: Annotated[float | None, typer.Option(help=f"Fraction of hidden neurons dropped in training ({_by_recipe('dropout')}).")] = None,
+    epochs: Annotated[int | None, typer.Option(help=f"Maximum epochs ({_by_recipe('epochs')}).")] = None,
+    lr: Annotated[float | None, typer.Option(help=f"Learning rate ({_by_recipe('lr')}).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help=f"Samples per step ({_by_recipe('batch_size')}).")] = None,
+    seed: Annotated[int | None, typer.Option(help=f"Seed of the split, weights, shuffles and dropout (default {Config.seed}).")] = None,
+    data: DataOption = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Model file to write.")] = Path("model.safetensors"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Train a network, score it on its held-out test split, and write the model file."""
+    given = dict(n_hidden=hidden, dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    config = Config.from_recipe(recipe.value, **{k: v for k, v in given.items() if v is not None})
+    check_writable(out_path)
+    dataset = load_csv(data) if data is not None else load_digits()
+    if not quiet:
+        err.print(f"Training '{config.recipe}' on {len(dataset.y)} digits; Ctrl-C stops and keeps what was learnt.", markup=False)
+    with _epoch_progress(config, enabled=not quiet) as callback:
+        model = train_model(dataset, config, callback=callback)
+    h = model.history
+    written = None
+    if model.is_finite():
+        written = save(model, out_path)
+    summary = {
+        "recipe": config.recipe,
+        "epochs": h.epochs,
+        "stop_reason": h.stop_reason,
+        "best_epoch": h.best_epoch,
+        "test": json_safe(model.metrics),
+        "model": str(written) if written else None,
+        "config": config.to_dict(),
+    }
+    if as_json:
+        out.print(json.dumps(summary), markup=False)
+    else:
+        _print_train_summary(model, written)
+    if written is None:
+        fail(f"training diverged at epoch {h.epochs} (loss is NaN or infinite); no model written. "
+             "Lower the learning rate (--lr) or turn dropout off (--dropout 0).", EXIT_DIVERGED)
+    if h.stop_reason == "interrupted":
+        err.print(f"interrupted: the model learnt so far is in {written}", markup=False)
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+@app.command(epilog="Example: digitnet evaluate model.safetensors --json")
+@translate_errors
+def evaluate(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score a model: accuracy, the post's score, confusion matrix, per-class recall.
+
+    Without --data, scores the model's own held-out test split, never data it trained on.
+    """
+    model = load(model_path)
+    X, y, where = _evaluation_data(model, data)
+    scores = model.evaluate(X, y)
+    if as_json:
+        out.print(json.dumps({**scores.to_dict(), "data": where}), markup=False)
+        return
+    _print_evaluation(scores, where)
+
+
+@app.command(epilog='Example: digitnet predict model.safetensors --pixels "0,0,5,13,9,1,0,0,..." (64 values 0..16)')
+@translate_errors
+def predict(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
+    csv: Annotated[Path | None, typer.Option("--csv", help="CSV of 64 pixels 0..16 per row (an extra label column is ignored).")] = None,
+    pixels: Annotated[str | None, typer.Option("--pixels", help="One image: 64 pixel values 0..16, comma-separated, row by row.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Predict digits. A digit is chosen when its probability rounds to 1 (> 0.5), as in the post; otherwise "no digit" (-1)."""
+    if (csv is None) == (pixels is None):
+        fail("give exactly one of --csv FILE or --pixels \"v1,v2,...,v64\"")
+    model = load(model_path)
+    X = read_csv(csv, labels=None)[0] if csv is not None else _parse_pixels(pixels)
+    P = model.predict_proba(X)
+    chosen = blog_labels(P)
+    if as_json:
+        rows = [
+            {"digit": int(c), "most_likely": int(p.argmax()), "probabilities": [round(float(v), 6) for v in p]}
+            for c, p in zip(chosen, P)
+        ]
+        out.print(json.dumps({"predictions": rows}), markup=False)
+        return
+    table = Table("row", "digit", "p", *[str(k) for k in range(10)], title="Predictions (probabilities in %)")
+    for i, (c, p) in enumerate(zip(chosen, P), start=1):
+        digit = str(c) if c != NO_DIGIT else f"no digit (-1), likeliest {p.argmax()}"
+        table.add_row(str(i), digit, f"{p.max():.3f}", *[f"{100 * v:.0f}" for v in p])
+    out.print(table)
+
+
+@app.command("reproduce-blog", epilog="Example: digitnet reproduce-blog --runs 10 --dropout both")
+@translate_errors
+def reproduce_blog_command(
+    runs: Annotated[int, typer.Option(help="Seeds 0 .. runs-1 (each seeds the split, the weights and the masks).")] = 10,
+    dropout: Annotated[DropoutChoice, typer.Option(help="Run with the post's dropout on, off, or both.")] = DropoutChoice.both,
+    jobs: Annotated[int, typer.Option(help="Parallel processes (-1: one per core).")] = -1,
+    as_json: JsonOption = False,
+) -> None:
+    """Repeat the post's experiment over several seeds, side by side with its published figures."""
+    if runs < 1:
+        fail(f"--runs must be at least 1; got {runs}")
+    if jobs == 0:
+        fail("--jobs must be a positive number of processes or -1 for one per core; got 0")
+    dropouts = {"on": (True,), "off": (False,), "both": (True, False)}[dropout.value]
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
+    with progress:
+        task = progress.add_task("blog runs", total=runs * len(dropouts))
+        results = reproduce_blog(range(runs), dropouts, n_jobs=jobs, callback=lambda r: progress.advance(task))
+    summary = summarise(results)
+    if as_json:
+        payload = {"runs": [json_safe(r.to_dict()) for r in results], "summary": json_safe(summary),
+                   "published": PUBLISHED}
+        out.print(json.dumps(payload), markup=False)
+        return
+    _print_blog_runs(results, summary)
+
+
+def main() -> None:
+    app(prog_name="digitnet")
+
+
+# ---- helpers: parsing and printing only -------------------------------------------------------
+
+
+class _epoch_progress:
+    """A rich progress bar fed by the trainer's per-epoch callback (or a no-op when disabled)."""
+
+    def __init__(self, config: Config, *, enabled: bool) -> None:
+        self.total = config.epochs
+        self.progress = Progress(
+            TextColumn("epoch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(), console=err, disable=not enabled,
+        )
+
+    def __enter__(self) -> Callable[[History], None]:
+        self.progress.start()
+        task = self.progress.add_task("train", total=self.total, stats="")
+
+        def callback(h: History) -> None:
+            stats = f"loss {h.loss[-1]:.4f}  train {h.accuracy[-1]:.1%}"
+            if h.val_accuracy:
+                stats += f"  val {h.val_accuracy[-1]:.1%}"
+            self.progress.update(task, completed=h.epochs, stats=stats)
+
+        return callback
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+
+def _print_train_summary(model: Model, written: Path | None) -> None:
+    h, m = model.history, model.metrics
+    why = STOP_REASONS[h.stop_reason]
+    kept = f"; kept the weights of epoch {h.best_epoch} (lowest validation loss)" if h.best_epoch else ""
+    epochs = f"{h.epochs} epoch{'s' if h.epochs != 1 else ''}"
+    out.print(f"Trained '{model.config.recipe}' for {epochs}: {why}{kept}.", markup=False)
+    if written is not None:
+        out.print(
+            f"Test accuracy {m['accuracy']:.2%}, the post's score {m['blog_score']:.2%}, "
+            f"squared error {m['squared_error']:.4f}, on {m['n_test']} held-out digits.", markup=False
+        )
+        out.print(f"Model written to {written}", markup=False)
+
+
+def _evaluation_data(model: Model, data: Path | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """The data to score: the given CSV, or else the model's own held-out test split."""
+    if data is not None:
+        dataset = load_csv(data)
+        return dataset.X, dataset.y, str(data)
+    source = model.data_source
+    if source.get("kind") == "sklearn-digits":
+        dataset = load_digits()
+        where = "held-out test split of the embedded digits"
+    elif source.get("kind") == "csv":
+        path = Path(source["path"])
+        try:
+            dataset = load_csv(path)
+        except DataError:
+            raise DataError(f"the model was trained on {path}, which cannot be read now; pass --data FILE") from None
+        if dataset.source["sha256"] != source.get("sha256"):
+            raise DataError(f"the model was trained on {path}, which has changed since; pass --data FILE")
+        where = f"held-out test split of {path}"
+    else:
+        raise DataError("the model does not record where its training data came from; pass --data FILE")
+    if len(model.test_indices) == 0 or model.test_indices.max() >= len(dataset.y):
+        raise DataError("the model's test split does not fit its training data; pass --data FILE")
+    return dataset.X[model.test_indices], dataset.y[model.test_indices], where
+
+
+def _print_evaluation(scores: Evaluation, where: str) -> None:
+    out.print(f"Scored on {scores.n} digits ({where}).", markup=False)
+    out.print(
+        f"accuracy {scores.accuracy:.2%}   the post's score {scores.blog_score:.2%}   "
+        f"squared error {scores.squared_error:.4f}   no digit chosen: {scores.no_digit}", markup=False
+    )
+    table = Table(title="Confusion matrix: rows true label, columns predicted by the post's rule (-1: no digit)")
+    table.add_column("true \\ pred", justify="right")
+    for label in LABELS:
+        table.add_column(str(label), justify="right")
+    for label, row in zip(LABELS, scores.confusion):
+        if label == NO_DIGIT:
+            continue  # no sample has true label -1
+        table.add_row(str(label), *[str(v) if v else "." for v in row])
+    out.print(table)
+    recall = Table("digit", "precision", "recall", "F1", title="Per class (argmax predictions)")
+    for k in range(10):
+        recall.add_row(str(k), f"{scores.precision[k]:.3f}", f"{scores.recall[k]:.3f}", f"{scores.f1[k]:.3f}")
+    out.print(recall)
+
+
+def _parse_pixels(text: str) -> np.ndarray:
+    cells = [c for c in text.replace(",", " ").split() if c]
+    try:
+        values = [float(c) for c in cells]
+    except ValueError:
+        bad = next(c for c in cells if not is_number(c))
+        raise DataError(f"--pixels: {bad!r} is not a number") from None
+    if len(values) != 64:
+        raise DataError(f"--pixels: expected 64 values (an 8x8 image, row by row), got {len(values)}")
+    return np.array(values).reshape(1, 64)
+
+
+def _print_blog_runs(runs: list[BlogRun], summary: dict) -> None:
+    table = Table(title="The post's algorithm over seeds (test scores on each seed's 25% split)")
+    for name in ("seed", "dropout", "epochs", "stopped", "train error", "test error", "post's score", "accuracy"):
+        table.add_column(name, justify="right")
+    for r in runs:
+        table.add_row(
+            str(r.seed), "on" if r.dropout else "off", str(r.epochs), r.stop_reason,
+            _fmt(r.train_error, ".4f"), _fmt(r.test_error, ".4f"), f"{r.blog_score:.2%}", f"{r.accuracy:.2%}",
+        )
+    p = PUBLISHED
+    table.add_row("published", "?", f"{p['epochs']}", "tolerance", f"{p['train_error']:.4f}",
+                  f"{p['test_error']:.4f}", f"{p['blog_score']:.2%}", "-", style="bold")
+    out.print(table)
+    for setting, s in summary.items():
+        out.print(
+            f"dropout {setting}: {s['runs']} runs, {s['diverged']} diverged (NaN), {s['tolerance']} reached the "
+            f"tolerance, {s['max_epochs']} hit the epoch limit; median {s['median_epochs']:g} epochs; "
+            f"accuracy {s['mean_accuracy']:.2%} ± {s['std_accuracy']:.2%}"
+            + (f" ({s['mean_accuracy_not_diverged']:.2%} over the runs that did not diverge)." if s["diverged"] and s["diverged"] < s["runs"] else "."),
+            markup=False,
+        )
+    out.print("The post reports convergence after 12 epochs (\"iteration 11\") at 95.33%: "
+              "compare with the dropout-off runs.", markup=False)
+
+
+def _fmt(value: float, spec: str) -> str:
+    return "NaN" if not math.isfinite(value) else format(value, spec)
