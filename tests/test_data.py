@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+
+from digitnet import DataError, Dataset
+from digitnet.data import fit_scaling, load_csv, read_csv, split
+
+from conftest import write_csv
+
+
+def test_embedded_digits(digits):
+    assert digits.X.shape == (1797, 64) and digits.y.shape == (1797,)
+    assert digits.X.min() == 0 and digits.X.max() == 16
+    assert np.bincount(digits.y).min() >= 170
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_csv_round_trip(tmp_path, digits, header):
+    path = write_csv(tmp_path / "d.csv", digits.X[:20], digits.y[:20], header=header)
+    X, y = read_csv(path)
+    np.testing.assert_array_equal(X, digits.X[:20])
+    np.testing.assert_array_equal(y, digits.y[:20])
+    data = load_csv(path)
+    assert data.source["kind"] == "csv" and len(data.source["sha256"]) == 64
+
+
+def test_csv_without_labels(tmp_path, digits):
+    path = write_csv(tmp_path / "p.csv", digits.X[:3])
+    X, y = read_csv(path, labels=None)
+    assert X.shape == (3, 64) and y is None
+    with pytest.raises(DataError, match="expected 65 columns"):
+        read_csv(path, labels=True)
+
+
+def _line(cells):
+    return ",".join(str(c) for c in cells)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "no data rows"),
+        ("\n\n", "no data rows"),
+        (_line([0] * 64 + [1]) + "\n" + _line([0] * 10), "line 2: expected 65 columns"),
+        (_line([0] * 63 + ["x", 1]), "line 1, column 64: 'x' is not a number"),
+        (_line([0] * 64 + [1]) + "\n" + _line([0] * 63 + ["nan", 1]), "line 2, column 64: 'nan' is not a finite number"),
+        (_line([0] * 63 + ["inf", 1]), "'inf' is not a finite number"),
+        (_line([17] + [0] * 63 + [1]), "line 1, column 1: pixel 17 is outside 0..16"),
+        (_line([-1] + [0] * 63 + [1]), "pixel -1 is outside 0..16"),
+        (_line([0] * 64 + [10]), "column 65: label 10 is not an integer 0..9"),
+        (_line([0] * 64 + [2.5]), "label 2.5 is not an integer 0..9"),
+    ],
+)
+def test_bad_csv_names_the_problem(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(DataError) as e:
+        read_csv(path)
+    assert message in str(e.value) and str(path) in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        read_csv(tmp_path / "missing.csv")
+    with pytest.raises(DataError, match="is a directory"):
+        read_csv(tmp_path)
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81" * 50)
+    with pytest.raises(DataError, match="cannot read as CSV text|not a number|expected 65"):
+        read_csv(binary)
+
+
+@pytest.mark.parametrize(
+    "X, y, message",
+    [
+        (np.zeros((3, 10)), np.zeros(3), "expected 64 pixel columns (8x8 images), got shape (3, 10)"),
+        (np.full((2, 64), np.nan), np.zeros(2), "row 0 has NaN or inf"),
+        (np.full((2, 64), 20.0), np.zeros(2), "pixels must lie in 0..16"),
+        (np.zeros((2, 64)), np.array([0, 12]), "labels must be integers 0..9"),
+        (np.zeros((2, 64)), np.zeros(3), "expected 2 labels"),
+    ],
+)
+def test_dataset_validates_arrays(X, y, message):
+    with pytest.raises(DataError) as e:
+        Dataset(X, y)
+    assert message in str(e.value)
+
+
+def test_stratified_split_keeps_class_shares(digits):
+    train, test = split(digits.y, 0.25, 0, stratify=True)
+    assert len(test) == 450 and len(np.intersect1d(train, test)) == 0
+    shares = np.bincount(digits.y[test]) / np.bincount(digits.y)
+    assert shares.min() > 0.24 and shares.max() < 0.26
+
+
+def test_standard_scaling_uses_the_training_statistics(digits):
+    s = fit_scaling(digits.X[:100], "standard")
+    scaled = s.apply(digits.X[:100])
+    assert scaled.mean() == pytest.approx(0, abs=1e-12) and scaled.std() == pytest.approx(1)
+
+
+def test_constant_data_cannot_be_scaled():
+    with pytest.raises(DataError, match="same value"):
+        fit_scaling(np.zeros((5, 64)), "standard")

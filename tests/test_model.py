@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+import digitnet
+from digitnet import DataError, Dataset
+
+
+def test_predict_on_raw_pixels(small_model, digits):
+    test = small_model.test_indices
+    P = small_model.predict_proba(digits.X[test])
+    assert P.shape == (450, 10)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-6)  # float32 model
+    assert np.mean(small_model.predict(digits.X[test]) == digits.y[test]) == pytest.approx(small_model.metrics["accuracy"])
+    assert small_model.metrics["accuracy"] > 0.93
+
+
+def test_predict_validates_input(small_model):
+    with pytest.raises(DataError, match=r"expected 64 pixel columns \(8x8 images\), got shape \(3, 10\)"):
+        small_model.predict(np.zeros((3, 10)))
+    with pytest.raises(DataError, match="0..16"):
+        small_model.predict(np.full((1, 64), 255.0))
+
+
+def test_test_split_is_never_trained_on(small_model):
+    assert len(small_model.test_indices) == 450
+    assert len(np.unique(small_model.test_indices)) == 450
+
+
+def test_history_records_each_epoch(small_model):
+    h = small_model.history
+    assert h.epochs == 8 and h.stop_reason == "max_epochs"
+    assert len(h.loss) == len(h.val_loss) == len(h.val_accuracy) == len(h.lr) == 8
+    assert h.loss[-1] < h.loss[0] and h.val_accuracy[-1] > 0.9
+    assert h.lr[0] == digitnet.Config().lr and h.lr[-1] < h.lr[0]  # cosine schedule
+    assert h.val_loss[h.best_epoch - 1] == min(h.val_loss)
+
+
+def test_early_stopping_restores_the_best_epoch(digits):
+    model = digitnet.train(digits, digitnet.Config.from_recipe("modern", patience=2, epochs=60, lr=0.05))
+    h = model.history
+    assert h.stop_reason == "early_stopping"
+    assert h.epochs == h.best_epoch + 2
+    # the kept weights are the best epoch's: their validation loss is the minimum recorded
+    assert min(h.val_loss) == h.val_loss[h.best_epoch - 1]
+
+
+def test_ctrl_c_keeps_the_best_model_so_far(digits):
+    def interrupt_at_epoch_4(history):
+        if history.epochs == 4:
+            raise KeyboardInterrupt
+
+    model = digitnet.train(digits, digitnet.Config.from_recipe("modern"), callback=interrupt_at_epoch_4)
+    assert model.history.stop_reason == "interrupted" and model.history.epochs == 4
+    assert model.is_finite() and model.metrics["accuracy"] > 0.9
+
+
+def test_train_on_arrays():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 20)
+    X = np.clip(rng.normal(8, 4, (200, 64)) + y[:, None], 0, 16)
+    model = digitnet.train(Dataset(X, y), digitnet.Config.from_recipe("modern", epochs=3))
+    assert model.data_source == {"kind": "arrays"} and len(model.test_indices) == 50
+
+
+@pytest.mark.slow
+def test_modern_accuracy_over_ten_splits(digits):
+    """Issue #2's floor; benchmarks/ records the figures."""
+    accuracy = [digitnet.train(digits, digitnet.Config.from_recipe("modern", seed=s)).metrics["accuracy"] for s in range(10)]
+    assert np.mean(accuracy) >= 0.975
+    assert min(accuracy) >= 0.96

@@ -1,0 +1,164 @@
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+from safetensors.numpy import save as st_save
+
+import digitnet
+from digitnet import ModelFileError
+from digitnet.persistence import FORMAT_VERSION, to_bytes
+
+
+def test_round_trip(small_model, model_file, digits):
+    loaded = digitnet.load(model_file)
+    np.testing.assert_array_equal(loaded.predict_proba(digits.X), small_model.predict_proba(digits.X))
+    assert loaded.config == small_model.config
+    assert loaded.history.to_dict() == small_model.history.to_dict()
+    assert loaded.metrics == small_model.metrics
+    np.testing.assert_array_equal(loaded.test_indices, small_model.test_indices)
+    np.testing.assert_array_equal(loaded.scaling.offset, small_model.scaling.offset)
+    assert loaded.data_source == {"kind": "sklearn-digits"}
+    assert to_bytes(loaded) == model_file.read_bytes()
+
+
+def test_file_describes_itself(model_file):
+    with safe_open(str(model_file), framework="numpy") as f:
+        assert list(f.metadata()) == ["digitnet"]
+        meta = json.loads(f.metadata()["digitnet"])
+        names = set(f.keys())
+    assert meta["format"] == "digitnet" and meta["format_version"] == FORMAT_VERSION
+    assert meta["digitnet_version"] == digitnet.__version__
+    assert meta["architecture"]["n_hidden"] == 200
+    assert meta["config"]["recipe"] == "modern"
+    assert meta["metrics"]["accuracy"] > 0.9
+    assert len(meta["history"]["loss"]) == 8
+    assert names == {"W1", "W2", "b1", "b2", "scaling.offset", "scaling.scale", "split.test_indices"}
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes():
+    def model_bytes(seed):
+        return to_bytes(digitnet.train(config=digitnet.Config.from_recipe("modern", epochs=3, seed=seed)))
+
+    assert model_bytes(5) == model_bytes(5)
+    assert model_bytes(5) != model_bytes(6)
+
+
+def test_blog_model_same_seed_same_bytes(digits):
+    config = digitnet.Config.from_recipe("blog", dropout=0.0, epochs=2, seed=1)
+    assert to_bytes(digitnet.train(digits, config)) == to_bytes(digitnet.train(digits, config))
+
+
+def _expect_error(path, message):
+    with pytest.raises(ModelFileError) as e:
+        digitnet.load(path)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_truncated_file(model_file, tmp_path):
+    data = model_file.read_bytes()
+    for cut in (len(data) // 2, 100, 5, 0):
+        path = tmp_path / f"cut{cut}.safetensors"
+        path.write_bytes(data[:cut])
+        _expect_error(path, "not a readable model file")
+
+
+def test_corrupted_weights_and_header(model_file, tmp_path):
+    data = bytearray(model_file.read_bytes())
+    flipped = bytearray(data)
+    flipped[-3] ^= 0xFF  # a byte of the last tensor
+    path = tmp_path / "flipped.safetensors"
+    path.write_bytes(bytes(flipped))
+    _expect_error(path, "corrupted: the weights do not match the checksum")
+    header = bytearray(data)
+    header[12:20] = b"\x00\x01\x02\x03garb"
+    path.write_bytes(bytes(header))
+    _expect_error(path, "not a readable model file")
+
+
+def test_random_bytes_and_text(tmp_path):
+    path = tmp_path / "noise.safetensors"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    _expect_error(path, "not a readable model file")
+    path.write_text("hello, I am a CSV\n1,2,3\n")
+    _expect_error(path, "not a readable model file")
+
+
+def test_foreign_safetensors_file(tmp_path):
+    path = tmp_path / "other.safetensors"
+    path.write_bytes(st_save({"weight": np.ones((3, 3), dtype=np.float32)}, metadata={"format": "pt"}))
+    _expect_error(path, "a safetensors file, but not a digitnet model")
+
+
+def _rewrite_metadata(model_file, path, **changes):
+    with safe_open(str(model_file), framework="numpy") as f:
+        meta = {**json.loads(f.metadata()["digitnet"]), **changes}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    path.write_bytes(st_save(tensors, metadata={"digitnet": json.dumps(meta)}))
+    return path
+
+
+def test_newer_format_is_refused_with_advice(model_file, tmp_path):
+    path = _rewrite_metadata(model_file, tmp_path / "new.safetensors", format_version=99, digitnet_version="9.0")
+    _expect_error(path, "written in model format 99 by digitnet 9.0")
+    _expect_error(path, "upgrade digitnet")
+
+
+def test_inconsistent_metadata(model_file, tmp_path):
+    arch = {"n_inputs": 64, "n_hidden": 50, "n_outputs": 10, "bias": True, "image_shape": [8, 8], "pixel_max": 16}
+    path = _rewrite_metadata(model_file, tmp_path / "bad.safetensors", architecture=arch)
+    _expect_error(path, "tensor 'W1' has shape (64, 200), expected (64, 50)")
+    path = _rewrite_metadata(model_file, tmp_path / "bad2.safetensors", config={"n_hidden": -3})
+    _expect_error(path, "corrupted or inconsistent model file")
+    with safe_open(str(model_file), framework="numpy") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    path.write_bytes(st_save(tensors, metadata={"digitnet": "{not json"}))
+    _expect_error(path, "corrupted digitnet metadata")
+
+
+def test_missing_file_and_directory(tmp_path):
+    _expect_error(tmp_path / "nothing.safetensors", "no such model file")
+    _expect_error(tmp_path, "is a directory")
+
+
+def test_loading_never_unpickles(model_file, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle used")
+
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    monkeypatch.setattr(np, "load", refuse)
+    assert digitnet.load(model_file).params["W1"].shape == (64, 200)
+
+
+def test_diverged_model_is_not_saved(small_model, tmp_path):
+    params = {**small_model.params, "W2": np.full_like(small_model.params["W2"], np.nan)}
+    import dataclasses
+
+    broken = dataclasses.replace(small_model, params=params)
+    with pytest.raises(ModelFileError, match="weights are not finite"):
+        digitnet.save(broken, tmp_path / "nan.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_into_missing_directory(small_model, tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        digitnet.save(small_model, tmp_path / "no" / "such" / "m.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(small_model, model_file, tmp_path, monkeypatch):
+    target = tmp_path / "m.safetensors"
+    target.write_bytes(b"old content")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        digitnet.save(small_model, target)
+    assert target.read_bytes() == b"old content"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
