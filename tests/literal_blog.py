@@ -27,7 +27,7 @@ def train_epoch(W1, W2, X, Y, rng, dropout, lr=0.1, n_samples=None):
         x = X[i].reshape(1, -1)
         h = np.tanh(x @ W1)
         if dropout:
-            keep = (rng.integers(0, 256, size=h.shape, dtype=np.uint8) >= 128).astype(np.int64)
+            keep = (np.frombuffer(rng.bytes(h.size), np.uint8).reshape(h.shape) >= 128).astype(np.int64)
             h *= 2.0 * keep
         p = naive_softmax(h @ W2)
         e = p - Y[i]

@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 
 import digitnet
-from digitnet import network
 from digitnet.data import fit_scaling, split
-from digitnet.persample import blog_epoch
 from digitnet.trainer import fit
 
 import literal_blog
@@ -58,21 +56,16 @@ def test_blog_recipe_equals_literal_post_over_epochs_with_the_posts_error(blog_d
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.5])
-def test_fused_epoch_equals_plain_network_calls(blog_data, dropout):
-    """persample.blog_epoch (the fast path) equals network.forward + backward_blog, one sample at a time."""
-    X, y = blog_data[0][:200], blog_data[1][:200]
-    Y = np.eye(10)[y]
-    params = network.init_params(np.random.default_rng(0), 64, 200, 10, init="uniform", bias=False)
-    fast = {k: v.copy() for k, v in params.items()}
-    M = network.dropout_mask(np.random.default_rng(1), (len(X), 200), dropout) if dropout else None
-    for i in range(len(X)):
-        m = None if M is None else M[i : i + 1]
-        cache = network.forward(params, X[i : i + 1], m, naive=True)[1]
-        for name, g in network.backward_blog(params, cache, Y[i : i + 1]).items():
-            params[name] -= 0.1 * g
-    blog_epoch(fast["W1"], fast["W2"], X, Y, y, M, 0.1)
-    for name in params:
-        np.testing.assert_allclose(fast[name], params[name], rtol=0, atol=1e-12)
+def test_compiled_epoch_equals_plain_network_calls(blog_data, dropout):
+    """kernels.blog_epoch (the fast path) equals network.forward + backward_blog, one sample at a time."""
+    X, y = blog_data[0][:300], blog_data[1][:300]
+    config = digitnet.Config.from_recipe("blog", dropout=dropout, epochs=2, tol=None)
+    fast, h_fast = fit(X, y, config, np.random.default_rng(4))
+    plain, h_plain = fit(X, y, config, np.random.default_rng(4), plain=True)
+    for name in plain:
+        np.testing.assert_allclose(fast[name], plain[name], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(h_fast.error, h_plain.error, rtol=1e-12)
+    assert h_fast.accuracy == h_plain.accuracy
 
 
 @pytest.mark.slow

@@ -68,3 +68,25 @@ def test_modern_accuracy_over_ten_splits(digits):
     accuracy = [digitnet.train(digits, digitnet.Config.from_recipe("modern", seed=s)).metrics["accuracy"] for s in range(10)]
     assert np.mean(accuracy) >= 0.975
     assert min(accuracy) >= 0.96
+
+
+@pytest.mark.parametrize("n", [1, 7, 16, 17, 4096 + 300])
+def test_fast_inference_equals_the_plain_network(small_model, digits, n):
+    """Model.predict_proba (scaling folded into W1, compiled or blocked) equals network.predict_proba."""
+    from digitnet import network
+
+    X = np.tile(digits.X, (3, 1))[:n]
+    plain = network.predict_proba(small_model.params, small_model.scaling.apply(X).astype(np.float32))
+    for raw in (X, X.astype(np.int64), X.astype(np.float32), np.asfortranarray(X)):
+        np.testing.assert_allclose(small_model.predict_proba(raw), plain, atol=2e-6)
+
+
+@pytest.mark.parametrize("n, bad_row", [(5, 3), (9000, 8500)])
+def test_fast_inference_names_the_bad_row(small_model, digits, n, bad_row):
+    X = np.tile(digits.X, (6, 1))[:n].copy()
+    X[bad_row, 10] = np.nan
+    with pytest.raises(DataError, match=f"row {bad_row} has NaN or inf"):
+        small_model.predict_proba(X)
+    X[bad_row, 10] = 17
+    with pytest.raises(DataError, match=f"pixels must lie in 0..16; row {bad_row} has values"):
+        small_model.predict_proba(X)

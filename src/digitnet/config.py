@@ -29,7 +29,7 @@ class Config:
 
     recipe: str = "modern"  # the recipe these settings started from (a label; the fields decide)
     n_hidden: int = 200  # neurons in the tanh hidden layer
-    dropout: float = 0.2  # fraction of hidden neurons zeroed per training sample; kept ones scaled by 1/(1-dropout)
+    dropout: float = 0.0  # fraction of hidden neurons zeroed per training sample; kept ones scaled by 1/(1-dropout)
     bias: bool = True  # learn biases b1, b2 (the post has none)
     init: str = "glorot"  # "uniform": U[-1, 1) as the post; "glorot": U[-r, r), r = sqrt(6 / (fan_in + fan_out))
     gradient: str = "exact"  # "blog": the post's update rule, quirks and all; "exact": the true gradient of `loss`
@@ -37,14 +37,14 @@ class Config:
     optimizer: str = "adam"  # "sgd" (plain steps of size lr) or "adam"
     lr: float = 0.02  # learning rate (the peak rate when a schedule is used)
     batch_size: int = 64  # samples per gradient step; 1 is per-sample SGD as in the post
-    epochs: int = 30  # maximum number of passes over the training set
+    epochs: int = 16  # maximum number of passes over the training set
     tol: float | None = None  # stop once the epoch's summed loss / size of the whole data set is below tol (the post: 0.01)
-    patience: int | None = 10  # early stopping: epochs without a better validation loss before stopping; None: off
+    patience: int | None = 5  # early stopping: epochs without a better validation loss before stopping; None: off
     val_fraction: float = 0.1  # share of the training split held out to choose the best epoch (0 with patience None)
     l2: float = 1e-4  # L2 penalty (l2 / 2) * (|W1|^2 + |W2|^2) added to the loss; biases are not penalised
     label_smoothing: float = 0.1  # targets become (1 - eps) * one_hot + eps / 10
     input_noise: float = 0.0  # std of Gaussian noise added to the scaled inputs of each training batch
-    schedule: str = "cosine"  # learning rate per epoch: "constant", or "cosine" decay from lr towards 0
+    schedule: str = "cosine"  # learning rate per step: "constant", or "cosine" decay from lr to 0 over `epochs`
     shuffle: bool = True  # reshuffle the training samples every epoch (the post keeps the split's order)
     scaling: str = "standard"  # "blog": (X - mean) / var, one scalar each over the whole data set; "standard": (X - mean) / std, over the training split
     stratify: bool = True  # keep class proportions equal in the train / test split

@@ -29,6 +29,16 @@ def squared_error(P: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum((P - Y) ** 2) / len(P))
 
 
+def scores(P: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The headline numbers, cheaply (the trainer records them in every model): n, accuracy, the post's score and error."""
+    return {
+        "n_test": len(y),
+        "accuracy": float(np.mean(np.nan_to_num(P, nan=-np.inf).argmax(axis=1) == y)),
+        "blog_score": blog_score(P, y),
+        "squared_error": squared_error(P, y),
+    }
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Scores of probabilities P (n, 10) against labels y (n,)."""

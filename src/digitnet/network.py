@@ -18,6 +18,7 @@ random state: randomness comes in as a ``numpy.random.Generator``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,11 +93,26 @@ def dropout_mask(
     expected activation unchanged. Rate 1/2, the post's, is exact: half the neurons
     zeroed, the others doubled. ``out`` receives the mask when given.
     """
+    return mask_from_bytes(dropout_bytes(rng, shape), rate, dtype=dtype, out=out)
+
+
+def dropout_bytes(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """The random bytes behind a dropout mask: uniform on 0..255."""
+    return np.frombuffer(rng.bytes(math.prod(shape)), dtype=np.uint8).reshape(shape)
+
+
+def dropout_threshold(rate: float) -> tuple[int, float]:
+    """(cut, scale): a neuron is dropped when its byte is below cut = round(256 rate), else scaled by 256 / (256 - cut)."""
     cut = round(rate * 256)
-    keep = rng.integers(0, 256, size=shape, dtype=np.uint8) >= cut
+    return cut, 256.0 / (256 - cut)
+
+
+def mask_from_bytes(u: np.ndarray, rate: float, *, dtype: str = "float64", out: np.ndarray | None = None) -> np.ndarray:
+    """The mask (0 or scale) that the random bytes u give, see :func:`dropout_threshold`."""
+    cut, scale = dropout_threshold(rate)
     if out is None:
-        out = np.empty(shape, dtype)
-    return np.multiply(keep, 256.0 / (256 - cut), out=out)
+        out = np.empty(u.shape, dtype)
+    return np.multiply(u >= cut, scale, out=out)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

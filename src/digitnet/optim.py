@@ -35,10 +35,14 @@ class Adam:
         self.v = {name: np.zeros_like(w) for name, w in params.items()}
         self.tmp = {name: np.empty_like(w) for name, w in params.items()}
 
-    def step(self, params: Params, grads: Params, lr: float) -> None:
+    def advance(self, lr: float) -> float:
+        """Count one more step; returns its bias-corrected step size (a Python float: float32 stays float32)."""
         self.t += 1
+        return lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
+
+    def step(self, params: Params, grads: Params, lr: float) -> None:
+        lr_t = self.advance(lr)
         b1, b2 = self.beta1, self.beta2
-        lr_t = lr * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)  # a Python float: keeps float32 float32
         for name, g in grads.items():
             m, v, tmp = self.m[name], self.v[name], self.tmp[name]
             m *= b1

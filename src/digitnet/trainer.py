@@ -2,8 +2,8 @@
 
 Two engines share the bookkeeping: the post's per-sample loop (``gradient="blog"``)
 and mini-batches with the exact gradient (everything else, per-sample SGD included).
-The mini-batch engine runs fused (:mod:`fused`) or, with ``plain=True``, through
-the readable ``network.forward``/``backward`` calls; both give the same weights.
+Both run compiled (:mod:`kernels`, :mod:`fused`) or, with ``plain=True``, through the
+readable ``network.forward``/``backward`` calls; both give the same weights.
 Training never prints; it reports each epoch to an optional callback.
 """
 
@@ -17,10 +17,10 @@ import numpy as np
 
 from . import network
 from .config import Config
-from .fused import Workspace, batches_epoch
+from . import fused, kernels
+from .fused import Workspace
 from .network import Params
-from .optim import make_optimizer
-from .persample import blog_epoch
+from .optim import Adam, make_optimizer
 
 STOP_REASONS = {
     "tolerance": "reached the error tolerance",
@@ -56,10 +56,10 @@ class History:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def learning_rate(config: Config, epoch: int) -> float:
-    """Rate for 0-based ``epoch``: constant, or cosine decay from lr over the maximum number of epochs."""
+def learning_rate(config: Config, progress: float) -> float:
+    """Rate at ``progress`` = epochs done / maximum epochs; fractions count, so it changes every step."""
     if config.schedule == "cosine":
-        return config.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
     return config.lr
 
 
@@ -81,15 +81,16 @@ def fit(
     (the post divides by the size of the whole data set); it defaults to n.
     With a validation set the weights of the epoch with the lowest validation loss are kept.
     Ctrl-C ends training early and returns what was learnt, with stop_reason "interrupted".
-    ``plain=True`` runs mini-batches through network.forward/backward instead of the fused
-    epoch (slower; the same result).
+    ``plain=True`` runs through network.forward/backward instead of the compiled kernels
+    (slower; the same weights up to rounding).
     """
     dtype = np.dtype(config.dtype)
     X = np.ascontiguousarray(X, dtype=dtype)
     n_classes = 10
     Y = np.eye(n_classes, dtype=dtype)[y]
     if config.label_smoothing:
-        Y = Y * dtype.type(1.0 - config.label_smoothing) + dtype.type(config.label_smoothing / n_classes)
+        Y *= 1.0 - config.label_smoothing
+        Y += config.label_smoothing / n_classes
     has_val = X_val is not None and y_val is not None and len(X_val) > 0
     if has_val:
         X_val = np.asarray(X_val, dtype=dtype)
@@ -97,20 +98,15 @@ def fit(
     theta, params = network.flatten(
         network.init_params(rng, X.shape[1], config.n_hidden, n_classes, init=config.init, bias=config.bias, dtype=config.dtype)
     )
-    engine = _Batches(theta, params, config, plain) if config.gradient == "exact" else None
+    engine = (_Batches if config.gradient == "exact" else _PerSample)(theta, params, X.shape[1], config, plain)
     history = History()
     n_total = n_total or len(X)
     best_loss, best_theta, waited = math.inf, None, 0
 
     try:
         for epoch in range(config.epochs):
-            lr = learning_rate(config, epoch)
-            if engine is None:
-                M = network.dropout_mask(rng, (len(X), config.n_hidden), config.dropout, dtype=config.dtype) if config.dropout else None
-                with np.errstate(over="ignore", invalid="ignore"):  # the post's softmax overflows; reported below
-                    sum_loss, hits = blog_epoch(params["W1"], params["W2"], X, Y, y, M, lr)
-            else:
-                sum_loss, hits = engine.epoch(X, Y, y, rng, lr)
+            lr = learning_rate(config, epoch / config.epochs)
+            sum_loss, hits = engine.epoch(X, Y, y, rng, epoch)
             history.loss.append(sum_loss / len(X))
             history.accuracy.append(hits / len(X))
             history.error.append(sum_loss / n_total)
@@ -144,48 +140,85 @@ def fit(
     return {name: w.copy() for name, w in params.items()}, history
 
 
-class _Batches:
-    """The mini-batch engine: per epoch, draw the order, the dropout masks and the input noise, then step."""
+class _PerSample:
+    """The post's engine: per epoch one dropout mask per sample, then its update rule sample by sample, in order."""
 
-    def __init__(self, theta: np.ndarray, params: Params, config: Config, plain: bool) -> None:
+    def __init__(self, theta: np.ndarray, params: Params, n_inputs: int, config: Config, plain: bool) -> None:
+        self.params, self.config, self.plain = params, config, plain
+        self.no_mask = np.empty((0, config.n_hidden), theta.dtype)
+
+    def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
+        c = self.config
+        lr = learning_rate(c, epoch / c.epochs)
+        M = network.dropout_mask(rng, (len(X), c.n_hidden), c.dropout, dtype=c.dtype) if c.dropout else None
+        with np.errstate(over="ignore", invalid="ignore"):  # the post's softmax overflows; fit() reports it
+            if self.plain:
+                return _blog_epoch_plain(self.params, X, Y, y, M, lr)
+            return kernels.blog_epoch(self.params["W1"], self.params["W2"], X, Y, y, self.no_mask if M is None else M, lr)
+
+
+class _Batches:
+    """The mini-batch engine: per epoch a shuffle; per batch its dropout bytes and input noise, then one step."""
+
+    def __init__(self, theta: np.ndarray, params: Params, n_inputs: int, config: Config, plain: bool) -> None:
         self.theta, self.params, self.config, self.plain = theta, params, config, plain
         self.grad = np.zeros_like(theta)
         self.grads = network.views(self.grad, {name: w.shape for name, w in params.items()})
         self.n_weights = params["W1"].size + params["W2"].size
         self.optimizer = make_optimizer(config.optimizer, {"theta": theta})
-        self.ws = Workspace(config.batch_size, config.n_hidden, params["W2"].shape[1], theta.dtype)
-        self.epoch_buffers: tuple[np.ndarray, ...] | None = None
+        self.ws = Workspace(config.batch_size, n_inputs, config.n_hidden, params["W2"].shape[1], theta.dtype)
 
-    def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, lr: float) -> tuple[float, int]:
-        c = self.config
-        if self.epoch_buffers is None:  # reused every epoch: fresh megabyte arrays cost page faults
-            self.epoch_buffers = (np.empty_like(X), np.empty_like(Y), np.empty_like(y), np.empty((len(X), c.n_hidden), X.dtype))
-        Xe, Ye, ye, M = self.epoch_buffers
-        if c.shuffle:
-            order = rng.permutation(len(X))
-            X, Y, y = np.take(X, order, axis=0, out=Xe), np.take(Y, order, axis=0, out=Ye), np.take(y, order, out=ye)
-        M = network.dropout_mask(rng, M.shape, c.dropout, out=M) if c.dropout else None
-        if c.input_noise:
-            X = X + rng.standard_normal(X.shape, dtype=X.dtype) * X.dtype.type(c.input_noise)
-
-        def step() -> None:
-            self.optimizer.step({"theta": self.theta}, {"theta": self.grad}, lr)
-
-        if not self.plain:
-            return batches_epoch(
-                self.theta, self.params, self.grad, self.grads, X, Y, y, M, batch_size=c.batch_size, loss=c.loss,
-                l2=c.l2, n_weights=self.n_weights, step=step, ws=self.ws,
-            )
-        loss_value = network.LOSSES[c.loss][0]
+    def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
+        c, ws = self.config, self.ws
+        order = rng.permutation(len(X)) if c.shuffle else np.arange(len(X))
         sum_loss, hits = 0.0, 0
         for start in range(0, len(X), c.batch_size):
-            batch = slice(start, start + c.batch_size)
-            p, cache = network.forward(self.params, X[batch], None if M is None else M[batch])
-            for name, g in network.backward(self.params, cache, Y[batch], c.loss).items():
-                self.grads[name][...] = g
-            if c.l2:
-                self.grad[: self.n_weights] += c.l2 * self.theta[: self.n_weights]
-            step()
-            sum_loss += loss_value(p, Y[batch]) * len(p)
-            hits += int(np.count_nonzero(p.argmax(axis=1) == y[batch]))
+            rows = order[start : start + c.batch_size]
+            n = len(rows)
+            # gathered into fixed buffers: no copy of the data set, no allocation per batch
+            Xb, Yb, yb = np.take(X, rows, 0, ws.X[:n]), np.take(Y, rows, 0, ws.Y[:n]), np.take(y, rows, 0, ws.y[:n])
+            u = network.dropout_bytes(rng, (n, c.n_hidden)) if c.dropout else None
+            if c.input_noise:
+                Xb += X.dtype.type(c.input_noise) * rng.standard_normal(Xb.shape, dtype=X.dtype)
+            if self.plain:
+                loss, batch_hits = self._plain_step(Xb, Yb, yb, u)
+            else:
+                loss, batch_hits = fused.step(self.params, self.grads, Xb, Yb, yb, u, c.dropout, _LOSS_KIND[c.loss], ws)
+            self._update(learning_rate(c, (epoch + start / len(X)) / c.epochs))
+            sum_loss += loss
+            hits += batch_hits
         return sum_loss, hits
+
+    def _plain_step(self, Xb, Yb, yb, u) -> tuple[float, int]:
+        c = self.config
+        m = None if u is None else network.mask_from_bytes(u, c.dropout, dtype=c.dtype)
+        p, cache = network.forward(self.params, Xb, m)
+        for name, g in network.backward(self.params, cache, Yb, c.loss).items():
+            self.grads[name][...] = g
+        loss = network.LOSSES[c.loss][0](p, Yb) * len(p)
+        return loss, int(np.count_nonzero(p.argmax(axis=1) == yb))
+
+    def _update(self, lr: float) -> None:
+        c, opt = self.config, self.optimizer
+        if isinstance(opt, Adam) and not self.plain:
+            kernels.adam_step(self.theta, self.grad, opt.m["theta"], opt.v["theta"], opt.advance(lr),
+                              opt.beta1, opt.beta2, opt.eps, c.l2, self.n_weights)
+            return
+        if c.l2:
+            self.grad[: self.n_weights] += c.l2 * self.theta[: self.n_weights]
+        opt.step({"theta": self.theta}, {"theta": self.grad}, lr)
+
+
+_LOSS_KIND = {"cross_entropy": 0, "mse": 1}  # the kernels' codes
+
+
+def _blog_epoch_plain(params: Params, X: np.ndarray, Y: np.ndarray, y: np.ndarray, M: np.ndarray | None, lr: float) -> tuple[float, int]:
+    """The post's epoch through network.forward / backward_blog, one sample at a time (kernels.blog_epoch's reference)."""
+    sum_sq, hits = 0.0, 0
+    for i in range(len(X)):
+        p, cache = network.forward(params, X[i : i + 1], None if M is None else M[i : i + 1], naive=True)
+        for name, g in network.backward_blog(params, cache, Y[i : i + 1]).items():
+            params[name] -= lr * g
+        sum_sq += float(np.sum((p - Y[i]) ** 2))
+        hits += int(p.argmax() == y[i])
+    return sum_sq, hits
