@@ -28,6 +28,7 @@ run: $(VENV)/.installed-run
 	mkdir -p $(OUT)
 	$(BIN)/digitnet train --out $(OUT)/model.safetensors
 	$(BIN)/digitnet evaluate $(OUT)/model.safetensors
+	$(BIN)/digitnet report $(OUT)/model.safetensors --out $(OUT)/report.html
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

@@ -33,13 +33,13 @@ def test_version_and_help_through_the_entry_point():
     assert r.returncode == 0 and r.stdout.strip() == f"digitnet {digitnet.__version__}"
     r = run("--help")
     assert r.returncode == 0
-    for command in ("train", "evaluate", "predict", "reproduce-blog"):
+    for command in ("train", "evaluate", "predict", "reproduce-blog", "plot", "report"):
         assert command in r.stdout
     r = subprocess.run([sys.executable, "-m", "digitnet", "--version"], capture_output=True, text=True)
     assert r.stdout.strip() == f"digitnet {digitnet.__version__}"
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "reproduce-blog"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "reproduce-blog", "plot", "report"])
 def test_every_command_has_help_with_an_example(command):
     r = cli(command, "--help")
     assert r.exit_code == 0

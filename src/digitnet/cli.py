@@ -6,6 +6,7 @@ Bad input exits with code 2, a diverged run with 1, an interrupted one with 130.
 
 import enum
 import functools
+import io
 import json
 import math
 import sys
@@ -25,9 +26,9 @@ from .data import is_number, load_csv, load_digits, read_csv
 from .errors import DataError, DigitnetError
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .metrics import LABELS, NO_DIGIT, Evaluation, blog_labels
-from .model import Model
+from .model import Model, held_out
 from .model import train as train_model
-from .persistence import check_writable, json_safe, load, save
+from .persistence import check_writable, json_safe, load, save, write_atomic
 from .trainer import STOP_REASONS, History
 
 Recipe = enum.Enum("Recipe", {name: name for name in RECIPES}, type=str)  # type: ignore[misc]
@@ -157,7 +158,7 @@ def evaluate(
     Without --data, scores the model's own held-out test split, never data it trained on.
     """
     model = load(model_path)
-    X, y, where = _evaluation_data(model, data)
+    X, y, where = held_out(model, data)
     scores = model.evaluate(X, y)
     if as_json:
         out.print(json.dumps({**scores.to_dict(), "data": where}), markup=False)
@@ -221,6 +222,71 @@ def reproduce_blog_command(
     _print_blog_runs(results, summary)
 
 
+class PlotKind(str, enum.Enum):
+    digits = "digits"
+    confusion = "confusion"
+    curves = "curves"
+    mistakes = "mistakes"
+    weights = "weights"
+    reliability = "reliability"
+
+
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+@app.command(epilog="Example: digitnet plot confusion model.safetensors --out confusion.png")
+@translate_errors
+def plot(
+    kind: Annotated[PlotKind, typer.Argument(help="What to draw.")],
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Image to write: .png, .svg or .pdf.")],
+    data: DataOption = None,
+) -> None:
+    """Draw one figure of a model, on its held-out test split (or --data): digits, confusion, curves, mistakes, weights, reliability."""
+    if out_path.suffix.lower() not in FIGURE_FORMATS:
+        fail(f"--out {out_path}: unsupported image type {out_path.suffix or '(none)'!r}; use one of {', '.join(FIGURE_FORMATS)}")
+    check_writable(out_path)
+    model = load(model_path)
+    from . import plots  # matplotlib is imported only by the commands that draw
+
+    if kind == PlotKind.curves:
+        fig = plots.learning_curves(model.history, label_smoothing=model.config.label_smoothing)
+    elif kind == PlotKind.weights:
+        fig = plots.hidden_weights(model)
+    else:
+        X, y, where = held_out(model, data)
+        if kind == PlotKind.digits:
+            n = min(100, len(y))
+            fig = plots.digit_grid(X[:n], y[:n], model.predict(X[:n]), image_shape=model.image_shape,
+                                   title=f"{n} digits from the {where}")
+        elif kind == PlotKind.confusion:
+            fig = plots.confusion(model.evaluate(X, y), title=f"Confusion matrix on the {where}")
+        elif kind == PlotKind.mistakes:
+            fig = plots.mistakes(model, X, y)
+        else:
+            fig = plots.reliability(model.predict_proba(X), y)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=out_path.suffix.lower()[1:], dpi=120)
+    write_atomic(out_path, buffer.getvalue())
+    out.print(f"Figure written to {out_path}", markup=False)
+
+
+@app.command(epilog="Example: digitnet report model.safetensors --out report.html")
+@translate_errors
+def report(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
+    out_path: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
+    data: DataOption = None,
+) -> None:
+    """Write one self-contained HTML report: settings, scores and every figure, images embedded."""
+    check_writable(out_path)
+    model = load(model_path)
+    from . import report as html_report
+
+    written = html_report.write(model, out_path, data)
+    out.print(f"Report written to {written}", markup=False)
+
+
 def main() -> None:
     app(prog_name="digitnet")
 
@@ -266,31 +332,6 @@ def _print_train_summary(model: Model, written: Path | None) -> None:
             f"squared error {m['squared_error']:.4f}, on {m['n_test']} held-out digits.", markup=False
         )
         out.print(f"Model written to {written}", markup=False)
-
-
-def _evaluation_data(model: Model, data: Path | None) -> tuple[np.ndarray, np.ndarray, str]:
-    """The data to score: the given CSV, or else the model's own held-out test split."""
-    if data is not None:
-        dataset = load_csv(data)
-        return dataset.X, dataset.y, str(data)
-    source = model.data_source
-    if source.get("kind") == "sklearn-digits":
-        dataset = load_digits()
-        where = "held-out test split of the embedded digits"
-    elif source.get("kind") == "csv":
-        path = Path(source["path"])
-        try:
-            dataset = load_csv(path)
-        except DataError:
-            raise DataError(f"the model was trained on {path}, which cannot be read now; pass --data FILE") from None
-        if dataset.source["sha256"] != source.get("sha256"):
-            raise DataError(f"the model was trained on {path}, which has changed since; pass --data FILE")
-        where = f"held-out test split of {path}"
-    else:
-        raise DataError("the model does not record where its training data came from; pass --data FILE")
-    if len(model.test_indices) == 0 or model.test_indices.max() >= len(dataset.y):
-        raise DataError("the model's test split does not fit its training data; pass --data FILE")
-    return dataset.X[model.test_indices], dataset.y[model.test_indices], where
 
 
 def _print_evaluation(scores: Evaluation, where: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,7 +12,8 @@ import numpy as np
 
 from . import kernels
 from .config import Config
-from .data import Dataset, Scaling, check_pixels, fit_scaling, load_digits, split
+from .data import Dataset, Scaling, check_pixels, fit_scaling, load_csv, load_digits, split
+from .errors import DataError
 from .metrics import Evaluation, evaluate, scores
 from .network import Params
 from .trainer import History, fit
@@ -143,3 +145,32 @@ def train(
     with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
         metrics = scores(model.predict_proba(data.X[test_idx]), data.y[test_idx])
     return dataclasses.replace(model, metrics=metrics)
+
+
+def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Data to score ``model`` on: the CSV ``data``, or else the model's own held-out test split.
+
+    Returns raw pixels, labels, and a description of where they came from. The split is found
+    again from the model file: its data source (checked by SHA-256 for a CSV) and test indices.
+    """
+    if data is not None:
+        dataset = load_csv(data)
+        return dataset.X, dataset.y, str(data)
+    source = model.data_source
+    if source.get("kind") == "sklearn-digits":
+        dataset = load_digits()
+        where = "held-out test split of the embedded digits"
+    elif source.get("kind") == "csv":
+        path = Path(source["path"])
+        try:
+            dataset = load_csv(path)
+        except DataError:
+            raise DataError(f"the model was trained on {path}, which cannot be read now; pass --data FILE") from None
+        if dataset.source["sha256"] != source.get("sha256"):
+            raise DataError(f"the model was trained on {path}, which has changed since; pass --data FILE")
+        where = f"held-out test split of {path}"
+    else:
+        raise DataError("the model does not record where its training data came from; pass --data FILE")
+    if len(model.test_indices) == 0 or model.test_indices.max() >= len(dataset.y):
+        raise DataError("the model's test split does not fit its training data; pass --data FILE")
+    return dataset.X[model.test_indices], dataset.y[model.test_indices], where
