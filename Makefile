@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT := out
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-fast bench docs docs-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ test-fast: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py
+
+# the numbers quoted in docs/backprop.md, recomputed
+docs: $(VENV)/.installed-dev
+	$(BIN)/python docs/backprop_numbers.py --write
+
+docs-check: $(VENV)/.installed-dev
+	$(BIN)/python docs/backprop_numbers.py --check
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

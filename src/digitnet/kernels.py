@@ -133,7 +133,7 @@ def dropout_apply(a1, u, cut, scale, h):
 
 
 @njit(cache=_CACHE, error_model="numpy")
-def output_layer(z2, b2, Y, y, dz2, loss_kind, tiny):
+def output_layer(z2, b2, Y, y, dz2, loss_kind):
     """In place: z2 (+ b2) -> p = softmax; dz2 = dL/dz2 for loss_kind 0 (cross-entropy) or 1 (MSE).
 
     b2 with no entries means no bias. Returns (summed loss, argmax hits).
@@ -148,21 +148,27 @@ def output_layer(z2, b2, Y, y, dz2, loss_kind, tiny):
         if b2.shape[0] > 0:
             for k in range(K):
                 p[k] += b2[k]
-        hits += _softmax_row(p) == y[r]
+        d = dz2[r]
+        d[:] = p  # the logits, kept for log-sum-exp
+        best = _softmax_row(p)
+        hits += best == y[r]
         if loss_kind == 0:
+            # log p_k = z_k - z_best - log(sum exp(z - z_best)), and p_best = 1 / sum exp(z - z_best)
+            log_p_best = math.log(p[best])
             for k in range(K):
                 if Y[r, k] != 0:
-                    total_loss -= Y[r, k] * np.log(max(p[k], tiny))
-                dz2[r, k] = (p[k] - Y[r, k]) / fn
+                    total_loss -= Y[r, k] * (d[k] - d[best] + log_p_best)
+            for k in range(K):
+                d[k] = (p[k] - Y[r, k]) / fn
         else:
             gp = z2.dtype.type(0.0)
             for k in range(K):
                 e = p[k] - Y[r, k]
                 total_loss += e * e
-                dz2[r, k] = e * two_over_n
-                gp += dz2[r, k] * p[k]
+                d[k] = e * two_over_n
+                gp += d[k] * p[k]
             for k in range(K):
-                dz2[r, k] = (dz2[r, k] - gp) * p[k]
+                d[k] = (d[k] - gp) * p[k]
     return total_loss, hits
 
 

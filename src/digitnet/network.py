@@ -35,6 +35,7 @@ class Cache:
     a1: np.ndarray  # (n, H) tanh activations before dropout
     h: np.ndarray  # (n, H) activations after dropout
     m: np.ndarray | None  # (n, H) dropout mask, None without dropout
+    z2: np.ndarray  # (n, K) output pre-activations (logits)
     p: np.ndarray  # (n, K) softmax outputs
 
 
@@ -121,6 +122,12 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise log p = z - max - log(sum(exp(z - max))): finite where log(softmax(z)) would be log(0)."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+
+
 def softmax_naive(z: np.ndarray) -> np.ndarray:
     """Softmax as the post computes it, exp(z) / sum(exp(z)): inf / inf = NaN once z > ~709."""
     e = np.exp(z)
@@ -138,7 +145,7 @@ def forward(params: Params, X: np.ndarray, m: np.ndarray | None = None, *, naive
     if "b2" in params:
         z2 += params["b2"]
     p = softmax_naive(z2) if naive else softmax(z2)
-    return p, Cache(X, a1, h, m, p)
+    return p, Cache(X, a1, h, m, z2, p)
 
 
 def predict_proba(params: Params, X: np.ndarray) -> np.ndarray:
@@ -146,9 +153,10 @@ def predict_proba(params: Params, X: np.ndarray) -> np.ndarray:
     return forward(params, X)[0]
 
 
-# Each loss: value(p, Y) averaged over the batch, and delta(p, Y) = dL/dz2.
-def mse(p: np.ndarray, Y: np.ndarray) -> float:
-    return float(np.sum((p - Y) ** 2) / len(p))
+# Each loss: value(z2, Y) averaged over the batch, from the logits; delta(p, Y) = dL/dz2.
+def mse(z2: np.ndarray, Y: np.ndarray) -> float:
+    """Sum over outputs of (p - y)^2, p = softmax(z2), averaged over the batch."""
+    return float(np.sum((softmax(z2) - Y) ** 2) / len(z2))
 
 
 def mse_delta(p: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -157,9 +165,9 @@ def mse_delta(p: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return p * (g - np.sum(g * p, axis=1, keepdims=True))
 
 
-def cross_entropy(p: np.ndarray, Y: np.ndarray) -> float:
-    tiny = np.finfo(p.dtype).tiny  # log(0) only where the target is 0 too
-    return float(-np.sum(Y * np.log(np.maximum(p, tiny))) / len(p))
+def cross_entropy(z2: np.ndarray, Y: np.ndarray) -> float:
+    """-sum_k y_k log p_k averaged over the batch, with log p from log_softmax (log-sum-exp)."""
+    return float(-np.sum(Y * log_softmax(z2)) / len(z2))
 
 
 def cross_entropy_delta(p: np.ndarray, Y: np.ndarray) -> np.ndarray:

@@ -114,8 +114,8 @@ def fit(
             if not math.isfinite(sum_loss):
                 history.stop_reason = "diverged"
             elif has_val:
-                p_val = network.predict_proba(params, X_val)
-                val_loss = network.LOSSES[config.loss][0](p_val, Y_val)
+                p_val, cache = network.forward(params, X_val)
+                val_loss = network.LOSSES[config.loss][0](cache.z2, Y_val)
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(float(np.mean(p_val.argmax(axis=1) == y_val)))
                 if val_loss < best_loss:
@@ -195,7 +195,7 @@ class _Batches:
         p, cache = network.forward(self.params, Xb, m)
         for name, g in network.backward(self.params, cache, Yb, c.loss).items():
             self.grads[name][...] = g
-        loss = network.LOSSES[c.loss][0](p, Yb) * len(p)
+        loss = network.LOSSES[c.loss][0](cache.z2, Yb) * len(p)
         return loss, int(np.count_nonzero(p.argmax(axis=1) == yb))
 
     def _update(self, lr: float) -> None:
