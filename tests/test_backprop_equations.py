@@ -13,34 +13,14 @@ from digitnet import network, optim
 from digitnet.data import fit_scaling, load_digits, split
 
 import literal_blog
+from gradcheck import EPS, assert_close, finite_difference
 
-EPS = 1e-6
-RTOL = 1e-7
 n, d, H, K = 4, 6, 5, 10
 
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(2026)
-
-
-def finite_difference(f, x):
-    """Central differences of the scalar f() with respect to every entry of array x (changed in place, restored)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + EPS
-        up = f()
-        x[i] = old - EPS
-        down = f()
-        x[i] = old
-        grad[i] = (up - down) / (2 * EPS)
-    return grad
-
-
-def assert_close(analytic, numeric):
-    error = np.linalg.norm(analytic - numeric) / max(np.linalg.norm(analytic) + np.linalg.norm(numeric), 1e-300)
-    assert error < RTOL, f"relative error {error:.2e}"
 
 
 def problem(rng, rate=0.5, smooth=0.0):

@@ -5,29 +5,11 @@ import pytest
 
 from digitnet import network
 
-RTOL = 1e-7
+from gradcheck import RTOL, finite_difference, relative_error
 
 
-def numeric_gradient(f, params, eps=1e-6):
-    """Central finite differences of the scalar f() with respect to every parameter entry."""
-    grads = {}
-    for name, w in params.items():
-        g = np.zeros_like(w)
-        for i in np.ndindex(w.shape):
-            old = w[i]
-            w[i] = old + eps
-            up = f()
-            w[i] = old - eps
-            down = f()
-            w[i] = old
-            g[i] = (up - down) / (2 * eps)
-        grads[name] = g
-    return grads
-
-
-def relative_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
-
+def _numeric_gradient(f, params):
+    return {name: finite_difference(f, w) for name, w in params.items()}
 
 def small_problem(rng, n=5, d=7, H=6, K=10, bias=True, init="glorot", smooth=0.0):
     params = network.init_params(rng, d, H, K, init=init, bias=bias)
@@ -50,7 +32,7 @@ def test_exact_gradient_matches_finite_differences(loss, rate, bias, rng):
 
     p, cache = network.forward(params, X, m)
     analytic = network.backward(params, cache, Y, loss)
-    numeric = numeric_gradient(f, params)
+    numeric = _numeric_gradient(f, params)
     assert set(analytic) == set(params)
     for name in params:
         assert relative_error(analytic[name], numeric[name]) < RTOL, name
@@ -61,7 +43,7 @@ def test_blog_exact_recipe_gradient_uses_post_scale_weights(rng):
     params, X, Y = small_problem(rng, n=1, bias=False, init="uniform")
     m = network.dropout_mask(rng, (1, 6), 0.5)
     analytic = network.backward(params, network.forward(params, X, m)[1], Y, "mse")
-    numeric = numeric_gradient(lambda: network.mse(network.forward(params, X, m)[1].z2, Y), params)
+    numeric = _numeric_gradient(lambda: network.mse(network.forward(params, X, m)[1].z2, Y), params)
     for name in params:
         assert relative_error(analytic[name], numeric[name]) < RTOL
 
