@@ -11,6 +11,7 @@ from gradcheck import RTOL, finite_difference, relative_error
 def _numeric_gradient(f, params):
     return {name: finite_difference(f, w) for name, w in params.items()}
 
+
 def small_problem(rng, n=5, d=7, H=6, K=10, bias=True, init="glorot", smooth=0.0):
     params = network.init_params(rng, d, H, K, init=init, bias=bias)
     X = rng.normal(size=(n, d))

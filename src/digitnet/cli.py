@@ -178,7 +178,7 @@ def predict(
     if (csv is None) == (pixels is None):
         fail("give exactly one of --csv FILE or --pixels \"v1,v2,...,v64\"")
     model = load(model_path)
-    X = read_csv(csv, labels=None)[0] if csv is not None else _parse_pixels(pixels)
+    X = read_csv(csv, labels=None)[0] if csv is not None else _parse_pixels(pixels, model.image_shape)
     P = model.predict_proba(X)
     chosen = blog_labels(P)
     if as_json:
@@ -355,16 +355,17 @@ def _print_evaluation(scores: Evaluation, where: str) -> None:
     out.print(recall)
 
 
-def _parse_pixels(text: str) -> np.ndarray:
+def _parse_pixels(text: str, image_shape: tuple[int, int]) -> np.ndarray:
     cells = [c for c in text.replace(",", " ").split() if c]
     try:
         values = [float(c) for c in cells]
     except ValueError:
         bad = next(c for c in cells if not is_number(c))
         raise DataError(f"--pixels: {bad!r} is not a number") from None
-    if len(values) != 64:
-        raise DataError(f"--pixels: expected 64 values (an 8x8 image, row by row), got {len(values)}")
-    return np.array(values).reshape(1, 64)
+    d = image_shape[0] * image_shape[1]
+    if len(values) != d:
+        raise DataError(f"--pixels: expected {d} values (an {image_shape[0]}x{image_shape[1]} image, row by row), got {len(values)}")
+    return np.array(values).reshape(1, d)
 
 
 def _print_blog_runs(runs: list[BlogRun], summary: dict) -> None:

@@ -70,7 +70,7 @@ def build(model: Model, X: np.ndarray, y: np.ndarray, where: str, *, title: str 
         "mistakes": (plots.mistakes(model, X, y), "The wrong answers the network was surest of."),
         "reliability": (plots.reliability(P, y),
                         f"Expected calibration error {ece:.3f}: the average gap between confidence and accuracy."),
-        "weights": (plots.hidden_weights(model), "What each hidden neuron responds to: its 64 input weights as an image."),
+        "weights": (plots.hidden_weights(model), f"What each hidden neuron responds to: its {model.n_inputs} input weights as an image."),
         "probabilities": (plots.probabilities(P[example], X[example], image_shape=model.image_shape, true_label=int(y[example])),
                           "The least confident prediction in the data, with all ten probabilities."),
     }
@@ -85,7 +85,7 @@ def build(model: Model, X: np.ndarray, y: np.ndarray, where: str, *, title: str 
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<p class=\"note\">digitnet {__version__}: a 64-{model.params['W1'].shape[1]}-10 "
+        f"<h1>{html.escape(title)}</h1>\n<p class=\"note\">digitnet {__version__}: a {model.n_inputs}-{model.params['W1'].shape[1]}-10 "
         f"tanh network, recipe <b>{html.escape(model.config.recipe)}</b>.</p>\n<nav>{nav}</nav>\n{sections}\n</body></html>\n"
     )
 
