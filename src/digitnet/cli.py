@@ -119,7 +119,7 @@ def train(
     dataset = load_csv(data) if data is not None else load_digits()
     if not quiet:
         err.print(f"Training '{config.recipe}' on {len(dataset.y)} digits; Ctrl-C stops and keeps what was learnt.", markup=False)
-    with _epoch_progress(config, enabled=not quiet) as callback:
+    with _EpochProgress(config, enabled=not quiet) as callback:
         model = train_model(dataset, config, callback=callback)
     h = model.history
     written = None
@@ -294,7 +294,7 @@ def main() -> None:
 # ---- helpers: parsing and printing only -------------------------------------------------------
 
 
-class _epoch_progress:
+class _EpochProgress:
     """A rich progress bar fed by the trainer's per-epoch callback (or a no-op when disabled)."""
 
     def __init__(self, config: Config, *, enabled: bool) -> None:

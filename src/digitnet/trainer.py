@@ -146,11 +146,16 @@ class _PerSample:
     def __init__(self, theta: np.ndarray, params: Params, n_inputs: int, config: Config, plain: bool) -> None:
         self.params, self.config, self.plain = params, config, plain
         self.no_mask = np.empty((0, config.n_hidden), theta.dtype)
+        self.mask: np.ndarray | None = None  # reused every epoch: a fresh megabyte array costs page faults
 
     def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
         c = self.config
         lr = learning_rate(c, epoch / c.epochs)
-        M = network.dropout_mask(rng, (len(X), c.n_hidden), c.dropout, dtype=c.dtype) if c.dropout else None
+        M = None
+        if c.dropout:
+            if self.mask is None:
+                self.mask = np.empty((len(X), c.n_hidden), c.dtype)
+            M = network.dropout_mask(rng, self.mask.shape, c.dropout, out=self.mask)
         with np.errstate(over="ignore", invalid="ignore"):  # the post's softmax overflows; fit() reports it
             if self.plain:
                 return _blog_epoch_plain(self.params, X, Y, y, M, lr)
