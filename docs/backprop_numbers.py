@@ -63,16 +63,12 @@ def _deltas(params, X, Y, m, quirks):
     a1 = np.tanh(X @ params["W1"])
     h = a1 * m
     p = network.softmax(h @ params["W2"])
-    if "softmax twice" in quirks:
-        s = network.softmax(p)
-        jacobian_diag = s * (1 - s)
-    else:
-        jacobian_diag = p * (1 - p)
+    q = network.softmax(p) if "softmax twice" in quirks else p  # where the softmax Jacobian is taken
     g = (p - Y) * (1.0 if "no factor 2" in quirks else 2.0)
-    if "diagonal only" in quirks or "softmax twice" in quirks:
-        dz2 = g * jacobian_diag
+    if "diagonal only" in quirks:
+        dz2 = g * q * (1 - q)
     else:
-        dz2 = p * (g - np.sum(g * p, axis=1, keepdims=True))
+        dz2 = q * (g - np.sum(g * q, axis=1, keepdims=True))
     dh = dz2 @ params["W2"].T
     derivative = 1 - np.tanh(h) ** 2 if "tanh' at h" in quirks else 1 - a1**2
     mask = (m != 0) if "0/1 mask" in quirks else m

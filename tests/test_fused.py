@@ -42,7 +42,8 @@ def test_fused_equals_plain(train_split, recipe, overrides, dtype):
     for name in plain:
         assert fused[name].dtype == np.dtype(dtype)
         np.testing.assert_allclose(fused[name], plain[name], rtol=0, atol=tol)
-    np.testing.assert_allclose(h_fused.loss, h_plain.loss, rtol=1e-6)
+    # float32 losses summed in float64 (kernels) or float32 (NumPy): ~1e-6 apart over 15 samples
+    np.testing.assert_allclose(h_fused.loss, h_plain.loss, rtol=1e-6 if dtype == "float64" else 1e-5)
     assert h_fused.accuracy == h_plain.accuracy
     start = network.init_params(np.random.default_rng(3), 64, 200, 10, init=config.init, dtype=dtype)
     assert np.abs(start["W1"] - plain["W1"]).max() > 1e-3  # training moved the weights

@@ -48,14 +48,18 @@ def _softmax_row(p):
 
 
 @njit(cache=_CACHE, error_model="numpy")
-def blog_epoch(W1, W2, X, Y, y, M, lr):
-    """The post's per-sample epoch (see network.backward_blog), updating W1 (d, H) and W2 (H, K) in place.
+def sample_epoch(W1, W2, X, Y, y, M, lr, exact):
+    """One per-sample SGD epoch of the squared error, in the split's order, updating W1 (d, H) and W2 (H, K) in place.
 
-    M: (n, H) dropout masks (0 or 2), or an array with no rows for no dropout.
+    ``exact`` False: the post's update rule (network.backward_blog, with its unguarded softmax);
+    True: the exact gradient (network.backward with loss "mse", stable softmax). Every sum runs
+    in a fixed order, no BLAS: the result does not depend on the BLAS build or the CPU's kernels.
+    M: (n, H) dropout masks (0 or scale), or an array with no rows for no dropout.
     Returns (summed squared error, argmax hits).
     """
     n, d = X.shape
     H, K = W2.shape
+    a1 = np.empty(H, W1.dtype)
     h = np.empty(H, W1.dtype)
     p = np.empty(K, W1.dtype)
     dz2 = np.empty(K, W1.dtype)
@@ -65,42 +69,54 @@ def blog_epoch(W1, W2, X, Y, y, M, lr):
     hits = 0
     for s in range(n):
         x = X[s]
-        h[:] = 0.0
-        for i in range(d):  # h = tanh(x @ W1) * m
+        a1[:] = 0.0
+        for i in range(d):  # a1 = tanh(x @ W1), h = a1 * m
             xi = x[i]
             row = W1[i]
             for j in range(H):
-                h[j] += xi * row[j]
+                a1[j] += xi * row[j]
         for j in range(H):
-            h[j] = _tanh(h[j])
-            if dropout:
-                h[j] *= M[s, j]
+            a1[j] = _tanh(a1[j])
+            h[j] = a1[j] * M[s, j] if dropout else a1[j]
         p[:] = 0.0
-        for j in range(H):  # p = exp(h @ W2) / sum(...): the post's softmax, no max subtracted
+        for j in range(H):  # z2 = h @ W2
             hj = h[j]
             row = W2[j]
             for k in range(K):
                 p[k] += hj * row[k]
-        total = 0.0
-        for k in range(K):
-            p[k] = math.exp(p[k])
-            total += p[k]
-        best = 0
-        for k in range(K):
-            p[k] /= total
-            if p[k] > p[best]:
-                best = k
+        if exact:
+            best = _softmax_row(p)
+        else:  # the post's softmax: no maximum subtracted, so it overflows where the logits grow past 709
+            total = 0.0
+            for k in range(K):
+                p[k] = math.exp(p[k])
+                total += p[k]
+            best = 0
+            for k in range(K):
+                p[k] /= total
+                if p[k] > p[best]:
+                    best = k
         hits += best == y[s]
-        total = 0.0
-        for k in range(K):  # s = softmax(p): the "derivative" is taken at the output
-            dz2[k] = math.exp(p[k])
-            total += dz2[k]
-        for k in range(K):
-            sk = dz2[k] / total
-            delta = p[k] - Y[s, k]
-            sum_sq += delta * delta
-            dz2[k] = delta * sk * (1.0 - sk)
-        for j in range(H):  # with W2 before its update; derivative at h; 0/1 mask
+        if exact:  # dz2 = p * (g - g . p), g = 2 (p - y): the softmax Jacobian applied to dL/dp
+            gp = 0.0
+            for k in range(K):
+                delta = p[k] - Y[s, k]
+                sum_sq += delta * delta
+                dz2[k] = 2.0 * delta
+                gp += dz2[k] * p[k]
+            for k in range(K):
+                dz2[k] = (dz2[k] - gp) * p[k]
+        else:
+            total = 0.0
+            for k in range(K):  # s = softmax(p): the "derivative" is taken at the output
+                dz2[k] = math.exp(p[k])
+                total += dz2[k]
+            for k in range(K):
+                sk = dz2[k] / total
+                delta = p[k] - Y[s, k]
+                sum_sq += delta * delta
+                dz2[k] = delta * sk * (1.0 - sk)
+        for j in range(H):  # with W2 before its update
             if dropout and M[s, j] == 0.0:
                 dz1[j] = 0.0
             else:
@@ -108,7 +124,10 @@ def blog_epoch(W1, W2, X, Y, y, M, lr):
                 row = W2[j]
                 for k in range(K):
                     acc += row[k] * dz2[k]
-                dz1[j] = acc * _sech2(h[j])
+                if exact:  # dz1 = dh * m * (1 - a1^2)
+                    dz1[j] = acc * (M[s, j] if dropout else 1.0) * (1.0 - a1[j] * a1[j])
+                else:  # the post: derivative at h, 0/1 mask
+                    dz1[j] = acc * _sech2(h[j])
         for j in range(H):
             a = lr * h[j]
             row = W2[j]

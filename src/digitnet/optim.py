@@ -24,8 +24,10 @@ class SGD:
 class Adam:
     """Adam (Kingma & Ba, 2015): m and v are running means of g and g^2, bias-corrected.
 
-    theta <- theta - lr * m_hat / (sqrt(v_hat) + eps), written with the paper's
-    cheaper equivalent: step size lr * sqrt(1 - beta2^t) / (1 - beta1^t) on m / (sqrt(v) + eps).
+    Section 2's rearrangement of theta <- theta - lr * m_hat / (sqrt(v_hat) + eps_hat): step size
+    lr * sqrt(1 - beta2^t) / (1 - beta1^t) on m / (sqrt(v) + eps). It equals the first form only for
+    eps_hat = eps / sqrt(1 - beta2^t) (3.2e-7 at step 1, falling to eps), so it is not
+    torch.optim.Adam(eps=1e-8) bit for bit. L2, when the trainer adds it, is coupled (added to g), not AdamW.
     """
 
     def __init__(self, params: Params, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:

@@ -1,9 +1,16 @@
 """Training loops: ``fit(X, y, config, rng) -> (params, history)`` on scaled inputs.
 
-Two engines share the bookkeeping: the post's per-sample loop (``gradient="blog"``)
-and mini-batches with the exact gradient (everything else, per-sample SGD included).
-Both run compiled (:mod:`kernels`, :mod:`fused`) or, with ``plain=True``, through the
-readable ``network.forward``/``backward`` calls; both give the same weights.
+Two engines share the bookkeeping: the post's per-sample loop (the post's network: plain
+SGD on the squared error, batches of one, no biases; with the post's update rule or the
+exact gradient, see :func:`per_sample`) and mini-batches (everything else). Both run
+compiled (:mod:`kernels`, :mod:`fused`) or, with ``plain=True``, through the readable
+``network.forward``/``backward`` calls; both give the same weights up to rounding.
+
+Rounding is where machines differ: the mini-batch engine's matrix products run in BLAS,
+whose summation order depends on the BLAS build and the CPU's kernels, so the same seed gives
+the same bits on the same machine and libraries only. The per-sample engine sums in a fixed
+order without BLAS, so the post's recipes (``blog``, ``blog-exact``), whose per-sample steps
+at rate 0.1 are chaotic, are reproducible across machines too.
 Training never prints; it reports each epoch to an optional callback.
 """
 
@@ -98,7 +105,7 @@ def fit(
     theta, params = network.flatten(
         network.init_params(rng, X.shape[1], config.n_hidden, n_classes, init=config.init, bias=config.bias, dtype=config.dtype)
     )
-    engine = (_Batches if config.gradient == "exact" else _PerSample)(theta, params, X.shape[1], config, plain)
+    engine = (_PerSample if per_sample(config) else _Batches)(theta, params, X.shape[1], config, plain)
     history = History()
     n_total = n_total or len(X)
     best_loss, best_theta, waited = math.inf, None, 0
@@ -140,8 +147,17 @@ def fit(
     return {name: w.copy() for name, w in params.items()}, history
 
 
+def per_sample(config: Config) -> bool:
+    """True when ``config`` is the post's training loop: plain SGD at a constant rate on the squared error,
+    one sample at a time in the split's order, no biases, no L2 or input noise (its update rule or the exact one)."""
+    return config.gradient == "blog" or (
+        config.batch_size == 1 and config.optimizer == "sgd" and config.loss == "mse" and not config.bias
+        and config.schedule == "constant" and not config.shuffle and config.l2 == 0 and config.input_noise == 0
+    )
+
+
 class _PerSample:
-    """The post's engine: per epoch one dropout mask per sample, then its update rule sample by sample, in order."""
+    """The post's engine: per epoch one dropout mask per sample, then an update sample by sample, in order."""
 
     def __init__(self, theta: np.ndarray, params: Params, n_inputs: int, config: Config, plain: bool) -> None:
         self.params, self.config, self.plain = params, config, plain
@@ -156,10 +172,12 @@ class _PerSample:
             if self.mask is None:
                 self.mask = np.empty((len(X), c.n_hidden), c.dtype)
             M = network.dropout_mask(rng, self.mask.shape, c.dropout, out=self.mask)
+        exact = c.gradient == "exact"
         with np.errstate(over="ignore", invalid="ignore"):  # the post's softmax overflows; fit() reports it
             if self.plain:
-                return _blog_epoch_plain(self.params, X, Y, y, M, lr)
-            return kernels.blog_epoch(self.params["W1"], self.params["W2"], X, Y, y, self.no_mask if M is None else M, lr)
+                return _sample_epoch_plain(self.params, X, Y, y, M, lr, exact)
+            W1, W2 = self.params["W1"], self.params["W2"]
+            return kernels.sample_epoch(W1, W2, X, Y, y, self.no_mask if M is None else M, lr, exact)
 
 
 class _Batches:
@@ -217,12 +235,15 @@ class _Batches:
 _LOSS_KIND = {"cross_entropy": 0, "mse": 1}  # the kernels' codes
 
 
-def _blog_epoch_plain(params: Params, X: np.ndarray, Y: np.ndarray, y: np.ndarray, M: np.ndarray | None, lr: float) -> tuple[float, int]:
-    """The post's epoch through network.forward / backward_blog, one sample at a time (kernels.blog_epoch's reference)."""
+def _sample_epoch_plain(
+    params: Params, X: np.ndarray, Y: np.ndarray, y: np.ndarray, M: np.ndarray | None, lr: float, exact: bool
+) -> tuple[float, int]:
+    """A per-sample epoch through network.forward / backward (or backward_blog), one sample at a time: kernels.sample_epoch's reference."""
     sum_sq, hits = 0.0, 0
     for i in range(len(X)):
-        p, cache = network.forward(params, X[i : i + 1], None if M is None else M[i : i + 1], naive=True)
-        for name, g in network.backward_blog(params, cache, Y[i : i + 1]).items():
+        p, cache = network.forward(params, X[i : i + 1], None if M is None else M[i : i + 1], naive=not exact)
+        grads = network.backward(params, cache, Y[i : i + 1], "mse") if exact else network.backward_blog(params, cache, Y[i : i + 1])
+        for name, g in grads.items():
             params[name] -= lr * g
         sum_sq += float(np.sum((p - Y[i]) ** 2))
         hits += int(p.argmax() == y[i])
