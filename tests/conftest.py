@@ -1,5 +1,9 @@
+import json
+
 import numpy as np
 import pytest
+from safetensors import safe_open
+from safetensors.numpy import save as st_save
 
 import digitnet
 from digitnet.data import load_digits
@@ -35,3 +39,21 @@ def write_csv(path, X, y=None, header=False):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def rewrite_model(source, path, *, metadata=None, tensors=None, resign=True):
+    """Copy the model file ``source`` to ``path`` with metadata entries and tensors replaced.
+
+    ``resign``: recompute the checksum, as a crafted file would; without it the change looks like corruption.
+    """
+    from digitnet.persistence import _digest
+
+    with safe_open(str(source), framework="numpy") as f:
+        meta = {**json.loads(f.metadata()["digitnet"]), **(metadata or {})}
+        arrays = {k: f.get_tensor(k) for k in f.keys()}
+    arrays.update(tensors or {})
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    if resign:
+        meta["sha256"] = _digest(arrays, meta)
+    path.write_bytes(st_save(arrays, metadata={"digitnet": json.dumps(meta)}))
+    return path

@@ -8,7 +8,9 @@ from safetensors import safe_open
 from safetensors.numpy import save as st_save
 
 import digitnet
+from conftest import rewrite_model
 from digitnet import ModelFileError
+from digitnet.errors import OutputFileError
 from digitnet.persistence import FORMAT_VERSION, to_bytes
 
 
@@ -71,7 +73,7 @@ def test_corrupted_weights_and_header(model_file, tmp_path):
     flipped[-3] ^= 0xFF  # a byte of the last tensor
     path = tmp_path / "flipped.safetensors"
     path.write_bytes(bytes(flipped))
-    _expect_error(path, "corrupted: the weights do not match the checksum")
+    _expect_error(path, "corrupted: the weights or the metadata do not match the checksum")
     header = bytearray(data)
     header[12:20] = b"\x00\x01\x02\x03garb"
     path.write_bytes(bytes(header))
@@ -93,11 +95,8 @@ def test_foreign_safetensors_file(tmp_path):
 
 
 def _rewrite_metadata(model_file, path, **changes):
-    with safe_open(str(model_file), framework="numpy") as f:
-        meta = {**json.loads(f.metadata()["digitnet"]), **changes}
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    path.write_bytes(st_save(tensors, metadata={"digitnet": json.dumps(meta)}))
-    return path
+    """A crafted file: metadata changed and the checksum made to match (so the checks after it are reached)."""
+    return rewrite_model(model_file, path, metadata=changes)
 
 
 def test_newer_format_is_refused_with_advice(model_file, tmp_path):
@@ -107,7 +106,8 @@ def test_newer_format_is_refused_with_advice(model_file, tmp_path):
 
 
 def test_inconsistent_metadata(model_file, tmp_path):
-    arch = {"n_inputs": 64, "n_hidden": 50, "n_outputs": 10, "bias": True, "image_shape": [8, 8], "pixel_max": 16}
+    arch = {"n_inputs": 64, "n_hidden": 50, "n_outputs": 10, "bias": True, "image_shape": [8, 8], "pixel_max": 16,
+            "activation": "tanh", "output": "softmax"}
     path = _rewrite_metadata(model_file, tmp_path / "bad.safetensors", architecture=arch)
     _expect_error(path, "tensor 'W1' has shape (64, 200), expected (64, 50)")
     path = _rewrite_metadata(model_file, tmp_path / "bad2.safetensors", config={"n_hidden": -3})
@@ -145,7 +145,7 @@ def test_diverged_model_is_not_saved(small_model, tmp_path):
 
 
 def test_save_into_missing_directory(small_model, tmp_path):
-    with pytest.raises(ModelFileError, match="does not exist"):
+    with pytest.raises(OutputFileError, match="does not exist"):
         digitnet.save(small_model, tmp_path / "no" / "such" / "m.safetensors")
     assert list(tmp_path.iterdir()) == []
 
@@ -158,7 +158,7 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(small_model, model_fi
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputFileError, match="disk full; .* was not changed"):
         digitnet.save(small_model, target)
     assert target.read_bytes() == b"old content"
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]

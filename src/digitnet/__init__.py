@@ -4,36 +4,59 @@
 >>> model = digitnet.train(config=digitnet.Config.from_recipe("modern", seed=0))
 >>> digitnet.save(model, "model.safetensors")
 >>> digitnet.load("model.safetensors").predict(X_raw)   # X_raw: (n, 64) pixels in 0..16
+
+The names below are imported on first use, so that ``import digitnet`` (and the command's
+start-up, where Ctrl-C must already be handled) loads no NumPy, numba or scikit-learn.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-from .config import RECIPES, Config
-from .data import Dataset, load_csv, load_digits, read_csv
-from .errors import ConfigError, DataError, DigitnetError, ModelFileError
-from .metrics import Evaluation, evaluate
-from .model import Model, train
-from .persistence import load, save
-from .trainer import History, fit
+_WHERE = {
+    "RECIPES": "config",
+    "Config": "config",
+    "Dataset": "data",
+    "load_csv": "data",
+    "load_digits": "data",
+    "read_csv": "data",
+    "ConfigError": "errors",
+    "DataError": "errors",
+    "DigitnetError": "errors",
+    "ModelFileError": "errors",
+    "Evaluation": "metrics",
+    "evaluate": "metrics",
+    "Model": "model",
+    "train": "model",
+    "load": "persistence",
+    "save": "persistence",
+    "History": "trainer",
+    "fit": "trainer",
+}
 
-__all__ = [
-    "RECIPES",
-    "Config",
-    "ConfigError",
-    "DataError",
-    "Dataset",
-    "DigitnetError",
-    "Evaluation",
-    "History",
-    "Model",
-    "ModelFileError",
-    "__version__",
-    "evaluate",
-    "fit",
-    "load",
-    "load_csv",
-    "load_digits",
-    "read_csv",
-    "save",
-    "train",
-]
+__all__ = sorted([*_WHERE, "__version__"])
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'digitnet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
+
+if TYPE_CHECKING:
+    from .config import RECIPES, Config
+    from .data import Dataset, load_csv, load_digits, read_csv
+    from .errors import ConfigError, DataError, DigitnetError, ModelFileError
+    from .metrics import Evaluation, evaluate
+    from .model import Model, train
+    from .persistence import load, save
+    from .trainer import History, fit

@@ -28,7 +28,8 @@ from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .metrics import LABELS, NO_DIGIT, Evaluation, blog_labels
 from .model import Model, held_out
 from .model import train as train_model
-from .persistence import check_writable, json_safe, load, save, write_atomic
+from .files import check_writable, write_atomic
+from .persistence import json_safe, load, save
 from .trainer import STOP_REASONS, History
 
 Recipe = enum.Enum("Recipe", {name: name for name in RECIPES}, type=str)  # type: ignore[misc]

@@ -15,3 +15,7 @@ class DataError(DigitnetError):
 
 class ModelFileError(DigitnetError):
     """A model file is missing, truncated, corrupted, foreign or too new."""
+
+
+class OutputFileError(DigitnetError):
+    """A file cannot be written: a directory, a device, read-only, or no space left. Nothing was changed."""

@@ -3,9 +3,11 @@
 Tensors: ``W1``, ``W2`` (and ``b1``, ``b2``), ``scaling.offset``, ``scaling.scale``,
 ``split.test_indices``. Metadata: ONE key, ``digitnet``, holding a JSON object with
 ``format`` = "digitnet", ``format_version``, ``digitnet_version``, ``architecture``,
-``config``, ``scaling``, ``data``, ``history``, ``metrics`` and ``sha256`` (of the
-tensor bytes, which safetensors itself does not check). One key, because safetensors
-writes several in hash order, and the same model must give the same bytes.
+``config``, ``scaling``, ``data``, ``history``, ``metrics`` and ``sha256``: a checksum of the
+tensor bytes and of the rest of the metadata (safetensors checks neither). One key, because
+safetensors writes several in hash order, and the same model must give the same bytes.
+Loading checks the metadata against a strict schema (:class:`ModelInfo`) and every tensor's
+name, dtype, shape and values, so a damaged or crafted file fails with one clear message.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save as st_save
 
@@ -25,46 +27,79 @@ from . import __version__
 from .config import Config
 from .data import Scaling
 from .errors import ConfigError, ModelFileError
+from .files import write_atomic
 from .model import Model
-from .trainer import History
+from .trainer import STOP_REASONS, History
 
 FORMAT = "digitnet"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the checksum covers the metadata too (1: the tensors only)
 METADATA_KEY = "digitnet"
 _WEIGHTS = ("W1", "W2", "b1", "b2")
+_SHA256 = r"^[0-9a-f]{64}$"
+
+__all__ = ["ModelInfo", "load", "save", "to_bytes"]
 
 
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``.
-
-    A reader never sees a half-written file, and a failure leaves ``path`` as it was.
-    """
-    path = Path(path)
-    check_writable(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+class _Strict(BaseModel):
+    # strict: no "16" for 16, no true for 1; extra="forbid": no unknown keys
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-def check_writable(path: str | Path) -> None:
-    """Raise ModelFileError unless ``path`` can be created or replaced (checked before long work)."""
-    path = Path(path)
-    parent = path.parent
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a directory; give a file name such as {path / 'model.safetensors'}")
-    if not parent.is_dir():
-        raise ModelFileError(f"cannot write {path}: directory {parent} does not exist (create it first)")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ModelFileError(f"cannot write {path}: no permission to write in {parent}")
+class ArchitectureInfo(_Strict):
+    n_inputs: PositiveInt
+    n_hidden: PositiveInt
+    n_outputs: Literal[10]
+    bias: bool
+    activation: Literal["tanh"]
+    output: Literal["softmax"]
+    image_shape: tuple[PositiveInt, PositiveInt]
+    pixel_max: PositiveInt
+
+
+class ScalingInfo(_Strict):
+    method: Literal["blog", "standard"]
+
+
+class DataInfo(_Strict):
+    kind: Literal["sklearn-digits", "csv", "arrays"]
+    path: str | None = None
+    sha256: str | None = Field(None, pattern=_SHA256)
+
+
+Curve = list[float | None]  # NaN and inf are stored as null
+
+
+class HistoryInfo(_Strict):
+    loss: Curve
+    accuracy: Curve
+    error: Curve
+    val_loss: Curve
+    val_accuracy: Curve
+    lr: Curve
+    stop_reason: Literal[tuple(STOP_REASONS)]  # type: ignore[valid-type]
+    best_epoch: PositiveInt | None
+
+
+class MetricsInfo(_Strict):
+    n_test: NonNegativeInt
+    accuracy: float = Field(ge=0, le=1)
+    blog_score: float = Field(ge=0, le=1)
+    squared_error: float | None = Field(ge=0)
+
+
+class ModelInfo(_Strict):
+    """The metadata of a model file (format 2), as JSON."""
+
+    format: Literal["digitnet"]
+    format_version: int
+    digitnet_version: str
+    architecture: ArchitectureInfo
+    config: dict[str, object]  # Config.from_dict checks every field
+    scaling: ScalingInfo
+    data: DataInfo
+    history: HistoryInfo
+    metrics: MetricsInfo
+    sha256: str = Field(pattern=_SHA256)
 
 
 def to_bytes(model: Model) -> bytes:
@@ -93,7 +128,8 @@ def to_bytes(model: Model) -> bytes:
         "history": json_safe(model.history.to_dict()),
         "metrics": json_safe(model.metrics),
     }
-    info.update(format=FORMAT, format_version=FORMAT_VERSION, digitnet_version=__version__, sha256=_digest(tensors))
+    info.update(format=FORMAT, format_version=FORMAT_VERSION, digitnet_version=__version__)
+    info["sha256"] = _digest(tensors, info)
     return st_save(tensors, metadata={METADATA_KEY: json.dumps(info, sort_keys=True)})
 
 
@@ -109,11 +145,13 @@ def load(path: str | Path) -> Model:
         raise ModelFileError(f"{path}: no such model file")
     if path.is_dir():
         raise ModelFileError(f"{path} is a directory, not a model file")
+    if not path.is_file():
+        raise ModelFileError(f"{path} is not a regular file (a device, pipe or socket), not a model file")
     try:
         with safe_open(str(path), framework="numpy") as f:
             metadata = f.metadata() or {}
             tensors = {name: f.get_tensor(name) for name in f.keys()}
-    except (SafetensorError, OSError, ValueError) as e:
+    except (SafetensorError, OSError, ValueError, TypeError) as e:
         raise ModelFileError(f"{path}: not a readable model file (truncated or corrupted?): {_first_line(e)}") from None
     if METADATA_KEY not in metadata:
         raise ModelFileError(f"{path}: a safetensors file, but not a digitnet model (no digitnet metadata)")
@@ -122,68 +160,98 @@ def load(path: str | Path) -> Model:
         if not isinstance(info, dict) or info.get("format") != FORMAT:
             raise ValueError("format is not 'digitnet'")
         version = info.get("format_version")
-        if not isinstance(version, int):
-            raise ValueError(f"format_version {version!r} is not a number")
-    except ValueError as e:
+        if type(version) is not int or version < 1:
+            raise ValueError(f"format_version {version!r} is not a positive integer")
+    except (ValueError, RecursionError) as e:
         raise ModelFileError(f"{path}: corrupted digitnet metadata: {_first_line(e)}") from None
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: written in model format {version} by digitnet {info.get('digitnet_version', '?')}; "
             f"this digitnet {__version__} reads format {FORMAT_VERSION} or older: upgrade digitnet"
         )
-    if info.get("sha256") != _digest(tensors):
-        raise ModelFileError(f"{path}: corrupted: the weights do not match the checksum stored in the file")
+    # format 1 checksummed the tensors only
+    if info.get("sha256") != _digest(tensors, info if version >= 2 else None):
+        what = "the weights or the metadata do not" if version >= 2 else "the weights do not"
+        raise ModelFileError(f"{path}: corrupted: {what} match the checksum stored in the file")
     try:
-        return _build(tensors, info)
+        return _build(tensors, ModelInfo.model_validate_json(metadata[METADATA_KEY]))
+    except ValidationError as e:
+        error = e.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise ModelFileError(f"{path}: corrupted or inconsistent model file: {where}: {error['msg']}") from None
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise ModelFileError(f"{path}: corrupted or inconsistent model file: {_first_line(e)}") from None
 
 
-def _build(tensors: dict[str, np.ndarray], info: dict) -> Model:
-    arch = info["architecture"]
-    config = Config.from_dict(info["config"])
-    names = ("W1", "W2", "b1", "b2") if arch["bias"] else ("W1", "W2")
+def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
+    arch = info.architecture
+    config = Config.from_dict(info.config)
+    names = _WEIGHTS if arch.bias else _WEIGHTS[:2]
     expected = {
-        "W1": (arch["n_inputs"], arch["n_hidden"]),
-        "W2": (arch["n_hidden"], arch["n_outputs"]),
-        "b1": (arch["n_hidden"],),
-        "b2": (arch["n_outputs"],),
-        "scaling.offset": (arch["n_inputs"],),
-        "scaling.scale": (arch["n_inputs"],),
+        "W1": (arch.n_inputs, arch.n_hidden),
+        "W2": (arch.n_hidden, arch.n_outputs),
+        "b1": (arch.n_hidden,),
+        "b2": (arch.n_outputs,),
+        "scaling.offset": (arch.n_inputs,),
+        "scaling.scale": (arch.n_inputs,),
     }
-    for name in (*names, "scaling.offset", "scaling.scale", "split.test_indices"):
+    dtypes = {name: np.dtype(config.dtype) for name in names}
+    dtypes.update({"scaling.offset": np.dtype(np.float64), "scaling.scale": np.dtype(np.float64),
+                   "split.test_indices": np.dtype(np.int64)})
+    unknown = set(tensors) - set(dtypes)
+    if unknown:
+        raise ValueError(f"unexpected tensor(s) {', '.join(sorted(unknown))}")
+    for name, dtype in dtypes.items():
         if name not in tensors:
             raise ValueError(f"tensor {name!r} is missing")
+        if tensors[name].dtype != dtype:
+            raise ValueError(f"tensor {name!r} has dtype {tensors[name].dtype}, expected {dtype}")
         if name in expected and tensors[name].shape != expected[name]:
             raise ValueError(f"tensor {name!r} has shape {tensors[name].shape}, expected {expected[name]}")
-    if arch["n_hidden"] != config.n_hidden or arch["n_outputs"] != 10:
+    if arch.n_hidden != config.n_hidden or arch.bias != config.bias:
         raise ValueError("architecture does not match config")
-    if arch["n_inputs"] != arch["image_shape"][0] * arch["image_shape"][1]:
-        raise ValueError(f"{arch['n_inputs']} inputs do not make {arch['image_shape']} images")
+    if arch.n_inputs != arch.image_shape[0] * arch.image_shape[1]:
+        raise ValueError(f"{arch.n_inputs} inputs do not make {list(arch.image_shape)} images")
     params = {name: tensors[name] for name in names}
     if not all(np.all(np.isfinite(w)) for w in params.values()):
         raise ValueError("weights are not finite")
-    history = History.from_dict({k: _nan_for_none(v) for k, v in info["history"].items()})
+    offset, scale, test = tensors["scaling.offset"], tensors["scaling.scale"], tensors["split.test_indices"]
+    if not (np.all(np.isfinite(offset)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+        raise ValueError("the input scaling is not finite and positive")
+    if test.ndim != 1 or len(test) == 0 or test.min() < 0 or len(np.unique(test)) != len(test):
+        raise ValueError("the test split's indices are not distinct row numbers >= 0")
+    if test.max() >= np.iinfo(np.int32).max:
+        raise ValueError("the test split's indices are out of range")
+    h = info.history
+    curves = (h.loss, h.accuracy, h.error, h.lr)
+    if len({len(c) for c in curves}) != 1 or len(h.val_loss) != len(h.val_accuracy) or len(h.val_loss) > len(h.loss):
+        raise ValueError("the training history's curves have different lengths")
+    if h.best_epoch is not None and h.best_epoch > len(h.loss):
+        raise ValueError(f"history.best_epoch {h.best_epoch} is past the last epoch {len(h.loss)}")
+    history = History.from_dict({k: _nan_for_none(v) for k, v in h.model_dump().items()})
     return Model(
         params=params,
         config=config,
-        scaling=Scaling(info["scaling"]["method"], tensors["scaling.offset"], tensors["scaling.scale"]),
+        scaling=Scaling(info.scaling.method, offset, scale),
         history=history,
-        test_indices=tensors["split.test_indices"],
-        data_source=info["data"],
-        image_shape=tuple(arch["image_shape"]),
-        pixel_max=arch["pixel_max"],
-        metrics=info["metrics"],
+        test_indices=test,
+        data_source=info.data.model_dump(exclude_none=True),
+        image_shape=tuple(arch.image_shape),
+        pixel_max=arch.pixel_max,
+        metrics={k: (math.nan if v is None else v) for k, v in info.metrics.model_dump().items()},
     )
 
 
-def _digest(tensors: dict[str, np.ndarray]) -> str:
+def _digest(tensors: dict[str, np.ndarray], info: dict | None) -> str:
+    """SHA-256 of the tensors (names, dtypes, shapes, bytes) and of the metadata without its ``sha256`` entry."""
     h = hashlib.sha256()
     for name in sorted(tensors):
         h.update(name.encode())
         h.update(str(tensors[name].dtype).encode())
         h.update(str(tensors[name].shape).encode())
         h.update(np.ascontiguousarray(tensors[name]).tobytes())
+    if info is not None:
+        h.update(json.dumps({k: v for k, v in info.items() if k != "sha256"}, sort_keys=True).encode())
     return h.hexdigest()
 
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from . import __version__, plots
 from .metrics import NO_DIGIT, evaluate
 from .model import Model, held_out
-from .persistence import write_atomic
+from .files import write_atomic
 from .trainer import STOP_REASONS
 
 SECTIONS = {
@@ -93,7 +93,7 @@ def build(model: Model, X: np.ndarray, y: np.ndarray, where: str, *, title: str 
 def write(model: Model, path: str | Path, data: str | Path | None = None) -> Path:
     """Write the report of ``model`` (on its held-out test split, or the CSV ``data``) to ``path`` atomically."""
     X, y, where = held_out(model, data)
-    return write_atomic(path, build(model, X, y, where).encode("utf-8"))
+    return write_atomic(path, build(model, X, y, where).encode("utf-8"), example="report.html")
 
 
 def _figure_html(fig: Figure, caption: str) -> str:
