@@ -5,10 +5,12 @@ Bad input exits with code 2, a diverged run with 1, an interrupted one with 130.
 """
 
 import enum
+import errno
 import functools
 import io
 import json
 import math
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +18,8 @@ from typing import Annotated, NoReturn
 
 import numpy as np
 import typer
+from typer import _click as click
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -23,7 +27,7 @@ from rich.table import Table
 from . import __version__
 from .config import RECIPES, Config
 from .data import is_number, load_csv, load_digits, read_csv
-from .errors import DataError, DigitnetError
+from .errors import DataError, DigitnetError, OutputFileError
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .metrics import LABELS, NO_DIGIT, Evaluation, blog_labels
 from .model import Model, held_out
@@ -41,7 +45,41 @@ class DropoutChoice(str, enum.Enum):
     both = "both"
 
 
+class _OneLineErrors(TyperGroup):
+    """Every way a command can fail ends in one line on stderr and an exit code, never a usage box or a traceback:
+    a bad argument (click's usage errors) exits 2, Ctrl-C 130, running out of memory 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as e:
+            err.print(e.format_message(), markup=False)
+            code = EXIT_BAD_INPUT
+        except click.ClickException as e:
+            err.print(f"error: {_usage_message(e)}", markup=False)
+            code = EXIT_BAD_INPUT
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            err.print("interrupted: nothing was written", markup=False)
+            code = EXIT_INTERRUPTED
+        except MemoryError:
+            err.print("error: out of memory: use smaller sizes (--hidden, --batch-size) or less data", markup=False)
+            code = EXIT_BAD_INPUT
+        if standalone_mode:
+            sys.exit(code or 0)
+        return code
+
+
+def _usage_message(e: click.ClickException) -> str:
+    """click's message on one line, with where to look for the right form."""
+    text = " ".join(e.format_message().split())
+    ctx = getattr(e, "ctx", None)
+    if ctx is not None:
+        text += f" (see '{ctx.command_path} --help')"
+    return text
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     help="Recognise handwritten 8x8 digits with a three-layer neural network written in NumPy.",
     no_args_is_help=True,
     add_completion=False,
@@ -62,12 +100,12 @@ def _by_recipe(field: str) -> str:
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    err.print(f"error: {message}", markup=False)
+    err.print(message if code == EXIT_INTERRUPTED else f"error: {message}", markup=False)
     raise typer.Exit(code)
 
 
 def translate_errors(command: Callable) -> Callable:
-    """Library errors become one line on stderr and exit code 2."""
+    """Library errors become one line on stderr and exit code 2; Ctrl-C one line and 130."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -75,8 +113,40 @@ def translate_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except DigitnetError as e:
             fail(str(e))
+        except KeyboardInterrupt:  # files are written atomically: an interrupted write leaves nothing
+            fail("interrupted: nothing was written", EXIT_INTERRUPTED)
 
     return wrapper
+
+
+class _CtrlC:
+    """SIGINT, once the command runs: stop now (KeyboardInterrupt), except while a file is being written,
+    when the stop waits until the file is whole. ``pressed`` stays set, so an interrupt that a library
+    swallowed (numba compiling, say) still stops training at the end of the epoch."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.deferring = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.pressed = True
+        if not self.deferring:
+            raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+
+
+ctrl_c = _CtrlC()
+
+
+def _dumps(value: object) -> str:
+    """JSON that always parses: NaN and inf become null."""
+    return json.dumps(json_safe(value), allow_nan=False)
 
 
 def _version(value: bool) -> None:
@@ -123,28 +193,39 @@ def train(
     with _EpochProgress(config, enabled=not quiet) as callback:
         model = train_model(dataset, config, callback=callback)
     h = model.history
+    if h.stop_reason == "interrupted" and h.epochs == 0:
+        unchanged = f"; {out_path} is unchanged" if out_path.exists() else ""
+        fail(f"interrupted before the first epoch ended: nothing was learnt, nothing written{unchanged}", EXIT_INTERRUPTED)
     written = None
     if model.is_finite():
-        written = save(model, out_path)
+        ctrl_c.deferring = True  # Ctrl-C now waits until the file is whole
+        try:
+            written = save(model, out_path)
+        except OutputFileError as e:
+            fail(f"{e}. The trained model (test accuracy {model.metrics['accuracy']:.2%}) was not saved; "
+                 "run the same command again once it can be written: the same seed gives the same model")
+        finally:
+            ctrl_c.deferring = False
     summary = {
         "recipe": config.recipe,
         "epochs": h.epochs,
         "stop_reason": h.stop_reason,
         "best_epoch": h.best_epoch,
-        "test": json_safe(model.metrics),
+        "test": model.metrics,
         "model": str(written) if written else None,
         "config": config.to_dict(),
     }
     if as_json:
-        out.print(json.dumps(summary), markup=False)
+        sys.stdout.write(_dumps(summary) + "\n")
     else:
         _print_train_summary(model, written)
     if written is None:
         fail(f"training diverged at epoch {h.epochs} (loss is NaN or infinite); no model written. "
              "Lower the learning rate (--lr) or turn dropout off (--dropout 0).", EXIT_DIVERGED)
     if h.stop_reason == "interrupted":
-        err.print(f"interrupted: the model learnt so far is in {written}", markup=False)
-        raise typer.Exit(EXIT_INTERRUPTED)
+        fail(f"interrupted: the model learnt so far is in {written}", EXIT_INTERRUPTED)
+    if ctrl_c.pressed:
+        fail(f"interrupted while saving: the complete model is in {written}", EXIT_INTERRUPTED)
 
 
 @app.command(epilog="Example: digitnet evaluate model.safetensors --json")
@@ -162,7 +243,7 @@ def evaluate(
     X, y, where = held_out(model, data)
     scores = model.evaluate(X, y)
     if as_json:
-        out.print(json.dumps({**scores.to_dict(), "data": where}), markup=False)
+        sys.stdout.write(_dumps({**scores.to_dict(), "data": where}) + "\n")
         return
     _print_evaluation(scores, where)
 
@@ -171,29 +252,57 @@ def evaluate(
 @translate_errors
 def predict(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
-    csv: Annotated[Path | None, typer.Option("--csv", help="CSV of 64 pixels 0..16 per row (an extra label column is ignored).")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="CSV of 64 pixels 0..16 per row, optionally then a label (ignored).")] = None,
+    labels: Annotated[bool | None, typer.Option(
+        "--labels/--no-labels",
+        help="Whether the CSV's last column is a label (default: 65 columns have one, 64 do not).")] = None,
     pixels: Annotated[str | None, typer.Option("--pixels", help="One image: 64 pixel values 0..16, comma-separated, row by row.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Predict digits. A digit is chosen when its probability rounds to 1 (> 0.5), as in the post; otherwise "no digit" (-1)."""
     if (csv is None) == (pixels is None):
         fail("give exactly one of --csv FILE or --pixels \"v1,v2,...,v64\"")
+    if labels is not None and csv is None:
+        fail("--labels/--no-labels describe a --csv file")
     model = load(model_path)
-    X = read_csv(csv, labels=None)[0] if csv is not None else _parse_pixels(pixels, model.image_shape)
+    if csv is not None:
+        X, y = read_csv(csv, labels=labels)
+        if labels is None:
+            layout = "then a label column (ignored)" if y is not None else "no label column"
+            err.print(f"{csv}: read {len(X)} rows of {X.shape[1]} pixels, {layout}; "
+                      "--labels/--no-labels says which", markup=False)
+    else:
+        X = _parse_pixels(pixels, model.image_shape)
     P = model.predict_proba(X)
     chosen = blog_labels(P)
     if as_json:
-        rows = [
-            {"digit": int(c), "most_likely": int(p.argmax()), "probabilities": [round(float(v), 6) for v in p]}
-            for c, p in zip(chosen, P)
-        ]
-        out.print(json.dumps({"predictions": rows}), markup=False)
+        _write_predictions_json(chosen, P)
         return
     table = Table("row", "digit", "p", *[str(k) for k in range(10)], title="Predictions (probabilities in %)")
-    for i, (c, p) in enumerate(zip(chosen, P), start=1):
+    for i, (c, p) in enumerate(zip(chosen[:TABLE_ROWS], P[:TABLE_ROWS]), start=1):
         digit = str(c) if c != NO_DIGIT else f"no digit (-1), likeliest {p.argmax()}"
         table.add_row(str(i), digit, f"{p.max():.3f}", *[f"{100 * v:.0f}" for v in p])
     out.print(table)
+    if len(P) > TABLE_ROWS:
+        out.print(f"... and {len(P) - TABLE_ROWS:,} more rows: --json prints them all", markup=False)
+
+
+TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any number
+
+
+def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, block: int = 8192) -> None:
+    """{"predictions": [{"digit", "most_likely", "probabilities"}, ...]}, written block by block (NaN as null)."""
+    write = sys.stdout.write
+    write('{"predictions": [')
+    for start in range(0, len(P), block):
+        Pb = np.round(P[start : start + block].astype(np.float64), 6)
+        likeliest = np.nan_to_num(Pb, nan=-1.0).argmax(axis=1)
+        rows = [
+            f'{{"digit": {c}, "most_likely": {m}, "probabilities": {_dumps(p)}}}'
+            for c, m, p in zip(chosen[start : start + block].tolist(), likeliest.tolist(), Pb.tolist())
+        ]
+        write((", " if start else "") + ", ".join(rows))
+    write("]}\n")
 
 
 @app.command("reproduce-blog", epilog="Example: digitnet reproduce-blog --runs 10 --dropout both")
@@ -216,9 +325,8 @@ def reproduce_blog_command(
         results = reproduce_blog(range(runs), dropouts, n_jobs=jobs, callback=lambda r: progress.advance(task))
     summary = summarise(results)
     if as_json:
-        payload = {"runs": [json_safe(r.to_dict()) for r in results], "summary": json_safe(summary),
-                   "published": PUBLISHED}
-        out.print(json.dumps(payload), markup=False)
+        payload = {"runs": [r.to_dict() for r in results], "summary": summary, "published": PUBLISHED}
+        sys.stdout.write(_dumps(payload) + "\n")
         return
     _print_blog_runs(results, summary)
 
@@ -246,7 +354,7 @@ def plot(
     """Draw one figure of a model, on its held-out test split (or --data): digits, confusion, curves, mistakes, weights, reliability."""
     if out_path.suffix.lower() not in FIGURE_FORMATS:
         fail(f"--out {out_path}: unsupported image type {out_path.suffix or '(none)'!r}; use one of {', '.join(FIGURE_FORMATS)}")
-    check_writable(out_path)
+    check_writable(out_path, example=f"{kind.value}.png")
     model = load(model_path)
     from . import plots  # matplotlib is imported only by the commands that draw
 
@@ -268,7 +376,7 @@ def plot(
             fig = plots.reliability(model.predict_proba(X), y)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=out_path.suffix.lower()[1:], dpi=120)
-    write_atomic(out_path, buffer.getvalue())
+    write_atomic(out_path, buffer.getvalue(), example=f"{kind.value}.png")
     out.print(f"Figure written to {out_path}", markup=False)
 
 
@@ -280,7 +388,7 @@ def report(
     data: DataOption = None,
 ) -> None:
     """Write one self-contained HTML report: settings, scores and every figure, images embedded."""
-    check_writable(out_path)
+    check_writable(out_path, example="report.html")
     model = load(model_path)
     from . import report as html_report
 
@@ -289,6 +397,7 @@ def report(
 
 
 def main() -> None:
+    ctrl_c.install()
     app(prog_name="digitnet")
 
 
@@ -310,6 +419,7 @@ class _EpochProgress:
         task = self.progress.add_task("train", total=self.total, stats="")
 
         def callback(h: History) -> None:
+            ctrl_c.check()  # a Ctrl-C that a library swallowed mid-epoch stops training here
             stats = f"loss {h.loss[-1]:.4f}  train {h.accuracy[-1]:.1%}"
             if h.val_accuracy:
                 stats += f"  val {h.val_accuracy[-1]:.1%}"

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import typing
 from dataclasses import dataclass
 
 from .errors import ConfigError
+from .network import MASK_LEVELS
+
+SEED_LIMIT = 2**32  # scikit-learn's random_state (the split) takes seeds below 2**32
 
 CHOICES = {
     "init": ("uniform", "glorot"),
@@ -53,6 +58,8 @@ class Config:
     seed: int = 0  # seeds the split, the initial weights, the shuffles and the dropout masks
 
     def __post_init__(self) -> None:
+        for name, kind in _KINDS.items():
+            object.__setattr__(self, name, _typed(name, getattr(self, name), kind))
         for name, allowed in CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
@@ -69,7 +76,14 @@ class Config:
         _check(0.0 <= self.label_smoothing < 1.0, "label_smoothing must be in [0, 1)", self.label_smoothing)
         _check(self.input_noise >= 0, "input_noise must be >= 0", self.input_noise)
         _check(0.0 < self.test_size < 1.0, "test_size must be in (0, 1)", self.test_size)
-        _check(self.seed >= 0, "seed must be >= 0", self.seed)
+        _check(0 <= self.seed < SEED_LIMIT, f"seed must be in 0..{SEED_LIMIT - 1} (2**32 - 1)", self.seed)
+        # masks come from random bytes: the rate is rounded to a multiple of 1/256 (network.dropout_threshold)
+        cut = round(self.dropout * MASK_LEVELS)
+        if self.dropout > 0 and not 0 < cut < MASK_LEVELS:
+            raise ConfigError(
+                f"dropout must be 0 or between {0.5 / MASK_LEVELS:.4f} and {(MASK_LEVELS - 1) / MASK_LEVELS:.4f} "
+                f"(masks drop neurons in steps of 1/{MASK_LEVELS}); got {self.dropout!r}"
+            )
         if self.patience is not None and self.val_fraction == 0:
             raise ConfigError("early stopping (patience) needs a validation split: set val_fraction > 0 or patience None")
         if self.gradient == "blog" and (self.loss, self.optimizer, self.batch_size) != ("mse", "sgd", 1):
@@ -97,6 +111,28 @@ class Config:
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return cls(**values)  # type: ignore[arg-type]
+
+
+_KINDS = {name: typing.get_args(t) or (t,) for name, t in typing.get_type_hints(Config).items()}
+
+
+def _typed(name: str, value: object, kind: tuple[type, ...]) -> object:
+    """``value`` as the field's type (NumPy scalars become Python ones); a wrong type raises ConfigError."""
+    if value is None and type(None) in kind:
+        return None
+    if bool in kind:
+        if isinstance(value, bool):
+            return value
+    elif int in kind:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+    elif float in kind:
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(value, str):
+        return value
+    expected = " or ".join("None" if k is type(None) else k.__name__ for k in kind)
+    raise ConfigError(f"{name} must be {'an' if expected[0] in 'aeiou' else 'a'} {expected}; got {value!r} ({type(value).__name__})")
 
 
 def _check(ok: bool, message: str, value: object) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
+import io
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +32,11 @@ class Dataset:
 
     def __post_init__(self) -> None:
         check_pixels(self.X, self.image_shape, self.pixel_max)
-        check_labels(self.y, len(self.X))
+        object.__setattr__(self, "y", check_labels(self.y, len(self.X)))  # 3.0 becomes 3: labels index arrays
 
 
 def check_pixels(X: np.ndarray, image_shape: tuple[int, int] = DIGITS_SHAPE, pixel_max: int = DIGITS_MAX) -> np.ndarray:
-    """Validate raw pixels: shape (n, h * w), finite, within 0..pixel_max. Returns X as float64."""
+    """Validate raw pixels: shape (n, h * w), real, finite, within 0..pixel_max. Returns X (not copied)."""
     d = image_shape[0] * image_shape[1]
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != d:
@@ -44,14 +45,18 @@ def check_pixels(X: np.ndarray, image_shape: tuple[int, int] = DIGITS_SHAPE, pix
         raise DataError("no samples: expected at least one row of pixels")
     if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
         raise DataError(f"pixels must be real numbers, got dtype {X.dtype}")
-    X = X.astype(np.float64)
-    if not np.all(np.isfinite(X)):
-        row = int(np.argwhere(~np.isfinite(X))[0, 0])
-        raise DataError(f"pixels must be finite numbers; row {row} has NaN or inf")
-    if X.min() < 0 or X.max() > pixel_max:
-        row = int(np.argwhere((X < 0) | (X > pixel_max))[0, 0])
-        raise DataError(f"pixels must lie in 0..{pixel_max}; row {row} has values from {X[row].min():g} to {X[row].max():g}")
+    low, high = X.min(), X.max()  # no temporary the size of X; NaN propagates into both
+    if not (np.isfinite(low) and np.isfinite(high) and 0 <= low and high <= pixel_max):
+        row = int(np.argwhere(~((X >= 0) & (X <= pixel_max)))[0, 0])
+        raise pixel_error(X[row], row, pixel_max)
     return X
+
+
+def pixel_error(x: np.ndarray, row: int, pixel_max: float) -> DataError:
+    """The error for row ``row`` of raw pixels, ``x`` (d,), which has a value that is not finite or not in 0..pixel_max."""
+    if not np.all(np.isfinite(x)):
+        return DataError(f"pixels must be finite numbers; row {row} has NaN or inf")
+    return DataError(f"pixels must lie in 0..{pixel_max}; row {row} has values from {x.min():g} to {x.max():g}")
 
 
 def check_labels(y: np.ndarray, n: int) -> np.ndarray:
@@ -73,66 +78,129 @@ def load_digits() -> Dataset:
 def read_csv(path: str | Path, *, labels: bool | None = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Read 8x8 digits in the UCI optdigits layout: 64 pixel columns 0..16, then the class 0..9.
 
-    A first row that is mostly not numbers is a header, and is skipped. ``labels=True``
-    requires the class column, ``False`` forbids it, ``None`` accepts both.
-    Returns (X (n, 64) float64, y (n,) int64 or None).
+    A first row that is mostly not numbers is a header, and is skipped; a UTF-8 byte-order mark
+    is allowed. ``labels=True`` requires the class column, ``False`` forbids it, ``None`` takes
+    65 columns as pixels and labels, 64 as pixels only.
+    Returns (X (n, 64) float32, y (n,) int64 or None); X is a view of the parsed table.
     """
-    d = DIGITS_SHAPE[0] * DIGITS_SHAPE[1]
-    path = Path(path)
-    rows = _read_rows(path)
-    if rows and sum(not is_number(cell) for cell in rows[0][1]) > len(rows[0][1]) / 2:
-        rows = rows[1:]
-    if not rows:
-        raise DataError(f"{path}: no data rows: expected lines of {d} pixels 0..16 and a label 0..9")
-    allowed = {True: (d + 1,), False: (d,), None: (d, d + 1)}[labels]
-    want = " or ".join(str(a) for a in allowed)
-    width = len(rows[0][1])
-    values = np.empty((len(rows), width))
-    for r, (line, cells) in enumerate(rows):
-        if len(cells) not in allowed or len(cells) != width:
-            raise DataError(
-                f"{path}, line {line}: expected {want} columns ({d} pixels 0..16"
-                f"{', then a label 0..9' if labels is not False else ''}), got {len(cells)}"
-            )
-        for c, cell in enumerate(cells):
-            try:
-                values[r, c] = float(cell)
-            except ValueError:
-                raise DataError(f"{path}, line {line}, column {c + 1}: {cell.strip()!r} is not a number") from None
-            if not math.isfinite(values[r, c]):
-                raise DataError(f"{path}, line {line}, column {c + 1}: {cell.strip()!r} is not a finite number")
-    X, y = values[:, :d], (values[:, d] if width == d + 1 else None)
-    bad = np.argwhere((X < 0) | (X > DIGITS_MAX))
-    if len(bad):
-        r, c = bad[0]
-        raise DataError(f"{path}, line {rows[r][0]}, column {c + 1}: pixel {X[r, c]:g} is outside 0..{DIGITS_MAX}")
-    if y is not None:
-        bad = np.flatnonzero((y != np.round(y)) | (y < 0) | (y >= N_CLASSES))
-        if len(bad):
-            r = bad[0]
-            raise DataError(f"{path}, line {rows[r][0]}, column {d + 1}: label {y[r]:g} is not an integer 0..9")
-        y = y.astype(np.int64)
+    X, y, _ = _read_csv(Path(path), labels)
     return X, y
 
 
 def load_csv(path: str | Path) -> Dataset:
-    """A labelled CSV as a :class:`Dataset` whose source records the file's SHA-256."""
-    X, y = read_csv(path, labels=True)
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return Dataset(X, y, {"kind": "csv", "path": str(Path(path).resolve()), "sha256": digest})
+    """A labelled CSV as a :class:`Dataset` whose source records the SHA-256 of the bytes that were read."""
+    path = Path(path)
+    X, y, digest = _read_csv(path, True)
+    return Dataset(X, y, {"kind": "csv", "path": str(path.resolve()), "sha256": digest})
 
 
-def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, cells) for every non-blank line."""
+_PEEK = 1 << 16  # bytes looked at to find the first line: a header, or data
+
+
+def _read_csv(path: Path, labels: bool | None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Parse the file in one pass (NumPy's C reader, float32), hashing the bytes as they are read:
+    a pipe or FIFO is read once, and the hash is of what was parsed."""
+    d = DIGITS_SHAPE[0] * DIGITS_SHAPE[1]
+    allowed = {True: (d + 1,), False: (d,), None: (d, d + 1)}[labels]
+    layout = f"{' or '.join(map(str, allowed))} columns ({d} pixels 0..{DIGITS_MAX}" + (
+        f", then a label 0..{N_CLASSES - 1})" if labels is not False else ")"
+    )
     try:
-        with path.open(newline="") as f:
-            return [(i, row) for i, row in enumerate(csv.reader(f), start=1) if any(cell.strip() for cell in row)]
+        raw = path.open("rb")
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, expected a CSV file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path}: cannot read as CSV text ({e.__class__.__name__}: {e})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot open ({e.strerror or e})") from None
+    with raw:
+        hashing = _HashingReader(raw)
+        buffered = io.BufferedReader(hashing, _PEEK)
+        try:
+            head = buffered.peek(_PEEK)[:_PEEK].decode("utf-8-sig", errors="replace")
+            skip = _header_lines(head)
+            text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below
+                values = np.loadtxt(text, delimiter=",", quotechar='"', dtype=np.float32, ndmin=2, skiprows=skip)
+            buffered.read()  # the hash covers the whole file, trailing comments included
+        except ValueError as e:  # a cell that is not a number, or rows of different widths
+            raise DataError(_locate(path, skip, allowed, layout, e)) from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: cannot read as CSV text ({e.__class__.__name__}: {e})") from None
+    if len(values) == 0:
+        raise DataError(f"{path}: no data rows: expected lines of {layout}")
+    if values.shape[1] not in allowed:
+        raise DataError(f"{path}, {_where(path, skip, 0)}: expected {layout}, got {values.shape[1]}")
+    X, y = values[:, :d], (values[:, d] if values.shape[1] == d + 1 else None)
+    # min and max make no temporary the size of the table; NaN propagates into both
+    if not (np.isfinite(values.min()) and np.isfinite(values.max())):
+        r, c = np.argwhere(~np.isfinite(values))[0]
+        raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: '{values[r, c]}' is not a finite number")
+    if X.min() < 0 or X.max() > DIGITS_MAX:
+        r, c = np.argwhere((X < 0) | (X > DIGITS_MAX))[0]
+        raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: pixel {X[r, c]:g} is outside 0..{DIGITS_MAX}")
+    if y is not None:
+        bad = np.flatnonzero((y != np.round(y)) | (y < 0) | (y >= N_CLASSES))
+        if len(bad):
+            r = bad[0]
+            raise DataError(f"{path}, {_where(path, skip, r)}, column {d + 1}: label {y[r]:g} is not an integer 0..{N_CLASSES - 1}")
+        y = y.astype(np.int64)
+    return X, y, hashing.sha256.hexdigest()
+
+
+class _HashingReader(io.RawIOBase):
+    """A binary file that updates a SHA-256 with every byte read through it."""
+
+    def __init__(self, raw: io.BufferedIOBase) -> None:
+        self.raw, self.sha256 = raw, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.raw.readinto(buffer)
+        self.sha256.update(memoryview(buffer)[:n])
+        return n
+
+
+def _header_lines(head: str) -> int:
+    """Lines to skip: through the first non-blank line when that line is mostly not numbers (a header), else 0."""
+    for number, line in enumerate(head.splitlines(), start=1):
+        cells = next(csv.reader([line]), [])
+        if any(cell.strip() for cell in cells):
+            return number if sum(not is_number(cell) for cell in cells) > len(cells) / 2 else 0
+    return 0
+
+
+def _where(path: Path, skip: int, row: int) -> str:
+    """'line L' for data row ``row`` (0-based), found by counting lines again; 'data row R' where the file cannot be re-read."""
+    if path.is_file():
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            seen = -1
+            for number, line in enumerate(f, start=1):
+                if number > skip and line.strip() and not line.lstrip().startswith("#"):
+                    seen += 1
+                    if seen == row:
+                        return f"line {number}"
+    return f"data row {row + 1}"
+
+
+def _locate(path: Path, skip: int, allowed: tuple[int, ...], layout: str, error: ValueError) -> str:
+    """The message for a parse error: the first bad line and cell, found by re-reading a regular file line by line."""
+    if path.is_file():
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            width = None
+            for number, cells in enumerate(csv.reader(f), start=1):
+                if number <= skip or not any(cell.strip() for cell in cells) or cells[0].lstrip().startswith("#"):
+                    continue
+                if len(cells) not in allowed or (width is not None and len(cells) != width):
+                    return f"{path}, line {number}: expected {layout}, got {len(cells)}"
+                width = len(cells)
+                for c, cell in enumerate(cells):
+                    if not is_number(cell):
+                        return f"{path}, line {number}, column {c + 1}: {cell.strip()!r} is not a number"
+    return f"{path}: {str(error).split(';')[0]} (expected {layout})"
 
 
 def is_number(cell: str) -> bool:
@@ -144,16 +212,19 @@ def is_number(cell: str) -> bool:
     return True
 
 
-def split(y: np.ndarray, test_size: float, seed: int, *, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+def split(
+    y: np.ndarray, test_size: float, seed: int, *, stratify: bool, parts: str = "train and test"
+) -> tuple[np.ndarray, np.ndarray]:
     """Train and test indices, from scikit-learn's ``train_test_split`` seeded with ``seed``.
 
     Unstratified, this is the post's ``train_test_split(X, y)`` with ``random_state=seed``.
+    ``parts`` names the two parts in the error message.
     """
     index = np.arange(len(y))
     try:
         train, test = train_test_split(index, test_size=test_size, random_state=seed, stratify=y if stratify else None)
     except ValueError as e:
-        raise DataError(f"cannot split {len(y)} samples into train and test: {e}") from None
+        raise DataError(f"cannot split {len(y)} samples into {parts}: {' '.join(str(e).split())}") from None
     return train, test
 
 
@@ -177,7 +248,8 @@ def fit_scaling(X: np.ndarray, method: str) -> Scaling:
     ``"standard"``: the mean and the standard deviation.
     """
     d = X.shape[1]
-    spread = X.var() if method == "blog" else X.std()
+    # in float64 whatever X's dtype: a float32 CSV and the embedded float64 digits give the same scaling
+    spread = X.var(dtype=np.float64) if method == "blog" else X.std(dtype=np.float64)
     if not spread > 0:
         raise DataError("cannot scale the inputs: every pixel of the training data has the same value")
-    return Scaling(method, np.full(d, X.mean()), np.full(d, spread))
+    return Scaling(method, np.full(d, X.mean(dtype=np.float64)), np.full(d, spread))

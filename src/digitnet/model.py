@@ -12,7 +12,7 @@ import numpy as np
 
 from . import kernels
 from .config import Config
-from .data import Dataset, Scaling, check_pixels, fit_scaling, load_csv, load_digits, split
+from .data import Dataset, Scaling, check_pixels, fit_scaling, load_csv, load_digits, pixel_error, split
 from .errors import DataError
 from .metrics import Evaluation, evaluate, scores
 from .network import Params
@@ -47,16 +47,16 @@ class Model:
         computed with the scaling folded into the first layer: one compiled call for a few
         rows, blocks of BLAS products for many.
         """
-        X = np.asarray(X)
+        X = np.asarray(X)  # no copy: blocks are checked and converted as they go
         if X.ndim != 2 or X.shape[1] != self.n_inputs or len(X) == 0 or X.dtype.kind not in "iuf":
             check_pixels(X, self.image_shape, self.pixel_max)  # raises, naming the problem
         W1, b1, W2, b2 = self._folded
         if len(X) <= SMALL_BATCH:
-            P, bad = kernels.predict_few(X, W1, b1, W2, b2, self.pixel_max)
+            P, bad = kernels.predict_few(_compiled_dtype(X), W1, b1, W2, b2, self.pixel_max)
         else:
             P, bad = _predict_many(X, W1, b1, W2, b2, self.pixel_max)
         if bad >= 0:
-            check_pixels(X[: bad + 1], self.image_shape, self.pixel_max)  # raises, naming row `bad`
+            raise pixel_error(X[bad], bad, self.pixel_max)
         return P
 
     @functools.cached_property
@@ -95,7 +95,7 @@ def _predict_many(X, W1, b1, W2, b2, pixel_max) -> tuple[np.ndarray, int]:
     for start in range(0, n, BLOCK):
         rows = slice(start, min(start + BLOCK, n))
         m = rows.stop - start
-        bad = kernels.pixels_as(X[rows], x[:m], pixel_max)
+        bad = kernels.pixels_as(_compiled_dtype(X[rows]), x[:m], pixel_max)
         if bad >= 0:
             return P, start + bad
         np.matmul(x[:m], W1, out=z[:m])
@@ -104,6 +104,16 @@ def _predict_many(X, W1, b1, W2, b2, pixel_max) -> tuple[np.ndarray, int]:
         np.matmul(z[:m], W2, out=P[rows])
         kernels.softmax_rows(P[rows], b2)
     return P, -1
+
+
+def _compiled_dtype(X: np.ndarray) -> np.ndarray:
+    """X itself, or a float64 copy when the compiled loops have no version for its dtype (float16, big-endian)."""
+    if X.dtype.isnative and X.dtype in _COMPILED_DTYPES:
+        return X
+    return X.astype(np.float64)
+
+
+_COMPILED_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int64, np.int32, np.uint8, np.int16, np.uint16, np.int8, np.uint32, np.uint64)}
 
 
 def train(
@@ -126,7 +136,8 @@ def train(
     train_idx, test_idx = (np.asarray(i) for i in split_indices)
     fit_idx, val_idx = train_idx, train_idx[:0]
     if config.val_fraction > 0:
-        fit_idx, val_idx = split(data.y[train_idx], config.val_fraction, config.seed, stratify=config.stratify)
+        fit_idx, val_idx = split(data.y[train_idx], config.val_fraction, config.seed, stratify=config.stratify,
+                                 parts=f"training and validation (val_fraction {config.val_fraction})")
         fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]
     # the post scales with the mean and variance of the whole data set, test split included
     scaling = fit_scaling(data.X if config.scaling == "blog" else data.X[fit_idx], config.scaling)

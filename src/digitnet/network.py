@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 Params = dict[str, np.ndarray]  # "W1", "W2", and "b1", "b2" when the network has biases
-PARAM_ORDER = ("W1", "W2", "b1", "b2")  # weights first: L2 touches one contiguous prefix of the flat vector
+PARAM_ORDER = ("W1", "W2", "b1", "b2")
+MASK_LEVELS = 256  # dropout masks come from random bytes: rates are multiples of 1/256  # weights first: L2 touches one contiguous prefix of the flat vector
 
 
 @dataclass
@@ -104,8 +105,8 @@ def dropout_bytes(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarra
 
 def dropout_threshold(rate: float) -> tuple[int, float]:
     """(cut, scale): a neuron is dropped when its byte is below cut = round(256 rate), else scaled by 256 / (256 - cut)."""
-    cut = round(rate * 256)
-    return cut, 256.0 / (256 - cut)
+    cut = round(rate * MASK_LEVELS)
+    return cut, MASK_LEVELS / (MASK_LEVELS - cut)
 
 
 def mask_from_bytes(u: np.ndarray, rate: float, *, dtype: str = "float64", out: np.ndarray | None = None) -> np.ndarray:

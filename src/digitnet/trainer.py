@@ -17,6 +17,7 @@ Training never prints; it reports each epoch to an optional callback.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from . import network
 from .config import Config
+from .errors import ConfigError
 from . import fused, kernels
 from .fused import Workspace
 from .network import Params
@@ -92,6 +94,7 @@ def fit(
     (slower; the same weights up to rounding).
     """
     dtype = np.dtype(config.dtype)
+    check_memory(len(X), X.shape[1], 10, config)
     X = np.ascontiguousarray(X, dtype=dtype)
     n_classes = 10
     Y = np.eye(n_classes, dtype=dtype)[y]
@@ -105,46 +108,71 @@ def fit(
     theta, params = network.flatten(
         network.init_params(rng, X.shape[1], config.n_hidden, n_classes, init=config.init, bias=config.bias, dtype=config.dtype)
     )
-    engine = (_PerSample if per_sample(config) else _Batches)(theta, params, X.shape[1], config, plain)
+    engine = (_PerSample if per_sample(config) else _Batches)(theta, params, *X.shape, config, plain)
     history = History()
     n_total = n_total or len(X)
     best_loss, best_theta, waited = math.inf, None, 0
 
     try:
-        for epoch in range(config.epochs):
-            lr = learning_rate(config, epoch / config.epochs)
-            sum_loss, hits = engine.epoch(X, Y, y, rng, epoch)
-            history.loss.append(sum_loss / len(X))
-            history.accuracy.append(hits / len(X))
-            history.error.append(sum_loss / n_total)
-            history.lr.append(lr)
-            if not math.isfinite(sum_loss):
-                history.stop_reason = "diverged"
-            elif has_val:
-                p_val, cache = network.forward(params, X_val)
-                val_loss = network.LOSSES[config.loss][0](cache.z2, Y_val)
-                history.val_loss.append(val_loss)
-                history.val_accuracy.append(float(np.mean(p_val.argmax(axis=1) == y_val)))
-                if val_loss < best_loss:
-                    best_loss, waited, best_theta = val_loss, 0, theta.copy()
-                    history.best_epoch = epoch + 1
-                else:
-                    waited += 1
-                    if config.patience is not None and waited >= config.patience:
-                        history.stop_reason = "early_stopping"
-            if not history.stop_reason and config.tol is not None and history.error[-1] < config.tol:
-                history.stop_reason = "tolerance"
-            if callback is not None:
-                callback(history)
-            if history.stop_reason:
-                break
-        else:
-            history.stop_reason = "max_epochs"
+        # a diverging run overflows; the NaN loss below is how it is detected and reported
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for epoch in range(config.epochs):
+                lr = learning_rate(config, epoch / config.epochs)
+                sum_loss, hits = engine.epoch(X, Y, y, rng, epoch)
+                history.loss.append(sum_loss / len(X))
+                history.accuracy.append(hits / len(X))
+                history.error.append(sum_loss / n_total)
+                history.lr.append(lr)
+                if not math.isfinite(sum_loss):
+                    history.stop_reason = "diverged"
+                elif has_val:
+                    p_val, cache = network.forward(params, X_val)
+                    val_loss = network.LOSSES[config.loss][0](cache.z2, Y_val)
+                    history.val_loss.append(val_loss)
+                    history.val_accuracy.append(float(np.mean(p_val.argmax(axis=1) == y_val)))
+                    if val_loss < best_loss:
+                        best_loss, waited, best_theta = val_loss, 0, theta.copy()
+                        history.best_epoch = epoch + 1
+                    else:
+                        waited += 1
+                        if config.patience is not None and waited >= config.patience:
+                            history.stop_reason = "early_stopping"
+                if not history.stop_reason and config.tol is not None and history.error[-1] < config.tol:
+                    history.stop_reason = "tolerance"
+                if callback is not None:
+                    callback(history)
+                if history.stop_reason:
+                    break
+            else:
+                history.stop_reason = "max_epochs"
     except KeyboardInterrupt:
         history.stop_reason = "interrupted"
     if best_theta is not None:
         theta[:] = best_theta
     return {name: w.copy() for name, w in params.items()}, history
+
+
+def check_memory(n: int, d: int, K: int, config: Config) -> int:
+    """Bytes that training needs besides the data; raises ConfigError when that is more than the machine's memory."""
+    H, size = config.n_hidden, np.dtype(config.dtype).itemsize
+    n_params = d * H + H * K + H + K
+    rows = min(config.batch_size, n)
+    # theta, gradient, Adam's two moments and scratch, the best epoch's copy; the batch buffers; targets; masks
+    needed = size * (6 * n_params + rows * (d + 3 * K + 3 * H) + n * K + (n * H if config.dropout else 0))
+    total = _physical_memory()
+    if total and needed > total:
+        raise ConfigError(
+            f"n_hidden={H}, batch_size={config.batch_size} on {n} samples of {d} inputs need {needed / 2**30:,.1f} GiB "
+            f"for weights and training buffers; this machine has {total / 2**30:,.1f} GiB of memory"
+        )
+    return needed
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on this system: skip the check
+        return 0
 
 
 def per_sample(config: Config) -> bool:
@@ -159,7 +187,7 @@ def per_sample(config: Config) -> bool:
 class _PerSample:
     """The post's engine: per epoch one dropout mask per sample, then an update sample by sample, in order."""
 
-    def __init__(self, theta: np.ndarray, params: Params, n_inputs: int, config: Config, plain: bool) -> None:
+    def __init__(self, theta: np.ndarray, params: Params, n_rows: int, n_inputs: int, config: Config, plain: bool) -> None:
         self.params, self.config, self.plain = params, config, plain
         self.no_mask = np.empty((0, config.n_hidden), theta.dtype)
         self.mask: np.ndarray | None = None  # reused every epoch: a fresh megabyte array costs page faults
@@ -183,13 +211,13 @@ class _PerSample:
 class _Batches:
     """The mini-batch engine: per epoch a shuffle; per batch its dropout bytes and input noise, then one step."""
 
-    def __init__(self, theta: np.ndarray, params: Params, n_inputs: int, config: Config, plain: bool) -> None:
+    def __init__(self, theta: np.ndarray, params: Params, n_rows: int, n_inputs: int, config: Config, plain: bool) -> None:
         self.theta, self.params, self.config, self.plain = theta, params, config, plain
         self.grad = np.zeros_like(theta)
         self.grads = network.views(self.grad, {name: w.shape for name, w in params.items()})
         self.n_weights = params["W1"].size + params["W2"].size
         self.optimizer = make_optimizer(config.optimizer, {"theta": theta})
-        self.ws = Workspace(config.batch_size, n_inputs, config.n_hidden, params["W2"].shape[1], theta.dtype)
+        self.ws = Workspace(min(config.batch_size, n_rows), n_inputs, config.n_hidden, params["W2"].shape[1], theta.dtype)
 
     def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
         c, ws = self.config, self.ws
