@@ -120,14 +120,29 @@ def test_predict_pixels_and_csv(tmp_path, model_file, small_model, digits):
     assert table.exit_code == 0 and "Predictions" in table.stdout
 
 
-def test_predict_says_no_digit_when_nothing_rounds_to_one(model_file):
-    blank = ",".join(["0"] * 64)
-    r = cli("predict", model_file, "--pixels", blank, "--json")
+def _ambiguous_image(model, a, b):
+    """Pixels on the segment from image a to image b where the model's top class changes: there the two
+    classes tie, so neither probability is above 1/2 and the post's rule chooses no digit."""
+    top = lambda t: model.predict_proba(((1 - t) * a + t * b)[None])[0].argmax()
+    lo, hi = 0.0, 1.0
+    assert top(lo) != top(hi)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if top(mid) == top(lo) else (lo, mid)
+    return (1 - lo) * a + lo * b
+
+
+def test_predict_says_no_digit_when_nothing_rounds_to_one(model_file, small_model, digits):
+    x = _ambiguous_image(small_model, digits.X[0], digits.X[1])  # a 0 morphing into a 1
+    p = small_model.predict_proba(x[None])[0]
+    assert p.max() <= 0.5  # built to be rejected
+    r = cli("predict", model_file, "--pixels", ",".join(repr(float(v)) for v in x), "--json")
     (prediction,) = json.loads(r.stdout)["predictions"]
-    if max(prediction["probabilities"]) <= 0.5:
-        assert prediction["digit"] == -1
-    else:
-        assert prediction["digit"] == prediction["most_likely"]
+    assert prediction["digit"] == -1 and prediction["most_likely"] == p.argmax()
+    table = cli("predict", model_file, "--pixels", ",".join(repr(float(v)) for v in x))
+    assert f"no digit (-1), likeliest {p.argmax()}" in table.stdout
+    sure = cli("predict", model_file, "--pixels", ",".join(str(int(v)) for v in digits.X[0]), "--json")
+    assert json.loads(sure.stdout)["predictions"][0]["digit"] == 0
 
 
 BAD_CSVS = {

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 import digitnet
-from digitnet import DataError, Dataset
+from digitnet import DataError, Dataset, network
+from digitnet.data import split
 
 
 def test_predict_on_raw_pixels(small_model, digits):
@@ -21,9 +22,19 @@ def test_predict_validates_input(small_model):
         small_model.predict(np.full((1, 64), 255.0))
 
 
-def test_test_split_is_never_trained_on(small_model):
+def test_test_split_is_never_trained_on(small_model, digits):
     assert len(small_model.test_indices) == 450
     assert len(np.unique(small_model.test_indices)) == 450
+    # the real property: the test rows have no influence on training. Shuffle their images (labels kept,
+    # so the stratified split is the same) and the same seed must give the same weights, bit for bit
+    X = digits.X.copy()
+    test = small_model.test_indices
+    X[test] = X[test][::-1]
+    other = digitnet.train(digitnet.Dataset(X, digits.y), small_model.config)
+    np.testing.assert_array_equal(other.test_indices, test)
+    for name, w in small_model.params.items():
+        np.testing.assert_array_equal(other.params[name], w)
+    assert other.metrics["accuracy"] < 0.2  # the test rows did change: they are scored, now mislabelled
 
 
 def test_history_records_each_epoch(small_model):
@@ -40,8 +51,14 @@ def test_early_stopping_restores_the_best_epoch(digits):
     h = model.history
     assert h.stop_reason == "early_stopping"
     assert h.epochs == h.best_epoch + 2
-    # the kept weights are the best epoch's: their validation loss is the minimum recorded
-    assert min(h.val_loss) == h.val_loss[h.best_epoch - 1]
+    # the kept weights are the best epoch's: recomputed, their validation loss is the minimum recorded
+    assert min(h.val_loss) == h.val_loss[h.best_epoch - 1] < h.val_loss[-1]
+    train, _ = split(digits.y, model.config.test_size, model.config.seed, stratify=True)
+    _, val = split(digits.y[train], model.config.val_fraction, model.config.seed, stratify=True)
+    X_val = model.scaling.apply(digits.X[train][val]).astype(np.float32)
+    Y_val = np.eye(10, dtype=np.float32)[digits.y[train][val]]  # validation targets are not smoothed
+    _, cache = network.forward(model.params, X_val)
+    assert network.cross_entropy(cache.z2, Y_val) == pytest.approx(min(h.val_loss), rel=1e-5)
 
 
 def test_ctrl_c_keeps_the_best_model_so_far(digits):
