@@ -352,9 +352,9 @@ def plot(
     data: DataOption = None,
 ) -> None:
     """Draw one figure of a model, on its held-out test split (or --data): digits, confusion, curves, mistakes, weights, reliability."""
+    check_writable(out_path, example=f"{kind.value}.png")
     if out_path.suffix.lower() not in FIGURE_FORMATS:
         fail(f"--out {out_path}: unsupported image type {out_path.suffix or '(none)'!r}; use one of {', '.join(FIGURE_FORMATS)}")
-    check_writable(out_path, example=f"{kind.value}.png")
     model = load(model_path)
     from . import plots  # matplotlib is imported only by the commands that draw
 

@@ -123,11 +123,10 @@ def _read_csv(path: Path, labels: bool | None) -> tuple[np.ndarray, np.ndarray |
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below
                 values = np.loadtxt(text, delimiter=",", quotechar='"', dtype=np.float32, ndmin=2, skiprows=skip)
-            buffered.read()  # the hash covers the whole file, trailing comments included
-        except ValueError as e:  # a cell that is not a number, or rows of different widths
-            raise DataError(_locate(path, skip, allowed, layout, e)) from None
         except (OSError, UnicodeDecodeError) as e:
             raise DataError(f"{path}: cannot read as CSV text ({e.__class__.__name__}: {e})") from None
+        except ValueError as e:  # a cell that is not a number, or rows of different widths
+            raise DataError(_locate(path, skip, allowed, layout, e)) from None
     if len(values) == 0:
         raise DataError(f"{path}: no data rows: expected lines of {layout}")
     if values.shape[1] not in allowed:
@@ -192,8 +191,10 @@ def _locate(path: Path, skip: int, allowed: tuple[int, ...], layout: str, error:
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
             width = None
             for number, cells in enumerate(csv.reader(f), start=1):
-                if number <= skip or not any(cell.strip() for cell in cells) or cells[0].lstrip().startswith("#"):
+                if number <= skip or not cells or cells[0].lstrip().startswith("#"):
                     continue
+                if not any(cell.strip() for cell in cells):
+                    return f"{path}, line {number}: a line of only spaces or commas; remove it or leave it empty"
                 if len(cells) not in allowed or (width is not None and len(cells) != width):
                     return f"{path}, line {number}: expected {layout}, got {len(cells)}"
                 width = len(cells)
