@@ -38,6 +38,7 @@ test-fast: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/big_files.py
 
 # the numbers quoted in docs/backprop.md, recomputed
 docs: $(VENV)/.installed-dev

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import hashlib
+import io
 import json
 import os
 import re
@@ -408,7 +409,7 @@ def test_predict_says_which_csv_layout_it_assumed(tmp_path, model_file, digits):
     assert r.exit_code == 0 and r.stderr == ""
 
 
-def test_json_output_always_parses(tmp_path, model_file, digits):
+def test_json_output_always_parses(tmp_path, model_file, digits, monkeypatch):
     from digitnet.cli import _dumps
 
     assert json.loads(_dumps({"p": [float("nan"), float("inf"), 0.5]})) == {"p": [None, None, 0.5]}
@@ -420,6 +421,16 @@ def test_json_output_always_parses(tmp_path, model_file, digits):
 
     rows = json.loads(r.stdout, parse_constant=refuse)["predictions"]
     assert len(rows) == 200 and all(abs(sum(row["probabilities"]) - 1) < 1e-4 for row in rows)
+    # probabilities that are NaN (a broken network) come out as null, in any block
+    from digitnet import cli
+
+    P = np.full((5, 10), 0.1)
+    P[3, 2] = np.nan
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    cli._write_predictions_json(np.full(5, -1), P, block=2)
+    rows = json.loads(out.getvalue(), parse_constant=refuse)["predictions"]
+    assert len(rows) == 5 and rows[3]["probabilities"][2] is None and rows[4]["probabilities"][0] == 0.1
 
 
 def test_big_predict_table_is_capped_and_points_to_json(tmp_path, model_file, digits):

@@ -162,3 +162,19 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(small_model, model_fi
         digitnet.save(small_model, target)
     assert target.read_bytes() == b"old content"
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_format_1_files_still_load(model_file, tmp_path):
+    """Format 1 checksummed the tensors only: such a file loads, and a flipped weight is still caught."""
+    from digitnet.persistence import _digest
+
+    with safe_open(str(model_file), framework="numpy") as f:
+        meta = {**json.loads(f.metadata()["digitnet"]), "format_version": 1}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    meta["sha256"] = _digest(tensors, None)
+    path = tmp_path / "v1.safetensors"
+    path.write_bytes(st_save(tensors, metadata={"digitnet": json.dumps(meta)}))
+    assert digitnet.load(path).config == digitnet.load(model_file).config
+    tensors["W1"] = tensors["W1"] + np.float32(1)
+    path.write_bytes(st_save(tensors, metadata={"digitnet": json.dumps(meta)}))
+    _expect_error(path, "corrupted: the weights do not match the checksum")

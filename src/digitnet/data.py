@@ -237,8 +237,18 @@ class Scaling:
     offset: np.ndarray
     scale: np.ndarray
 
-    def apply(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.offset) / self.scale
+    def apply(self, X: np.ndarray, dtype: str | None = None) -> np.ndarray:
+        """Scaled X, computed in float64; ``dtype`` rounds it to that type block by block, with no float64 copy of X."""
+        if dtype is None:
+            return (X - self.offset) / self.scale
+        out = np.empty(X.shape, dtype)
+        for start in range(0, len(X), _SCALE_BLOCK):
+            rows = slice(start, start + _SCALE_BLOCK)
+            out[rows] = (X[rows] - self.offset) / self.scale
+        return out
+
+
+_SCALE_BLOCK = 65536  # rows scaled at a time: a few tens of MB of float64
 
 
 def fit_scaling(X: np.ndarray, method: str) -> Scaling:

@@ -141,7 +141,7 @@ def train(
         fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]
     # the post scales with the mean and variance of the whole data set, test split included
     scaling = fit_scaling(data.X if config.scaling == "blog" else data.X[fit_idx], config.scaling)
-    X = scaling.apply(data.X)
+    X = scaling.apply(data.X, dtype=config.dtype)  # what fit trains on: no float64 copy of the data
     params, history = fit(
         X[fit_idx],
         data.y[fit_idx],
