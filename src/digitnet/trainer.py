@@ -94,9 +94,9 @@ def fit(
     (slower; the same weights up to rounding).
     """
     dtype = np.dtype(config.dtype)
-    check_memory(len(X), X.shape[1], 10, config)
-    X = np.ascontiguousarray(X, dtype=dtype)
     n_classes = 10
+    check_memory(len(X), X.shape[1], n_classes, config)
+    X = np.ascontiguousarray(X, dtype=dtype)
     Y = np.eye(n_classes, dtype=dtype)[y]
     if config.label_smoothing:
         Y *= 1.0 - config.label_smoothing
