@@ -125,7 +125,7 @@ MAKERS = {
     "noise_model": lambda d, m: _write(d / "n.safetensors", np.random.default_rng(0).bytes(4096)),
     "foreign": lambda d, m: _write(d / "f.safetensors", st_save({"w": np.ones(3, np.float32)}, metadata={"format": "pt"})),
     "weight_bit": lambda d, m: _write(d / "w.safetensors", m.read_bytes()[:-3] + bytes([m.read_bytes()[-3] ^ 0x10]) + m.read_bytes()[-2:]),
-    "meta_bit": _flip(b'pixel_max\\": 16', b'pixel_max\\": 96'),  # the issue's 16 -> 96, one bit
+    "meta_bit": _flip(b'value_range\\": [0.0, 16.0]', b'value_range\\": [0.0, 96.0]'),  # 16 -> 96: one bit
     "meta_not_json": lambda d, m: _write(d / "nj.safetensors", st_save({"W1": np.ones((2, 2))}, metadata={"digitnet": "{not json"})),
     # model files: crafted (the checksum matches, the content is wrong)
     "format_true": _crafted("ft", metadata={"format_version": True}),
@@ -133,10 +133,16 @@ MAKERS = {
     "history_list": _crafted("hl", metadata={"history": [1, 2]}),
     "image_shape_64": _crafted("is", metadata={"architecture": {
         "n_inputs": 64, "n_hidden": 200, "n_outputs": 10, "bias": True, "activation": "tanh", "output": "softmax",
-        "image_shape": [64], "pixel_max": 16}}),
-    "pixel_max_str": _crafted("pm", metadata={"architecture": {
+        "image_shape": [64], "value_range": [0, 16]}}),
+    "range_str": _crafted("pm", metadata={"architecture": {
         "n_inputs": 64, "n_hidden": 200, "n_outputs": 10, "bias": True, "activation": "tanh", "output": "softmax",
-        "image_shape": [8, 8], "pixel_max": "16"}}),
+        "image_shape": [8, 8], "value_range": [0, "16"]}}),
+    "range_reversed": _crafted("rr", metadata={"architecture": {
+        "n_inputs": 64, "n_hidden": 200, "n_outputs": 10, "bias": True, "activation": "tanh", "output": "softmax",
+        "image_shape": [8, 8], "value_range": [16, 0]}}),
+    "image_7x7": _crafted("i7", metadata={"architecture": {
+        "n_inputs": 64, "n_hidden": 200, "n_outputs": 10, "bias": True, "activation": "tanh", "output": "softmax",
+        "image_shape": [7, 7], "value_range": [0, 16]}}),
     "lr_str": lambda d, m: rewrite_model(m, d / "lr.safetensors", metadata={"config": {**digitnet.load(m).config.to_dict(), "lr": "0.1"}}),
     "hidden_mismatch": lambda d, m: rewrite_model(m, d / "hm.safetensors", metadata={"config": {**digitnet.load(m).config.to_dict(), "n_hidden": 50}}),
     "float16": lambda d, m: rewrite_model(m, d / "f16.safetensors", tensors={k: v.astype(np.float16) for k, v in digitnet.load(m).params.items()}),
@@ -214,7 +220,9 @@ CLI_CASES = [
     ("format 99", ["evaluate", "{format_99}"], 2, "written in model format 99 by digitnet 9.0"),
     ("history a list", ["evaluate", "{history_list}"], 2, "history: Input should be an object"),
     ("image_shape [64]", ["evaluate", "{image_shape_64}"], 2, "architecture.image_shape"),
-    ("pixel_max string", ["evaluate", "{pixel_max_str}"], 2, "architecture.pixel_max: Input should be a valid integer"),
+    ("value_range string", ["evaluate", "{range_str}"], 2, "architecture.value_range.1: Input should be a valid number"),
+    ("value_range reversed", ["evaluate", "{range_reversed}"], 2, "value_range must be (low, high) with low < high"),
+    ("image 7x7 of 64", ["evaluate", "{image_7x7}"], 2, "64 inputs do not make 7x7 images"),
     ("config lr string", ["evaluate", "{lr_str}"], 2, "lr must be a float; got '0.1'"),
     ("config mismatch", ["evaluate", "{hidden_mismatch}"], 2, "architecture does not match config"),
     ("float16 tensors", ["evaluate", "{float16}"], 2, "tensor 'W1' has dtype float16, expected float32"),
@@ -316,9 +324,14 @@ LIBRARY_CASES = [
     ("seed 2**32", lambda m: digitnet.Config(seed=2**32), ConfigError, "seed must be in 0..4294967295"),
     ("dropout 0.999", lambda m: digitnet.Config(dropout=0.999), ConfigError, "steps of 1/256"),
     ("unknown setting", lambda m: digitnet.Config.from_recipe("modern", hidden=3), ConfigError, "unknown setting(s): hidden"),
-    ("float labels", lambda m: digitnet.Dataset(np.zeros((2, 64)), np.array([0.5, 1.0])), DataError, "labels must be integers 0..9"),
-    ("label 10", lambda m: digitnet.Dataset(np.zeros((2, 64)), np.array([0, 10])), DataError, "labels must be integers 0..9"),
+    ("float labels", lambda m: digitnet.Dataset(np.zeros((2, 64)), np.array([0.5, 1.0])), DataError, "labels must be integers >= 0"),
+    ("label 10", lambda m: digitnet.Dataset(np.zeros((2, 64)), np.array([0, 10]), n_classes=10), DataError, "labels must be integers 0..9"),
     ("string labels", lambda m: digitnet.Dataset(np.zeros((2, 64)), np.array(["a", "b"])), DataError, "labels must be integers"),
+    ("one class", lambda m: digitnet.Dataset(np.zeros((2, 3)), np.array([0, 0])), DataError, "need at least 2 classes"),
+    ("3-D inputs", lambda m: digitnet.Dataset(np.zeros((2, 8, 8)), np.array([0, 1])), DataError, "expected a 2-D array of inputs"),
+    ("image of 7x7", lambda m: digitnet.data.Inputs(64, (7, 7)), DataError, "64 inputs do not make 7x7 images"),
+    ("pixels over range", lambda m: digitnet.Dataset(np.full((2, 64), 17.0), np.array([0, 1]), inputs=digitnet.data.OPTDIGITS),
+     DataError, "pixels must lie in 0..16; row 0"),
     ("pixels shape", _predict(np.zeros((3, 10))), DataError, "expected 64 pixel columns (8x8 images), got shape (3, 10)"),
     ("pixels 1-D", _predict(np.zeros(64)), DataError, "got shape (64,)"),
     ("pixels empty", _predict(np.zeros((0, 64))), DataError, "no samples"),
@@ -329,7 +342,7 @@ LIBRARY_CASES = [
     ("pixels bad row 40", _predict(np.vstack([np.zeros((40, 64)), np.full((1, 64), -1.0)])), DataError, "row 40 has values from -1"),
     ("hidden too big", lambda m: digitnet.fit(np.zeros((10, 64)), np.zeros(10, int), digitnet.Config(n_hidden=10**9), np.random.default_rng(0)),
      ConfigError, "this machine has"),
-    ("load crafted", lambda m: digitnet.load(MAKERS["pixel_max_str"](m.parent, m)), ModelFileError, "architecture.pixel_max"),
+    ("load crafted", lambda m: digitnet.load(MAKERS["range_str"](m.parent, m)), ModelFileError, "architecture.value_range"),
 ]
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from digitnet import DataError, Dataset
-from digitnet.data import fit_scaling, load_csv, read_csv, split
+from digitnet.data import OPTDIGITS, fit_scaling, load_csv, read_csv, split
 
 from conftest import write_csv
 
@@ -82,7 +82,7 @@ def test_missing_and_unreadable_files(tmp_path):
 )
 def test_dataset_validates_arrays(X, y, message):
     with pytest.raises(DataError) as e:
-        Dataset(X, y)
+        Dataset(X, y, inputs=OPTDIGITS, n_classes=10)
     assert message in str(e.value)
 
 

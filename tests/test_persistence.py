@@ -106,7 +106,7 @@ def test_newer_format_is_refused_with_advice(model_file, tmp_path):
 
 
 def test_inconsistent_metadata(model_file, tmp_path):
-    arch = {"n_inputs": 64, "n_hidden": 50, "n_outputs": 10, "bias": True, "image_shape": [8, 8], "pixel_max": 16,
+    arch = {"n_inputs": 64, "n_hidden": 50, "n_outputs": 10, "bias": True, "image_shape": [8, 8], "value_range": [0, 16],
             "activation": "tanh", "output": "softmax"}
     path = _rewrite_metadata(model_file, tmp_path / "bad.safetensors", architecture=arch)
     _expect_error(path, "tensor 'W1' has shape (64, 200), expected (64, 50)")

@@ -20,6 +20,8 @@ _WHERE = {
     "RECIPES": "config",
     "Config": "config",
     "Dataset": "data",
+    "Inputs": "data",
+    "OPTDIGITS": "data",
     "load_csv": "data",
     "load_digits": "data",
     "read_csv": "data",
@@ -54,7 +56,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .config import RECIPES, Config
-    from .data import Dataset, load_csv, load_digits, read_csv
+    from .data import OPTDIGITS, Dataset, Inputs, load_csv, load_digits, read_csv
     from .errors import ConfigError, DataError, DigitnetError, ModelFileError
     from .metrics import Evaluation, evaluate
     from .model import Model, train

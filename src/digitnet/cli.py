@@ -30,10 +30,10 @@ except ImportError:  # pragma: no cover
 
 from . import __version__
 from .config import RECIPES, Config
-from .data import is_number, load_csv, load_digits, read_csv
-from .errors import DataError, DigitnetError, OutputFileError
+from .data import Inputs, is_number, load_csv, load_digits, read_csv
+from .errors import DataError, DigitnetError, NoTestDataError, OutputFileError
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
-from .metrics import LABELS, NO_DIGIT, Evaluation, blog_labels
+from .metrics import NO_DIGIT, Evaluation, blog_labels
 from .model import Model, held_out
 from .model import train as train_model
 from .files import check_writable, write_atomic
@@ -115,6 +115,8 @@ def translate_errors(command: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except NoTestDataError as e:
+            fail(f"{e}; pass --data FILE")
         except DigitnetError as e:
             fail(str(e))
         except KeyboardInterrupt:  # files are written atomically: an interrupted write leaves nothing
@@ -270,19 +272,19 @@ def predict(
         fail("--labels/--no-labels describe a --csv file")
     model = load(model_path)
     if csv is not None:
-        X, y = read_csv(csv, labels=labels)
+        X, y = read_csv(csv, labels=labels, inputs=model.inputs, n_classes=model.n_classes)
         if labels is None:
             layout = "then a label column (ignored)" if y is not None else "no label column"
-            err.print(f"{csv}: read {len(X)} rows of {X.shape[1]} pixels, {layout}; "
+            err.print(f"{csv}: read {len(X)} rows of {X.shape[1]} {model.inputs.noun}, {layout}; "
                       "--labels/--no-labels says which", markup=False)
     else:
-        X = _parse_pixels(pixels, model.image_shape)
+        X = _parse_pixels(pixels, model.inputs)
     P = model.predict_proba(X)
     chosen = blog_labels(P)
     if as_json:
         _write_predictions_json(chosen, P)
         return
-    table = Table("row", "digit", "p", *[str(k) for k in range(10)], title="Predictions (probabilities in %)")
+    table = Table("row", "digit", "p", *[str(k) for k in range(model.n_classes)], title="Predictions (probabilities in %)")
     for i, (c, p) in enumerate(zip(chosen[:TABLE_ROWS], P[:TABLE_ROWS]), start=1):
         digit = str(c) if c != NO_DIGIT else f"no digit (-1), likeliest {p.argmax()}"
         table.add_row(str(i), digit, f"{p.max():.3f}", *[f"{100 * v:.0f}" for v in p])
@@ -347,6 +349,7 @@ class PlotKind(str, enum.Enum):
 
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
+IMAGE_FIGURES = ("digits", "mistakes", "weights")  # they draw inputs as images
 
 
 @app.command(epilog="Example: digitnet plot confusion model.safetensors --out confusion.png")
@@ -362,6 +365,8 @@ def plot(
     if out_path.suffix.lower() not in FIGURE_FORMATS:
         fail(f"--out {out_path}: unsupported image type {out_path.suffix or '(none)'!r}; use one of {', '.join(FIGURE_FORMATS)}")
     model = load(model_path)
+    if kind.value in IMAGE_FIGURES and model.inputs.image_shape is None:
+        fail(f"the '{kind.value}' figure draws inputs as images, and this model's inputs are plain features")
     from . import plots  # matplotlib is imported only by the commands that draw
 
     if kind == PlotKind.curves:
@@ -372,7 +377,7 @@ def plot(
         X, y, where = held_out(model, data)
         if kind == PlotKind.digits:
             n = min(100, len(y))
-            fig = plots.digit_grid(X[:n], y[:n], model.predict(X[:n]), image_shape=model.image_shape,
+            fig = plots.digit_grid(X[:n], y[:n], model.predict(X[:n]), image_shape=model.inputs.image_shape,
                                    title=f"{n} digits from the {where}")
         elif kind == PlotKind.confusion:
             fig = plots.confusion(model.evaluate(X, y), title=f"Confusion matrix on the {where}")
@@ -459,29 +464,30 @@ def _print_evaluation(scores: Evaluation, where: str) -> None:
     )
     table = Table(title="Confusion matrix: rows true label, columns predicted by the post's rule (-1: no digit)")
     table.add_column("true \\ pred", justify="right")
-    for label in LABELS:
+    for label in scores.labels:
         table.add_column(str(label), justify="right")
-    for label, row in zip(LABELS, scores.confusion):
+    for label, row in zip(scores.labels, scores.confusion):
         if label == NO_DIGIT:
             continue  # no sample has true label -1
         table.add_row(str(label), *[str(v) if v else "." for v in row])
     out.print(table)
     recall = Table("digit", "precision", "recall", "F1", title="Per class (argmax predictions)")
-    for k in range(10):
+    for k in range(len(scores.precision)):
         recall.add_row(str(k), f"{scores.precision[k]:.3f}", f"{scores.recall[k]:.3f}", f"{scores.f1[k]:.3f}")
     out.print(recall)
 
 
-def _parse_pixels(text: str, image_shape: tuple[int, int]) -> np.ndarray:
+def _parse_pixels(text: str, inputs: Inputs) -> np.ndarray:
     cells = [c for c in text.replace(",", " ").split() if c]
     try:
         values = [float(c) for c in cells]
     except ValueError:
         bad = next(c for c in cells if not is_number(c))
         raise DataError(f"--pixels: {bad!r} is not a number") from None
-    d = image_shape[0] * image_shape[1]
+    d = inputs.n_features
     if len(values) != d:
-        raise DataError(f"--pixels: expected {d} values (an {image_shape[0]}x{image_shape[1]} image, row by row), got {len(values)}")
+        shape = f" (an {inputs.image_shape[0]}x{inputs.image_shape[1]} image, row by row)" if inputs.image_shape else ""
+        raise DataError(f"--pixels: expected {d} values{shape}, got {len(values)}")
     return np.array(values).reshape(1, d)
 
 

@@ -15,95 +15,154 @@ from sklearn.model_selection import train_test_split
 
 from .errors import DataError
 
-N_CLASSES = 10
-DIGITS_SHAPE = (8, 8)
-DIGITS_MAX = 16  # load_digits counts "on" pixels in 4x4 blocks: 0..16
+@dataclass(frozen=True)
+class Inputs:
+    """What a network's inputs are: how many, whether they are an image's pixels, which raw values are valid."""
+
+    n_features: int
+    image_shape: tuple[int, int] | None = None  # (height, width) when the features are an image's pixels, row by row
+    value_range: tuple[float, float] | None = None  # raw values accepted, ends included; None: any finite number
+
+    def __post_init__(self) -> None:
+        if self.image_shape is not None and self.image_shape[0] * self.image_shape[1] != self.n_features:
+            raise DataError(f"{self.n_features} inputs do not make {self.image_shape[0]}x{self.image_shape[1]} images")
+        if self.value_range is not None and not self.value_range[0] < self.value_range[1]:
+            raise DataError(f"value_range must be (low, high) with low < high; got {self.value_range}")
+
+    @property
+    def noun(self) -> str:
+        return "pixels" if self.image_shape else "values"
+
+    def describe(self) -> str:
+        """'64 pixels 0..16 (8x8 images)', or '5 values'."""
+        text = f"{self.n_features} {self.noun}"
+        if self.value_range is not None:
+            text += f" {self.value_range[0]:g}..{self.value_range[1]:g}"
+        if self.image_shape is not None:
+            text += f" ({self.image_shape[0]}x{self.image_shape[1]} images)"
+        return text
+
+    def check(self, X: np.ndarray) -> np.ndarray:
+        """Validate raw inputs: shape (n, n_features), real, finite, within value_range. Returns X (not copied)."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            what = f"{self.n_features} pixel columns ({self.image_shape[0]}x{self.image_shape[1]} images)" \
+                if self.image_shape else f"{self.n_features} feature columns"
+            raise DataError(f"expected {what}, got shape {X.shape}")
+        if len(X) == 0:
+            raise DataError(f"no samples: expected at least one row of {self.noun}")
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise DataError(f"{self.noun} must be real numbers, got dtype {X.dtype}")
+        low, high = X.min(), X.max()  # no temporary the size of X; NaN propagates into both
+        if not (np.isfinite(low) and np.isfinite(high) and self.accepts(low) and self.accepts(high)):
+            row = int(np.argwhere(~self.accepts(X))[0, 0])
+            raise self.error(X[row], row)
+        return X
+
+    def accepts(self, x):
+        """Elementwise: x is finite and within value_range."""
+        low, high = self.value_range if self.value_range is not None else (-np.inf, np.inf)
+        return np.isfinite(x) & (x >= low) & (x <= high)
+
+    def error(self, x: np.ndarray, row: int) -> DataError:
+        """The error for row ``row``, ``x`` (n_features,), which has a value that is not finite or not in range."""
+        if not np.all(np.isfinite(x)):
+            return DataError(f"{self.noun} must be finite numbers; row {row} has NaN or inf")
+        low, high = self.value_range
+        return DataError(f"{self.noun} must lie in {low:g}..{high:g}; row {row} has values from {x.min():g} to {x.max():g}")
+
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) for the compiled checks: the largest finite floats when any finite value is valid."""
+        if self.value_range is not None:
+            return float(self.value_range[0]), float(self.value_range[1])
+        top = float(np.finfo(np.float64).max)
+        return -top, top
+
+
+# scikit-learn's load_digits (the UCI optdigits test set): "on" pixels of 32x32 bitmaps counted in 4x4 blocks
+OPTDIGITS = Inputs(64, (8, 8), (0.0, 16.0))
+OPTDIGITS_CLASSES = 10
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Raw pixels and labels, and where they came from."""
+    """Raw inputs and integer labels 0..n_classes-1, what the inputs are, and where they came from.
 
-    X: np.ndarray  # (n, d) raw pixel values in 0..pixel_max, ink high
-    y: np.ndarray  # (n,) integer labels 0..9
+    ``inputs`` defaults to plain features (any finite values); ``n_classes`` to the largest label + 1.
+    Encoding other class values (strings, say) as 0..K-1 is the caller's job.
+    """
+
+    X: np.ndarray  # (n, d) raw inputs
+    y: np.ndarray  # (n,) integer labels 0..n_classes-1
     source: dict = field(default_factory=lambda: {"kind": "arrays"})  # how to find these data again
-    image_shape: tuple[int, int] = DIGITS_SHAPE
-    pixel_max: int = DIGITS_MAX
+    inputs: Inputs | None = None
+    n_classes: int | None = None
 
     def __post_init__(self) -> None:
-        check_pixels(self.X, self.image_shape, self.pixel_max)
-        object.__setattr__(self, "y", check_labels(self.y, len(self.X)))  # 3.0 becomes 3: labels index arrays
+        X = np.asarray(self.X)
+        if self.inputs is None and X.ndim != 2:
+            raise DataError(f"expected a 2-D array of inputs (samples, features), got shape {X.shape}")
+        inputs = self.inputs or Inputs(X.shape[1])
+        inputs.check(X)
+        y = check_labels(self.y, len(X), self.n_classes)  # 3.0 becomes 3: labels index arrays
+        n_classes = self.n_classes if self.n_classes is not None else int(y.max()) + 1
+        if n_classes < 2:
+            raise DataError(f"need at least 2 classes to learn from; got labels {np.unique(y).tolist()}")
+        for name, value in (("X", X), ("y", y), ("inputs", inputs), ("n_classes", n_classes)):
+            object.__setattr__(self, name, value)
 
 
-def check_pixels(X: np.ndarray, image_shape: tuple[int, int] = DIGITS_SHAPE, pixel_max: int = DIGITS_MAX) -> np.ndarray:
-    """Validate raw pixels: shape (n, h * w), real, finite, within 0..pixel_max. Returns X (not copied)."""
-    d = image_shape[0] * image_shape[1]
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[1] != d:
-        raise DataError(f"expected {d} pixel columns ({image_shape[0]}x{image_shape[1]} images), got shape {X.shape}")
-    if len(X) == 0:
-        raise DataError("no samples: expected at least one row of pixels")
-    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-        raise DataError(f"pixels must be real numbers, got dtype {X.dtype}")
-    low, high = X.min(), X.max()  # no temporary the size of X; NaN propagates into both
-    if not (np.isfinite(low) and np.isfinite(high) and 0 <= low and high <= pixel_max):
-        row = int(np.argwhere(~((X >= 0) & (X <= pixel_max)))[0, 0])
-        raise pixel_error(X[row], row, pixel_max)
-    return X
-
-
-def pixel_error(x: np.ndarray, row: int, pixel_max: float) -> DataError:
-    """The error for row ``row`` of raw pixels, ``x`` (d,), which has a value that is not finite or not in 0..pixel_max."""
-    if not np.all(np.isfinite(x)):
-        return DataError(f"pixels must be finite numbers; row {row} has NaN or inf")
-    return DataError(f"pixels must lie in 0..{pixel_max}; row {row} has values from {x.min():g} to {x.max():g}")
-
-
-def check_labels(y: np.ndarray, n: int) -> np.ndarray:
-    """Validate labels: n integers in 0..9. Returns them as int64."""
+def check_labels(y: np.ndarray, n: int, n_classes: int | None = None) -> np.ndarray:
+    """Validate labels: n integers >= 0 (and < n_classes when given). Returns them as int64."""
     y = np.asarray(y)
     if y.shape != (n,):
         raise DataError(f"expected {n} labels, one per sample, got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.number) or np.any(y != np.round(y)) or np.any((y < 0) | (y >= N_CLASSES)):
-        raise DataError(f"labels must be integers 0..{N_CLASSES - 1}; got {np.unique(y)[:12].tolist()}")
+    top = n_classes if n_classes is not None else np.inf
+    if not np.issubdtype(y.dtype, np.number) or np.any(y != np.round(y)) or np.any((y < 0) | (y >= top)):
+        expected = f"0..{n_classes - 1}" if n_classes is not None else ">= 0"
+        raise DataError(f"labels must be integers {expected}; got {np.unique(y)[:12].tolist()}")
     return y.astype(np.int64)
 
 
 def load_digits() -> Dataset:
     """scikit-learn's 1797 embedded 8x8 digits (the UCI optdigits test set); no download."""
     digits = sklearn.datasets.load_digits()
-    return Dataset(digits.data, digits.target.astype(np.int64), {"kind": "sklearn-digits"})
+    return Dataset(digits.data, digits.target.astype(np.int64), {"kind": "sklearn-digits"}, OPTDIGITS, OPTDIGITS_CLASSES)
 
 
-def read_csv(path: str | Path, *, labels: bool | None = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read 8x8 digits in the UCI optdigits layout: 64 pixel columns 0..16, then the class 0..9.
+def read_csv(
+    path: str | Path, *, labels: bool | None = True, inputs: Inputs = OPTDIGITS, n_classes: int = OPTDIGITS_CLASSES
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read rows of ``inputs.n_features`` values, then a class 0..n_classes-1: by default the UCI
+    optdigits layout, 64 pixels 0..16 and a digit 0..9.
 
     A first row that is mostly not numbers is a header, and is skipped; a UTF-8 byte-order mark
     is allowed. ``labels=True`` requires the class column, ``False`` forbids it, ``None`` takes
-    65 columns as pixels and labels, 64 as pixels only.
-    Returns (X (n, 64) float32, y (n,) int64 or None); X is a view of the parsed table.
+    d + 1 columns as values and labels, d as values only.
+    Returns (X (n, d) float32, y (n,) int64 or None); X is a view of the parsed table.
     """
-    X, y, _ = _read_csv(Path(path), labels)
+    X, y, _ = _read_csv(Path(path), labels, inputs, n_classes)
     return X, y
 
 
-def load_csv(path: str | Path) -> Dataset:
+def load_csv(path: str | Path, *, inputs: Inputs = OPTDIGITS, n_classes: int = OPTDIGITS_CLASSES) -> Dataset:
     """A labelled CSV as a :class:`Dataset` whose source records the SHA-256 of the bytes that were read."""
     path = Path(path)
-    X, y, digest = _read_csv(path, True)
-    return Dataset(X, y, {"kind": "csv", "path": str(path.resolve()), "sha256": digest})
+    X, y, digest = _read_csv(path, True, inputs, n_classes)
+    return Dataset(X, y, {"kind": "csv", "path": str(path.resolve()), "sha256": digest}, inputs, n_classes)
 
 
 _PEEK = 1 << 16  # bytes looked at to find the first line: a header, or data
 
 
-def _read_csv(path: Path, labels: bool | None) -> tuple[np.ndarray, np.ndarray | None, str]:
+def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Parse the file in one pass (NumPy's C reader, float32), hashing the bytes as they are read:
     a pipe or FIFO is read once, and the hash is of what was parsed."""
-    d = DIGITS_SHAPE[0] * DIGITS_SHAPE[1]
+    d = inputs.n_features
     allowed = {True: (d + 1,), False: (d,), None: (d, d + 1)}[labels]
-    layout = f"{' or '.join(map(str, allowed))} columns ({d} pixels 0..{DIGITS_MAX}" + (
-        f", then a label 0..{N_CLASSES - 1})" if labels is not False else ")"
+    what = inputs.describe().split(" (")[0]  # "64 pixels 0..16"
+    layout = f"{' or '.join(map(str, allowed))} columns ({what}" + (
+        f", then a label 0..{n_classes - 1})" if labels is not False else ")"
     )
     try:
         raw = path.open("rb")
@@ -136,14 +195,15 @@ def _read_csv(path: Path, labels: bool | None) -> tuple[np.ndarray, np.ndarray |
     if not (np.isfinite(values.min()) and np.isfinite(values.max())):
         r, c = np.argwhere(~np.isfinite(values))[0]
         raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: '{values[r, c]}' is not a finite number")
-    if X.min() < 0 or X.max() > DIGITS_MAX:
-        r, c = np.argwhere((X < 0) | (X > DIGITS_MAX))[0]
-        raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: pixel {X[r, c]:g} is outside 0..{DIGITS_MAX}")
+    if not (inputs.accepts(X.min()) and inputs.accepts(X.max())):
+        r, c = np.argwhere(~inputs.accepts(X))[0]
+        low, high = inputs.value_range
+        raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: {inputs.noun[:-1]} {X[r, c]:g} is outside {low:g}..{high:g}")
     if y is not None:
-        bad = np.flatnonzero((y != np.round(y)) | (y < 0) | (y >= N_CLASSES))
+        bad = np.flatnonzero((y != np.round(y)) | (y < 0) | (y >= n_classes))
         if len(bad):
             r = bad[0]
-            raise DataError(f"{path}, {_where(path, skip, r)}, column {d + 1}: label {y[r]:g} is not an integer 0..{N_CLASSES - 1}")
+            raise DataError(f"{path}, {_where(path, skip, r)}, column {d + 1}: label {y[r]:g} is not an integer 0..{n_classes - 1}")
         y = y.astype(np.int64)
     return X, y, hashing.sha256.hexdigest()
 

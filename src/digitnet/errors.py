@@ -13,6 +13,10 @@ class DataError(DigitnetError):
     """Input data (an array or a file) is malformed."""
 
 
+class NoTestDataError(DataError):
+    """A model's own held-out test split cannot be found again: score it on other data."""
+
+
 class ModelFileError(DigitnetError):
     """A model file is missing, truncated, corrupted, foreign or too new."""
 

@@ -240,8 +240,8 @@ def adam_step(theta, grad, m, v, lr_t, beta1, beta2, eps, l2, n_weights):
 
 
 @njit(cache=_CACHE, error_model="numpy")
-def pixels_as(X, out, pixel_max):
-    """Copy raw pixels X into ``out`` (the network's dtype), checking 0 <= x <= pixel_max (NaN fails).
+def inputs_as(X, out, low, high):
+    """Copy raw inputs X into ``out`` (the network's dtype), checking low <= x <= high (NaN fails).
 
     Returns the first bad row, or -1 when all are good.
     """
@@ -250,7 +250,7 @@ def pixels_as(X, out, pixel_max):
         bad = False
         for i in range(d):
             x = X[r, i]
-            bad |= not (x >= 0 and x <= pixel_max)
+            bad |= not (x >= low and x <= high)
             out[r, i] = x
         if bad:
             return r
@@ -269,7 +269,7 @@ def softmax_rows(z, b):
 
 
 @njit(cache=_CACHE, error_model="numpy")
-def predict_few(X, W1, b1, W2, b2, pixel_max):
+def predict_few(X, W1, b1, W2, b2, low, high):
     """Probabilities for a few raw samples in one call: checks, forward pass, softmax.
 
     W1, b1 have the input scaling folded in. Returns (P (n, K), first bad row or -1).
@@ -281,7 +281,7 @@ def predict_few(X, W1, b1, W2, b2, pixel_max):
     for r in range(n):
         for i in range(d):
             x = X[r, i]
-            if not (x >= 0 and x <= pixel_max):
+            if not (x >= low and x <= high):
                 return P, r
         h[:] = b1
         for i in range(d):

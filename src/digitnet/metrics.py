@@ -8,7 +8,11 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 NO_DIGIT = -1  # the post's label for an output where no neuron rounds to 1
-LABELS = list(range(NO_DIGIT, 10))  # rows and columns of the confusion matrix
+
+
+def labels(n_classes: int) -> list[int]:
+    """Rows and columns of the confusion matrix: -1 (no class chosen), then 0..K-1."""
+    return list(range(NO_DIGIT, n_classes))
 
 
 def blog_labels(P: np.ndarray) -> np.ndarray:
@@ -18,7 +22,7 @@ def blog_labels(P: np.ndarray) -> np.ndarray:
 
 
 def blog_score(P: np.ndarray, y: np.ndarray) -> float:
-    """The post's "percent correct" as a fraction: all ten rounded outputs equal the one-hot target."""
+    """The post's "percent correct" as a fraction: all K rounded outputs equal the one-hot target."""
     Y = np.eye(P.shape[1])[y]
     return float(np.mean(np.all(np.round(P) == Y, axis=1)))
 
@@ -41,17 +45,21 @@ def scores(P: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Scores of probabilities P (n, 10) against labels y (n,)."""
+    """Scores of probabilities P (n, K) against labels y (n,)."""
 
     n: int
     accuracy: float  # argmax correct, 0..1
     blog_score: float  # the post's "percent correct", 0..1
     squared_error: float  # the post's "average test set error"
     no_digit: int  # samples for which the post's rule chose no digit (-1)
-    confusion: np.ndarray  # (11, 11) counts; rows true label, columns the post's predicted label, both -1..9
-    precision: np.ndarray  # (10,) per class, argmax predictions
-    recall: np.ndarray  # (10,)
-    f1: np.ndarray  # (10,)
+    confusion: np.ndarray  # (K+1, K+1) counts; rows true label, columns the post's predicted label, both -1..K-1
+    precision: np.ndarray  # (K,) per class, argmax predictions
+    recall: np.ndarray  # (K,)
+    f1: np.ndarray  # (K,)
+
+    @property
+    def labels(self) -> list[int]:
+        return labels(len(self.precision))
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -60,7 +68,7 @@ class Evaluation:
             "blog_score": self.blog_score,
             "squared_error": self.squared_error,
             "no_digit": self.no_digit,
-            "labels": LABELS,
+            "labels": self.labels,
             "confusion": self.confusion.tolist(),
             "precision": self.precision.tolist(),
             "recall": self.recall.tolist(),
@@ -72,14 +80,15 @@ def evaluate(P: np.ndarray, y: np.ndarray) -> Evaluation:
     blog = blog_labels(P)
     with np.errstate(invalid="ignore"):
         argmax = np.nan_to_num(P, nan=-np.inf).argmax(axis=1)
-    precision, recall, f1, _ = precision_recall_fscore_support(y, argmax, labels=range(10), zero_division=0)
+    K = P.shape[1]
+    precision, recall, f1, _ = precision_recall_fscore_support(y, argmax, labels=range(K), zero_division=0)
     return Evaluation(
         n=len(y),
         accuracy=float(accuracy_score(y, argmax)),
         blog_score=blog_score(P, y),
         squared_error=squared_error(P, y),
         no_digit=int(np.sum(blog == NO_DIGIT)),
-        confusion=confusion_matrix(y, blog, labels=LABELS),
+        confusion=confusion_matrix(y, blog, labels=labels(K)),
         precision=precision,
         recall=recall,
         f1=f1,

@@ -12,8 +12,8 @@ import numpy as np
 
 from . import kernels
 from .config import Config
-from .data import Dataset, Scaling, check_pixels, fit_scaling, load_csv, load_digits, pixel_error, split
-from .errors import DataError
+from .data import OPTDIGITS, Dataset, Inputs, Scaling, fit_scaling, load_csv, load_digits, split
+from .errors import DataError, NoTestDataError
 from .metrics import Evaluation, evaluate, scores
 from .network import Params
 from .trainer import History, fit
@@ -23,7 +23,8 @@ from .trainer import History, fit
 class Model:
     """A network with its config, input scaling, training history, and the split it was tested on.
 
-    ``predict`` and ``predict_proba`` take RAW pixels (n, 64) in 0..16: the model scales them itself.
+    ``predict`` and ``predict_proba`` take RAW inputs (n, d), as ``inputs`` describes them
+    (for the embedded digits: 64 pixels 0..16): the model scales them itself.
     """
 
     params: Params
@@ -32,16 +33,19 @@ class Model:
     history: History
     test_indices: np.ndarray  # (n_test,) rows of the training data set held out for testing
     data_source: dict = field(default_factory=lambda: {"kind": "sklearn-digits"})
-    image_shape: tuple[int, int] = (8, 8)
-    pixel_max: int = 16
+    inputs: Inputs = OPTDIGITS  # how many inputs, whether an image, which raw values are valid
     metrics: dict = field(default_factory=dict)  # test-split scores measured after training
 
     @property
     def n_inputs(self) -> int:
         return self.params["W1"].shape[0]
 
+    @property
+    def n_classes(self) -> int:
+        return self.params["W2"].shape[1]
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, 10) for raw pixels X (n, 64), in the network's dtype.
+        """Class probabilities (n, K) for raw inputs X (n, d), in the network's dtype.
 
         The same numbers as ``network.predict_proba(params, scaling.apply(X))`` up to rounding,
         computed with the scaling folded into the first layer: one compiled call for a few
@@ -49,14 +53,15 @@ class Model:
         """
         X = np.asarray(X)  # no copy: blocks are checked and converted as they go
         if X.ndim != 2 or X.shape[1] != self.n_inputs or len(X) == 0 or X.dtype.kind not in "iuf":
-            check_pixels(X, self.image_shape, self.pixel_max)  # raises, naming the problem
+            self.inputs.check(X)  # raises, naming the problem
         W1, b1, W2, b2 = self._folded
+        low, high = self.inputs.bounds()
         if len(X) <= SMALL_BATCH:
-            P, bad = kernels.predict_few(_compiled_dtype(X), W1, b1, W2, b2, self.pixel_max)
+            P, bad = kernels.predict_few(_compiled_dtype(X), W1, b1, W2, b2, low, high)
         else:
-            P, bad = _predict_many(X, W1, b1, W2, b2, self.pixel_max)
+            P, bad = _predict_many(X, W1, b1, W2, b2, low, high)
         if bad >= 0:
-            raise pixel_error(X[bad], bad, self.pixel_max)
+            raise self.inputs.error(X[bad], bad)
         return P
 
     @functools.cached_property
@@ -71,11 +76,11 @@ class Model:
         return W1f, (b1 - (o / s) @ W1).astype(dtype), np.ascontiguousarray(self.params["W2"]), b2.astype(dtype)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Most probable digit (n,) for raw pixels X (n, 64)."""
+        """Most probable class (n,) for raw inputs X (n, d)."""
         return self.predict_proba(X).argmax(axis=1)
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> Evaluation:
-        """Scores on raw pixels X (n, 64) with labels y (n,)."""
+        """Scores on raw inputs X (n, d) with labels y (n,)."""
         return evaluate(self.predict_proba(X), np.asarray(y))
 
     def is_finite(self) -> bool:
@@ -86,8 +91,8 @@ SMALL_BATCH = 16  # up to this many rows one compiled call beats a dozen NumPy c
 BLOCK = 4096  # rows per block in _predict_many: the hidden layer of a block stays in cache
 
 
-def _predict_many(X, W1, b1, W2, b2, pixel_max) -> tuple[np.ndarray, int]:
-    """Block by block: check and convert the pixels, X @ W1 + b1, tanh, @ W2, softmax. Returns (P, first bad row or -1)."""
+def _predict_many(X, W1, b1, W2, b2, low, high) -> tuple[np.ndarray, int]:
+    """Block by block: check and convert the inputs, X @ W1 + b1, tanh, @ W2, softmax. Returns (P, first bad row or -1)."""
     n = len(X)
     P = np.empty((n, W2.shape[1]), W1.dtype)
     x = np.empty((min(BLOCK, n), W1.shape[0]), W1.dtype)
@@ -95,7 +100,7 @@ def _predict_many(X, W1, b1, W2, b2, pixel_max) -> tuple[np.ndarray, int]:
     for start in range(0, n, BLOCK):
         rows = slice(start, min(start + BLOCK, n))
         m = rows.stop - start
-        bad = kernels.pixels_as(_compiled_dtype(X[rows]), x[:m], pixel_max)
+        bad = kernels.inputs_as(_compiled_dtype(X[rows]), x[:m], low, high)
         if bad >= 0:
             return P, start + bad
         np.matmul(x[:m], W1, out=z[:m])
@@ -147,12 +152,13 @@ def train(
         data.y[fit_idx],
         config,
         np.random.default_rng(config.seed),
+        n_classes=data.n_classes,
         X_val=X[val_idx],
         y_val=data.y[val_idx],
         n_total=len(data.y),
         callback=callback,
     )
-    model = Model(params, config, scaling, history, test_idx, data.source, data.image_shape, data.pixel_max)
+    model = Model(params, config, scaling, history, test_idx, data.source, data.inputs)
     with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
         metrics = scores(model.predict_proba(data.X[test_idx]), data.y[test_idx])
     return dataclasses.replace(model, metrics=metrics)
@@ -161,11 +167,11 @@ def train(
 def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """Data to score ``model`` on: the CSV ``data``, or else the model's own held-out test split.
 
-    Returns raw pixels, labels, and a description of where they came from. The split is found
+    Returns raw inputs, labels, and a description of where they came from. The split is found
     again from the model file: its data source (checked by SHA-256 for a CSV) and test indices.
     """
     if data is not None:
-        dataset = load_csv(data)
+        dataset = load_csv(data, inputs=model.inputs, n_classes=model.n_classes)
         return dataset.X, dataset.y, str(data)
     source = model.data_source
     if source.get("kind") == "sklearn-digits":
@@ -174,14 +180,14 @@ def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, 
     elif source.get("kind") == "csv":
         path = Path(source["path"])
         try:
-            dataset = load_csv(path)
+            dataset = load_csv(path, inputs=model.inputs, n_classes=model.n_classes)
         except DataError:
-            raise DataError(f"the model was trained on {path}, which cannot be read now; pass --data FILE") from None
+            raise NoTestDataError(f"the model was trained on {path}, which cannot be read now") from None
         if dataset.source["sha256"] != source.get("sha256"):
-            raise DataError(f"the model was trained on {path}, which has changed since; pass --data FILE")
+            raise NoTestDataError(f"the model was trained on {path}, which has changed since")
         where = f"held-out test split of {path}"
     else:
-        raise DataError("the model does not record where its training data came from; pass --data FILE")
+        raise NoTestDataError("the model does not record where its training data came from")
     if len(model.test_indices) == 0 or model.test_indices.max() >= len(dataset.y):
-        raise DataError("the model's test split does not fit its training data; pass --data FILE")
+        raise NoTestDataError("the model's test split does not fit its training data")
     return dataset.X[model.test_indices], dataset.y[model.test_indices], where

@@ -25,14 +25,14 @@ from safetensors.numpy import save as st_save
 
 from . import __version__
 from .config import Config
-from .data import Scaling
+from .data import Inputs, Scaling
 from .errors import ConfigError, ModelFileError
 from .files import write_atomic
 from .model import Model
 from .trainer import STOP_REASONS, History
 
 FORMAT = "digitnet"
-FORMAT_VERSION = 2  # 2: the checksum covers the metadata too (1: the tensors only)
+FORMAT_VERSION = 3  # 3: any inputs and classes; 2: the checksum covers the metadata too; 1: the tensors only
 METADATA_KEY = "digitnet"
 _WEIGHTS = ("W1", "W2", "b1", "b2")
 _SHA256 = r"^[0-9a-f]{64}$"
@@ -48,12 +48,12 @@ class _Strict(BaseModel):
 class ArchitectureInfo(_Strict):
     n_inputs: PositiveInt
     n_hidden: PositiveInt
-    n_outputs: Literal[10]
+    n_outputs: int = Field(ge=2)  # the number of classes
     bias: bool
     activation: Literal["tanh"]
     output: Literal["softmax"]
-    image_shape: tuple[PositiveInt, PositiveInt]
-    pixel_max: PositiveInt
+    image_shape: tuple[PositiveInt, PositiveInt] | None  # the inputs are an image's pixels, row by row
+    value_range: tuple[float, float] | None  # raw inputs accepted; null: any finite number
 
 
 class ScalingInfo(_Strict):
@@ -119,8 +119,8 @@ def to_bytes(model: Model) -> bytes:
             "bias": "b1" in model.params,
             "activation": "tanh",
             "output": "softmax",
-            "image_shape": list(model.image_shape),
-            "pixel_max": model.pixel_max,
+            "image_shape": list(model.inputs.image_shape) if model.inputs.image_shape else None,
+            "value_range": list(model.inputs.value_range) if model.inputs.value_range else None,
         },
         "config": model.config.to_dict(),
         "scaling": {"method": model.scaling.method},
@@ -174,13 +174,25 @@ def load(path: str | Path) -> Model:
         what = "the weights or the metadata do not" if version >= 2 else "the weights do not"
         raise ModelFileError(f"{path}: corrupted: {what} match the checksum stored in the file")
     try:
-        return _build(tensors, ModelInfo.model_validate_json(metadata[METADATA_KEY]))
+        text = metadata[METADATA_KEY] if version >= 3 else json.dumps(_upgrade(info))
+        return _build(tensors, ModelInfo.model_validate_json(text))
     except ValidationError as e:
         error = e.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise ModelFileError(f"{path}: corrupted or inconsistent model file: {where}: {error['msg']}") from None
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise ModelFileError(f"{path}: corrupted or inconsistent model file: {_first_line(e)}") from None
+
+
+def _upgrade(info: dict) -> dict:
+    """Formats 1 and 2 described 8x8 images of pixels 0..pixel_max: as format 3 says it."""
+    arch = info.get("architecture")
+    if isinstance(arch, dict) and "pixel_max" in arch:
+        arch = {**arch}
+        pixel_max = arch.pop("pixel_max")
+        arch["value_range"] = [0.0, float(pixel_max)] if type(pixel_max) is int else pixel_max
+        info = {**info, "architecture": arch}
+    return info
 
 
 def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
@@ -210,8 +222,7 @@ def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
             raise ValueError(f"tensor {name!r} has shape {tensors[name].shape}, expected {expected[name]}")
     if arch.n_hidden != config.n_hidden or arch.bias != config.bias:
         raise ValueError("architecture does not match config")
-    if arch.n_inputs != arch.image_shape[0] * arch.image_shape[1]:
-        raise ValueError(f"{arch.n_inputs} inputs do not make {list(arch.image_shape)} images")
+    inputs = Inputs(arch.n_inputs, arch.image_shape, arch.value_range)  # checks image size and range
     params = {name: tensors[name] for name in names}
     if not all(np.all(np.isfinite(w)) for w in params.values()):
         raise ValueError("weights are not finite")
@@ -236,8 +247,7 @@ def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
         history=history,
         test_indices=test,
         data_source=info.data.model_dump(exclude_none=True),
-        image_shape=tuple(arch.image_shape),
-        pixel_max=arch.pixel_max,
+        inputs=inputs,
         metrics={k: (math.nan if v is None else v) for k, v in info.metrics.model_dump().items()},
     )
 

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from .metrics import LABELS, Evaluation
+from .metrics import Evaluation, labels as confusion_labels
 from .model import Model
 from .trainer import History
 
@@ -36,6 +36,13 @@ def mosaic(images: np.ndarray, n_cols: int, pad: int = 1) -> np.ndarray:
     return out
 
 
+def square(n_pixels: int) -> tuple[int, int]:
+    side = int(round(n_pixels**0.5))
+    if side * side != n_pixels:
+        raise ValueError(f"{n_pixels} pixels are not a square image: give image_shape")
+    return side, side
+
+
 def _tile_origin(i: int, n_cols: int, shape: tuple[int, int], pad: int = 1) -> tuple[int, int]:
     r, c = divmod(i, n_cols)
     return r * (shape[0] + pad), c * (shape[1] + pad)
@@ -51,16 +58,20 @@ def digit_grid(
     labels: np.ndarray | None = None,
     predicted: np.ndarray | None = None,
     *,
-    image_shape: tuple[int, int] = (8, 8),
+    image_shape: tuple[int, int] | None = None,
     n_cols: int = 10,
     title: str | None = None,
 ) -> Figure:
     """Images (n, h*w) in a grid, each with its label in a corner, as the post draws them.
 
+    ``image_shape`` defaults to square images.
+
     With ``predicted``, a right prediction is labelled in blue, a wrong one in vermillion as
     "true→predicted".
     """
-    images = np.asarray(images, dtype=float).reshape(-1, *image_shape)
+    images = np.asarray(images, dtype=float)
+    image_shape = image_shape or square(images.shape[-1])
+    images = images.reshape(-1, *image_shape)
     n_cols = min(n_cols, len(images))
     n_rows = -(-len(images) // n_cols)
     fig = Figure(figsize=(0.75 * n_cols + 0.4, 0.75 * n_rows + (0.6 if title else 0.3)), layout="constrained")
@@ -79,13 +90,14 @@ def digit_grid(
     return fig
 
 
-def confusion(matrix: np.ndarray | Evaluation, labels: list[int] = LABELS, *, title: str | None = None) -> Figure:
+def confusion(matrix: np.ndarray | Evaluation, labels: list[int] | None = None, *, title: str | None = None) -> Figure:
     """Confusion-matrix heatmap in the post's orientation: true label across, predicted label up, counts in cells.
 
     ``matrix`` is rows = true, columns = predicted (scikit-learn's layout, :class:`Evaluation`'s),
     label -1 for "no digit chosen".
     """
     counts = matrix.confusion if isinstance(matrix, Evaluation) else np.asarray(matrix)
+    labels = labels if labels is not None else confusion_labels(len(counts) - 1)
     shown = counts.T  # the post plots mat.T: predicted on the y axis
     fig = Figure(figsize=(6.4, 5.6), layout="constrained")
     ax = fig.subplots()
@@ -147,7 +159,7 @@ def mistakes(model: Model, X: np.ndarray, y: np.ndarray, *, n: int = 12, n_cols:
         return fig
     axes = fig.subplots(-(-len(wrong) // n_cols), n_cols, squeeze=False, subplot_kw={"xticks": [], "yticks": []})
     for ax, i in zip(axes.flat, wrong):
-        ax.imshow(X[i].reshape(model.image_shape), cmap="binary", interpolation="nearest")
+        ax.imshow(X[i].reshape(model.inputs.image_shape), cmap="binary", interpolation="nearest")
         ax.set_title(f"true {y[i]}, said {predicted[i]}\n{P[i, predicted[i]]:.0%} sure", fontsize=9, color=WRONG)
     for ax in list(axes.flat)[len(wrong):]:
         ax.set_axis_off()
@@ -159,7 +171,7 @@ def hidden_weights(model: Model, *, n_cols: int = 20) -> Figure:
     """Each hidden neuron's incoming weights (a column of W1) drawn as an image; one shared, symmetric scale."""
     W1 = model.params["W1"]
     n_hidden = W1.shape[1]
-    tiles = W1.T.reshape(n_hidden, *model.image_shape)
+    tiles = W1.T.reshape(n_hidden, *model.inputs.image_shape)
     limit = float(np.abs(W1).max()) or 1.0
     n_cols = min(n_cols, n_hidden)
     fig = Figure(figsize=(0.5 * n_cols + 1.2, 0.5 * -(-n_hidden // n_cols) + 0.7), layout="constrained")
@@ -203,21 +215,22 @@ def reliability(P: np.ndarray, y: np.ndarray, *, n_bins: int = 10) -> Figure:
     return fig
 
 
-def probabilities(p: np.ndarray, image: np.ndarray | None = None, *, image_shape: tuple[int, int] = (8, 8),
+def probabilities(p: np.ndarray, image: np.ndarray | None = None, *, image_shape: tuple[int, int] | None = None,
                   true_label: int | None = None) -> Figure:
-    """One input's ten class probabilities as bars (the chosen class highlighted), and the input beside them."""
+    """One input's class probabilities as bars (the chosen class highlighted), and the input (an image) beside them."""
     p = np.asarray(p).ravel()
     fig = Figure(figsize=(7 if image is not None else 5, 3), layout="constrained")
     if image is not None:
         image_ax, ax = fig.subplots(1, 2, width_ratios=[1, 2.2])
-        image_ax.imshow(np.asarray(image).reshape(image_shape), cmap="binary", interpolation="nearest")
+        image = np.asarray(image)
+        image_ax.imshow(image.reshape(image_shape or square(image.size)), cmap="binary", interpolation="nearest")
         image_ax.set(xticks=[], yticks=[], title="input" if true_label is None else f"input (true {true_label})")
     else:
         ax = fig.subplots()
     best = int(p.argmax())
     colours = [RIGHT if k == best else "#BBBBBB" for k in range(len(p))]
     ax.bar(range(len(p)), p, color=colours)
-    ax.set(xticks=range(len(p)), ylim=(0, 1), xlabel="digit", ylabel="probability",
+    ax.set(xticks=range(len(p)), ylim=(0, 1), xlabel="class", ylabel="probability",
            title=f"Predicted {best} ({p[best]:.0%})")
     ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)  # above this the post's rounding chooses the digit
     return fig

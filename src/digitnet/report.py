@@ -59,33 +59,39 @@ def build(model: Model, X: np.ndarray, y: np.ndarray, where: str, *, title: str 
     n_grid = min(100, len(y))
     mean_conf, accuracy, count, ece = plots.calibration(P, y)
     example = int(np.argsort(P.max(axis=1))[0])  # the least confident prediction is the interesting one
+    image_shape = model.inputs.image_shape
     figures = {
-        "digits": (plots.digit_grid(X[:n_grid], y[:n_grid], predicted[:n_grid], image_shape=model.image_shape),
-                   f"The first {n_grid} digits scored, labelled as the post does; wrong predictions in vermillion as true→predicted."),
         "confusion": (plots.confusion(scores),
                       "True label across, predicted label up, as in the post; -1 means no output rounded to 1."),
         "curves": (plots.learning_curves(model.history, label_smoothing=model.config.label_smoothing),
                    "Per epoch; the dotted line is the epoch whose weights were kept. Training figures are "
                    "measured during the epoch (with dropout, if any); validation figures after it."),
-        "mistakes": (plots.mistakes(model, X, y), "The wrong answers the network was surest of."),
         "reliability": (plots.reliability(P, y),
                         f"Expected calibration error {ece:.3f}: the average gap between confidence and accuracy."),
-        "weights": (plots.hidden_weights(model), f"What each hidden neuron responds to: its {model.n_inputs} input weights as an image."),
-        "probabilities": (plots.probabilities(P[example], X[example], image_shape=model.image_shape, true_label=int(y[example])),
-                          "The least confident prediction in the data, with all ten probabilities."),
+        "probabilities": (plots.probabilities(P[example], X[example] if image_shape else None, image_shape=image_shape,
+                                              true_label=int(y[example])),
+                          "The least confident prediction in the data, with all its class probabilities."),
     }
+    if image_shape:  # the figures that draw inputs as images
+        figures["digits"] = (plots.digit_grid(X[:n_grid], y[:n_grid], predicted[:n_grid], image_shape=image_shape),
+                             f"The first {n_grid} digits scored, labelled as the post does; "
+                             "wrong predictions in vermillion as true→predicted.")
+        figures["mistakes"] = (plots.mistakes(model, X, y), "The wrong answers the network was surest of.")
+        figures["weights"] = (plots.hidden_weights(model),
+                              f"What each hidden neuron responds to: its {model.n_inputs} input weights as an image.")
     body = {name: _figure_html(fig, caption) for name, (fig, caption) in figures.items()}
+    shown = {key: name for key, name in SECTIONS.items() if key in body or key in ("summary", "metrics", "model")}
     body["summary"] = _summary(model, scores, where)
     body["metrics"] = _metrics(scores)
     body["model"] = _model_table(model)
-    nav = " ".join(f'<a href="#{key}">{html.escape(name)}</a>' for key, name in SECTIONS.items())
+    nav = " ".join(f'<a href="#{key}">{html.escape(name)}</a>' for key, name in shown.items())
     sections = "\n".join(
-        f'<section id="{key}"><h2>{html.escape(name)}</h2>\n{body[key]}\n</section>' for key, name in SECTIONS.items()
+        f'<section id="{key}"><h2>{html.escape(name)}</h2>\n{body[key]}\n</section>' for key, name in shown.items()
     )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<p class=\"note\">digitnet {__version__}: a {model.n_inputs}-{model.params['W1'].shape[1]}-10 "
+        f"<h1>{html.escape(title)}</h1>\n<p class=\"note\">digitnet {__version__}: a {model.n_inputs}-{model.params['W1'].shape[1]}-{model.n_classes} "
         f"tanh network, recipe <b>{html.escape(model.config.recipe)}</b>.</p>\n<nav>{nav}</nav>\n{sections}\n</body></html>\n"
     )
 
@@ -116,7 +122,7 @@ def _summary(model: Model, scores, where: str) -> str:
 def _metrics(scores) -> str:
     rows = [
         ("accuracy (argmax)", f"{scores.accuracy:.4f}"),
-        ("the post's score (all ten rounded outputs right)", f"{scores.blog_score:.4f}"),
+        ("the post's score (every rounded output right)", f"{scores.blog_score:.4f}"),
         ("the post's squared error per digit", f"{scores.squared_error:.4f}"),
         (f"no digit chosen ({NO_DIGIT})", str(scores.no_digit)),
         ("digits scored", str(scores.n)),
@@ -124,15 +130,16 @@ def _metrics(scores) -> str:
     table = _table(["score", "value"], rows)
     per_class = _table(
         ["digit", "precision", "recall", "F1"],
-        [(str(k), f"{scores.precision[k]:.3f}", f"{scores.recall[k]:.3f}", f"{scores.f1[k]:.3f}") for k in range(10)],
+        [(str(k), f"{scores.precision[k]:.3f}", f"{scores.recall[k]:.3f}", f"{scores.f1[k]:.3f}")
+         for k in range(len(scores.precision))],
     )
     return f"{table}\n<h3>Per class (argmax predictions)</h3>\n{per_class}"
 
 
 def _model_table(model: Model) -> str:
     info = {
-        "architecture": f"{model.n_inputs} inputs ({model.image_shape[0]}x{model.image_shape[1]}), "
-                        f"{model.params['W1'].shape[1]} tanh hidden, 10 softmax outputs, "
+        "architecture": f"{model.inputs.describe()}, "
+                        f"{model.params['W1'].shape[1]} tanh hidden, {model.n_classes} softmax outputs, "
                         f"{'with' if 'b1' in model.params else 'no'} biases",
         "parameters": str(sum(w.size for w in model.params.values())),
         "input scaling": f"{model.scaling.method}: (x - {model.scaling.offset[0]:.4g}) / {model.scaling.scale[0]:.4g}",

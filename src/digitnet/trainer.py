@@ -78,13 +78,16 @@ def fit(
     config: Config,
     rng: np.random.Generator,
     *,
+    n_classes: int | None = None,
     X_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     n_total: int | None = None,
     callback: Callable[[History], None] | None = None,
     plain: bool = False,
 ) -> tuple[Params, History]:
-    """Train a network on scaled inputs X (n, d) with integer labels y (n,).
+    """Train a network on scaled inputs X (n, d) with integer labels y (n,) in 0..n_classes-1.
+
+    ``n_classes`` (K, the outputs) defaults to the largest label + 1.
 
     ``n_total`` divides the epoch's summed loss before comparing it with ``config.tol``
     (the post divides by the size of the whole data set); it defaults to n.
@@ -94,7 +97,7 @@ def fit(
     (slower; the same weights up to rounding).
     """
     dtype = np.dtype(config.dtype)
-    n_classes = 10
+    n_classes = n_classes if n_classes is not None else int(np.max(y)) + 1
     check_memory(len(X), X.shape[1], n_classes, config)
     X = np.ascontiguousarray(X, dtype=dtype)
     Y = np.eye(n_classes, dtype=dtype)[y]
