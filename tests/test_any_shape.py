@@ -101,7 +101,7 @@ def test_no_digit_sizes_outside_the_description_of_the_embedded_digits():
     and as the value of a named setting (``batch_size: int = 64``, ``SMALL_BATCH = 16``, ``fontsize=8``)."""
     found = []
     for path in sorted(SRC.rglob("*.py")):
-        if path.name == "data.py":
+        if path.name in ("data.py", "literal_blog.py"):  # the embedded digits' description; the post's code as written
             continue
         text = path.read_text()
         lines = text.splitlines()

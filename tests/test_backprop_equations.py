@@ -12,7 +12,7 @@ import digitnet
 from digitnet import network, optim
 from digitnet.data import fit_scaling, load_digits, split
 
-import literal_blog
+from digitnet import literal_blog
 from gradcheck import EPS, assert_close, finite_difference
 
 n, d, H, K = 4, 6, 5, 10

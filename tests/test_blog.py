@@ -7,7 +7,7 @@ import digitnet
 from digitnet.data import fit_scaling, split
 from digitnet.trainer import fit
 
-import literal_blog
+from digitnet import literal_blog
 
 
 @pytest.fixture(scope="module")

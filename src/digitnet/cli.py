@@ -28,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover
     import click
 
-from . import __version__
+from ._version import __version__
 from .config import RECIPES, Config
 from .data import Inputs, is_number, load_csv, load_digits, read_csv
 from .errors import DataError, DigitnetError, NoTestDataError, OutputFileError

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import sklearn.datasets
-from sklearn.model_selection import train_test_split
 
 from .errors import DataError
 
@@ -126,6 +124,8 @@ def check_labels(y: np.ndarray, n: int, n_classes: int | None = None) -> np.ndar
 
 def load_digits() -> Dataset:
     """scikit-learn's 1797 embedded 8x8 digits (the UCI optdigits test set); no download."""
+    import sklearn.datasets  # imported here: scikit-learn takes most of a second to import
+
     digits = sklearn.datasets.load_digits()
     return Dataset(digits.data, digits.target.astype(np.int64), {"kind": "sklearn-digits"}, OPTDIGITS, OPTDIGITS_CLASSES)
 
@@ -281,6 +281,8 @@ def split(
     Unstratified, this is the post's ``train_test_split(X, y)`` with ``random_state=seed``.
     ``parts`` names the two parts in the error message.
     """
+    from sklearn.model_selection import train_test_split
+
     index = np.arange(len(y))
     try:
         train, test = train_test_split(index, test_size=test_size, random_state=seed, stratify=y if stratify else None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 NO_DIGIT = -1  # the post's label for an output where no neuron rounds to 1
 
@@ -77,6 +76,8 @@ class Evaluation:
 
 
 def evaluate(P: np.ndarray, y: np.ndarray) -> Evaluation:
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
     blog = blog_labels(P)
     with np.errstate(invalid="ignore"):
         argmax = np.nan_to_num(P, nan=-np.inf).argmax(axis=1)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save as st_save
 
-from . import __version__
+from ._version import __version__
 from .config import Config
 from .data import Inputs, Scaling
 from .errors import ConfigError, ModelFileError

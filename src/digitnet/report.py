@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import __version__, plots
+from . import plots
+from ._version import __version__
 from .metrics import NO_DIGIT, evaluate
 from .model import Model, held_out
 from .files import write_atomic
