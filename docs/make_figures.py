@@ -10,21 +10,15 @@ from digitnet import plots
 from digitnet.model import held_out
 
 OUT = Path(__file__).resolve().parent / "images"
+README = ("digits", "confusion", "weights", "curves")  # names in plots.FIGURES
 
 
 def main() -> None:
     model = digitnet.train(config=digitnet.Config.from_recipe("modern", seed=0))
-    X, y, where = held_out(model)
-    predicted = model.predict(X)
-    figures = {
-        "digits": plots.digit_grid(X[:50], y[:50], predicted[:50], title="Test digits, labelled as the post does"),
-        "confusion": plots.confusion(model.evaluate(X, y), title=f"Confusion matrix, {where}"),
-        "weights": plots.hidden_weights(model),
-        "curves": plots.learning_curves(model.history, label_smoothing=model.config.label_smoothing),
-    }
+    scored = plots.Scored(model, *held_out(model))
     OUT.mkdir(exist_ok=True)
-    for name, fig in figures.items():
-        fig.savefig(OUT / f"{name}.png", dpi=80)
+    for name in README:
+        plots.FIGURES[name].draw(scored).savefig(OUT / f"{name}.png", dpi=80)
         print(OUT / f"{name}.png")
 
 

@@ -1,12 +1,15 @@
 """Every figure on a small trained model: axes, titles, images and the numbers drawn."""
 
+import re
+from pathlib import Path
+
 import matplotlib
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from digitnet import plots
-from digitnet.metrics import evaluate
+from digitnet.metrics import calibration, evaluate
 from digitnet.model import held_out
 
 matplotlib.use("Agg")
@@ -125,7 +128,7 @@ def test_hidden_weights_tiles_are_the_columns_of_W1(small_model):
 def test_calibration_and_reliability_diagram():
     P = np.array([[0.95, 0.05], [0.95, 0.05], [0.55, 0.45], [0.55, 0.45]])
     y = np.array([0, 1, 0, 0])
-    conf, acc, count, ece = plots.calibration(P, y, n_bins=10)
+    conf, acc, count, ece = calibration(P, y, n_bins=10)
     assert count[9] == 2 and count[5] == 2
     assert acc[9] == 0.5 and acc[5] == 1.0
     assert ece == pytest.approx(0.5 * abs(0.5 - 0.95) + 0.5 * abs(1.0 - 0.55))
@@ -141,3 +144,13 @@ def test_probabilities_bar_chart(digits):
     assert [bar.get_height() for bar in bars_ax.patches] == pytest.approx(p.tolist())
     assert bars_ax.get_title() == "Predicted 2 (90%)" and image_ax.get_title() == "input (true 2)"
     assert bars_ax.patches[2].get_facecolor() != bars_ax.patches[0].get_facecolor()
+
+
+def test_one_table_of_figures_serves_plot_report_and_docs():
+    from digitnet import cli, report
+
+    assert [kind.value for kind in cli.PlotKind] == list(plots.FIGURES)
+    assert [key for key in report.SECTIONS if key in plots.FIGURES] == list(plots.FIGURES)
+    docs = Path(__file__).resolve().parent.parent / "docs" / "make_figures.py"
+    readme = re.search(r"README = \((.*?)\)", docs.read_text()).group(1)
+    assert set(re.findall(r'"(\w+)"', readme)) <= set(plots.FIGURES)

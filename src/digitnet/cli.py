@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
 from ._version import __version__
 from .config import RECIPES, Config
 from .data import Inputs, is_number, load_csv, load_digits, read_csv
-from .errors import DataError, DigitnetError, NoTestDataError, OutputFileError
+from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .metrics import NO_DIGIT, Evaluation, blog_labels
 from .model import Model, held_out
@@ -93,6 +93,7 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+FLAGS = {"n_hidden": "--hidden", "batch_size": "--batch-size"}  # Config fields whose option has another name
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130
@@ -117,6 +118,9 @@ def translate_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except NoTestDataError as e:
             fail(f"{e}; pass --data FILE")
+        except ConfigError as e:
+            field = str(e).split(" ", 1)[0]
+            fail(str(e).replace(field, f"{field} ({FLAGS[field]})", 1) if field in FLAGS else str(e))
         except DigitnetError as e:
             fail(str(e))
         except KeyboardInterrupt:  # files are written atomically: an interrupted write leaves nothing
@@ -339,17 +343,12 @@ def reproduce_blog_command(
     _print_blog_runs(results, summary)
 
 
-class PlotKind(str, enum.Enum):
-    digits = "digits"
-    confusion = "confusion"
-    curves = "curves"
-    mistakes = "mistakes"
-    weights = "weights"
-    reliability = "reliability"
+# the names of plots.FIGURES, spelled out so that `digitnet --help` does not import matplotlib
+PlotKind = enum.Enum("PlotKind", {name: name for name in (  # type: ignore[misc]
+    "digits", "confusion", "curves", "mistakes", "reliability", "weights", "probabilities")}, type=str)
 
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
-IMAGE_FIGURES = ("digits", "mistakes", "weights")  # they draw inputs as images
 
 
 @app.command(epilog="Example: digitnet plot confusion model.safetensors --out confusion.png")
@@ -360,31 +359,18 @@ def plot(
     out_path: Annotated[Path, typer.Option("--out", help="Image to write: .png, .svg or .pdf.")],
     data: DataOption = None,
 ) -> None:
-    """Draw one figure of a model, on its held-out test split (or --data): digits, confusion, curves, mistakes, weights, reliability."""
+    """Draw one figure of a model, on its held-out test split (or --data)."""
     check_writable(out_path, example=f"{kind.value}.png")
     if out_path.suffix.lower() not in FIGURE_FORMATS:
         fail(f"--out {out_path}: unsupported image type {out_path.suffix or '(none)'!r}; use one of {', '.join(FIGURE_FORMATS)}")
     model = load(model_path)
-    if kind.value in IMAGE_FIGURES and model.inputs.image_shape is None:
-        fail(f"the '{kind.value}' figure draws inputs as images, and this model's inputs are plain features")
     from . import plots  # matplotlib is imported only by the commands that draw
 
-    if kind == PlotKind.curves:
-        fig = plots.learning_curves(model.history, label_smoothing=model.config.label_smoothing)
-    elif kind == PlotKind.weights:
-        fig = plots.hidden_weights(model)
-    else:
-        X, y, where = held_out(model, data)
-        if kind == PlotKind.digits:
-            n = min(100, len(y))
-            fig = plots.digit_grid(X[:n], y[:n], model.predict(X[:n]), image_shape=model.inputs.image_shape,
-                                   title=f"{n} digits from the {where}")
-        elif kind == PlotKind.confusion:
-            fig = plots.confusion(model.evaluate(X, y), title=f"Confusion matrix on the {where}")
-        elif kind == PlotKind.mistakes:
-            fig = plots.mistakes(model, X, y)
-        else:
-            fig = plots.reliability(model.predict_proba(X), y)
+    figure = plots.FIGURES[kind.value]
+    if figure.needs_images and model.inputs.image_shape is None:
+        fail(f"the '{kind.value}' figure draws inputs as images, and this model's inputs are plain features")
+    scored = plots.Scored(model, *held_out(model, data)) if figure.needs_data else plots.Scored(model)
+    fig = figure.draw(scored)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=out_path.suffix.lower()[1:], dpi=120)
     write_atomic(out_path, buffer.getvalue(), example=f"{kind.value}.png")

@@ -64,11 +64,11 @@ class Config:
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-        _check(self.n_hidden >= 1, "n_hidden (--hidden) must be at least 1", self.n_hidden)
+        _check(self.n_hidden >= 1, "n_hidden must be at least 1", self.n_hidden)
         _check(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)", self.dropout)
         _check(self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number", self.lr)
         _check(self.epochs >= 1, "epochs must be at least 1", self.epochs)
-        _check(self.batch_size >= 1, "batch_size (--batch-size) must be at least 1", self.batch_size)
+        _check(self.batch_size >= 1, "batch_size must be at least 1", self.batch_size)
         _check(self.tol is None or self.tol > 0, "tol must be positive or None", self.tol)
         _check(self.patience is None or self.patience >= 1, "patience must be at least 1 or None", self.patience)
         _check(0.0 <= self.val_fraction < 0.5, "val_fraction must be in [0, 0.5)", self.val_fraction)

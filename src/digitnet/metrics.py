@@ -94,3 +94,17 @@ def evaluate(P: np.ndarray, y: np.ndarray) -> Evaluation:
         recall=recall,
         f1=f1,
     )
+
+
+def calibration(P: np.ndarray, y: np.ndarray, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Per confidence bin: mean confidence, accuracy, count; and the expected calibration error (ECE)."""
+    confidence = P.max(axis=1)
+    correct = P.argmax(axis=1) == y
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    safe = np.maximum(count, 1)
+    mean_conf = np.bincount(which, confidence, n_bins) / safe
+    accuracy = np.bincount(which, correct, n_bins) / safe
+    ece = float(np.sum(count / len(y) * np.abs(accuracy - mean_conf)))
+    return mean_conf, accuracy, count, ece

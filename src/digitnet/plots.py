@@ -1,5 +1,8 @@
 """Figures: the post's two pictures and what else a user wants to see about a model.
 
+:data:`FIGURES` is the one table of them: ``digitnet plot`` offers its names, the report shows
+them in its order, and docs/make_figures.py draws the README's from it.
+
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global
 state, nothing shown); save it with ``fig.savefig(path)``. Colours: Okabe-Ito blue/vermillion
 for right/wrong, sequential "Blues" for counts and a purple-orange diverging map for weights,
@@ -8,11 +11,15 @@ all readable in greyscale and by colour-blind readers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from .metrics import Evaluation, labels as confusion_labels
+from .metrics import Evaluation, calibration, evaluate, labels as confusion_labels
 from .model import Model
 from .trainer import History
 
@@ -183,20 +190,6 @@ def hidden_weights(model: Model, *, n_cols: int = 20) -> Figure:
     return fig
 
 
-def calibration(P: np.ndarray, y: np.ndarray, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Per confidence bin: mean confidence, accuracy, count; and the expected calibration error (ECE)."""
-    confidence = P.max(axis=1)
-    correct = P.argmax(axis=1) == y
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
-    count = np.bincount(which, minlength=n_bins)
-    safe = np.maximum(count, 1)
-    mean_conf = np.bincount(which, confidence, n_bins) / safe
-    accuracy = np.bincount(which, correct, n_bins) / safe
-    ece = float(np.sum(count / len(y) * np.abs(accuracy - mean_conf)))
-    return mean_conf, accuracy, count, ece
-
-
 def reliability(P: np.ndarray, y: np.ndarray, *, n_bins: int = 10) -> Figure:
     """Reliability diagram: accuracy against confidence per bin, the diagonal being perfect calibration."""
     mean_conf, accuracy, count, ece = calibration(P, y, n_bins)
@@ -234,3 +227,87 @@ def probabilities(p: np.ndarray, image: np.ndarray | None = None, *, image_shape
            title=f"Predicted {best} ({p[best]:.0%})")
     ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)  # above this the post's rounding chooses the digit
     return fig
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model and the data a figure is drawn on: raw inputs X (n, d), labels y (n,), and where they are from."""
+
+    model: Model
+    X: np.ndarray | None = None
+    y: np.ndarray | None = None
+    where: str = ""
+
+    @cached_property
+    def P(self) -> np.ndarray:
+        return self.model.predict_proba(self.X)
+
+    @cached_property
+    def scores(self) -> Evaluation:
+        return evaluate(self.P, self.y)
+
+
+@dataclass(frozen=True)
+class FigureKind:
+    title: str  # the report's heading
+    draw: Callable[[Scored], Figure]
+    caption: Callable[[Scored], str]
+    needs_images: bool = False  # draws inputs as images: only for models whose inputs are an image's pixels
+    needs_data: bool = True  # drawn on data (else from the model alone)
+
+
+GRID = 100  # digits in the grid
+
+
+def _least_confident(s: Scored) -> Figure:
+    i = int(np.argsort(s.P.max(axis=1))[0])
+    image = s.X[i] if s.model.inputs.image_shape else None
+    return probabilities(s.P[i], image, image_shape=s.model.inputs.image_shape, true_label=int(s.y[i]))
+
+
+FIGURES: dict[str, FigureKind] = {
+    "digits": FigureKind(
+        "Test digits",
+        lambda s: digit_grid(s.X[:GRID], s.y[:GRID], s.P[:GRID].argmax(axis=1), image_shape=s.model.inputs.image_shape,
+                             title=f"{min(GRID, len(s.y))} digits from the {s.where}"),
+        lambda s: f"The first {min(GRID, len(s.y))} digits scored, labelled as the post does; "
+                  "wrong predictions in vermillion as true→predicted.",
+        needs_images=True,
+    ),
+    "confusion": FigureKind(
+        "Confusion matrix",
+        lambda s: confusion(s.scores, title=f"Confusion matrix on the {s.where}"),
+        lambda s: "True label across, predicted label up, as in the post; -1 means no output rounded to 1.",
+    ),
+    "curves": FigureKind(
+        "Learning curves",
+        lambda s: learning_curves(s.model.history, label_smoothing=s.model.config.label_smoothing),
+        lambda s: "Per epoch; the dotted line is the epoch whose weights were kept. Training figures are "
+                  "measured during the epoch (with dropout, if any); validation figures after it.",
+        needs_data=False,
+    ),
+    "mistakes": FigureKind(
+        "Most confident mistakes",
+        lambda s: mistakes(s.model, s.X, s.y),
+        lambda s: "The wrong answers the network was surest of.",
+        needs_images=True,
+    ),
+    "reliability": FigureKind(
+        "Calibration",
+        lambda s: reliability(s.P, s.y),
+        lambda s: f"Expected calibration error {calibration(s.P, s.y)[3]:.3f}: "
+                  "the average gap between confidence and accuracy.",
+    ),
+    "weights": FigureKind(
+        "Hidden-layer weights",
+        lambda s: hidden_weights(s.model),
+        lambda s: f"What each hidden neuron responds to: its {s.model.n_inputs} input weights as an image.",
+        needs_images=True,
+        needs_data=False,
+    ),
+    "probabilities": FigureKind(
+        "One prediction up close",
+        _least_confident,
+        lambda s: "The least confident prediction in the data, with all its class probabilities.",
+    ),
+}

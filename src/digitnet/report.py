@@ -16,23 +16,15 @@ from matplotlib.figure import Figure
 
 from . import plots
 from ._version import __version__
-from .metrics import NO_DIGIT, evaluate
+from .metrics import NO_DIGIT
 from .model import Model, held_out
 from .files import write_atomic
 from .trainer import STOP_REASONS
 
-SECTIONS = {
-    "summary": "Summary",
-    "metrics": "Scores",
-    "digits": "Test digits",
-    "confusion": "Confusion matrix",
-    "curves": "Learning curves",
-    "mistakes": "Most confident mistakes",
-    "reliability": "Calibration",
-    "weights": "Hidden-layer weights",
-    "probabilities": "One prediction up close",
-    "model": "Model and settings",
-}
+
+# every section in order; a model whose inputs are not images skips the figures that draw them
+SECTIONS = {"summary": "Summary", "metrics": "Scores", **{key: kind.title for key, kind in plots.FIGURES.items()},
+            "model": "Model and settings"}
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 2em auto;
@@ -54,40 +46,18 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
 
 def build(model: Model, X: np.ndarray, y: np.ndarray, where: str, *, title: str = "digitnet model report") -> str:
     """The report's HTML for ``model`` scored on raw pixels X with labels y (``where`` says what they are)."""
-    P = model.predict_proba(X)
-    scores = evaluate(P, y)
-    predicted = P.argmax(axis=1)
-    n_grid = min(100, len(y))
-    mean_conf, accuracy, count, ece = plots.calibration(P, y)
-    example = int(np.argsort(P.max(axis=1))[0])  # the least confident prediction is the interesting one
-    image_shape = model.inputs.image_shape
-    figures = {
-        "confusion": (plots.confusion(scores),
-                      "True label across, predicted label up, as in the post; -1 means no output rounded to 1."),
-        "curves": (plots.learning_curves(model.history, label_smoothing=model.config.label_smoothing),
-                   "Per epoch; the dotted line is the epoch whose weights were kept. Training figures are "
-                   "measured during the epoch (with dropout, if any); validation figures after it."),
-        "reliability": (plots.reliability(P, y),
-                        f"Expected calibration error {ece:.3f}: the average gap between confidence and accuracy."),
-        "probabilities": (plots.probabilities(P[example], X[example] if image_shape else None, image_shape=image_shape,
-                                              true_label=int(y[example])),
-                          "The least confident prediction in the data, with all its class probabilities."),
-    }
-    if image_shape:  # the figures that draw inputs as images
-        figures["digits"] = (plots.digit_grid(X[:n_grid], y[:n_grid], predicted[:n_grid], image_shape=image_shape),
-                             f"The first {n_grid} digits scored, labelled as the post does; "
-                             "wrong predictions in vermillion as true→predicted.")
-        figures["mistakes"] = (plots.mistakes(model, X, y), "The wrong answers the network was surest of.")
-        figures["weights"] = (plots.hidden_weights(model),
-                              f"What each hidden neuron responds to: its {model.n_inputs} input weights as an image.")
-    body = {name: _figure_html(fig, caption) for name, (fig, caption) in figures.items()}
-    shown = {key: name for key, name in SECTIONS.items() if key in body or key in ("summary", "metrics", "model")}
+    scored = plots.Scored(model, X, y, where)
+    images = model.inputs.image_shape is not None
+    shown = {key: kind for key, kind in plots.FIGURES.items() if images or not kind.needs_images}
+    body = {key: _figure_html(kind.draw(scored), kind.caption(scored)) for key, kind in shown.items()}
+    scores = scored.scores
     body["summary"] = _summary(model, scores, where)
     body["metrics"] = _metrics(scores)
     body["model"] = _model_table(model)
-    nav = " ".join(f'<a href="#{key}">{html.escape(name)}</a>' for key, name in shown.items())
+    headings = {key: name for key, name in SECTIONS.items() if key in body}
+    nav = " ".join(f'<a href="#{key}">{html.escape(name)}</a>' for key, name in headings.items())
     sections = "\n".join(
-        f'<section id="{key}"><h2>{html.escape(name)}</h2>\n{body[key]}\n</section>' for key, name in shown.items()
+        f'<section id="{key}"><h2>{html.escape(name)}</h2>\n{body[key]}\n</section>' for key, name in headings.items()
     )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
