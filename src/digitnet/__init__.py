@@ -32,7 +32,7 @@ _WHERE = {
     "Evaluation": "metrics",
     "evaluate": "metrics",
     "Model": "model",
-    "train": "model",
+    "train": "pipeline",
     "load": "persistence",
     "save": "persistence",
     "History": "trainer",
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from .data import OPTDIGITS, Dataset, Inputs, load_csv, load_digits, read_csv
     from .errors import ConfigError, DataError, DigitnetError, ModelFileError
     from .metrics import Evaluation, evaluate
-    from .model import Model, train
+    from .model import Model
+    from .pipeline import train
     from .persistence import load, save
     from .trainer import History, fit

@@ -30,12 +30,12 @@ except ImportError:  # pragma: no cover
 
 from ._version import __version__
 from .config import RECIPES, Config
-from .data import Inputs, is_number, load_csv, load_digits, read_csv
+from .data import Inputs, held_out, is_number, load_csv, load_digits, read_csv
 from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .metrics import NO_DIGIT, Evaluation, blog_labels
-from .model import Model, held_out
-from .model import train as train_model
+from .model import Model
+from .pipeline import train as train_model
 from .files import check_writable, write_atomic
 from .persistence import json_safe, load, save
 from .trainer import STOP_REASONS, History

@@ -8,10 +8,14 @@ import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, NoTestDataError
+
+if TYPE_CHECKING:
+    from .model import Model
 
 @dataclass(frozen=True)
 class Inputs:
@@ -326,3 +330,32 @@ def fit_scaling(X: np.ndarray, method: str) -> Scaling:
     if not spread > 0:
         raise DataError("cannot scale the inputs: every pixel of the training data has the same value")
     return Scaling(method, np.full(d, X.mean(dtype=np.float64)), np.full(d, spread))
+
+
+def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Data to score ``model`` on: the CSV ``data``, or else the model's own held-out test split.
+
+    Returns raw inputs, labels, and a description of where they came from. The split is found
+    again from the model file: its data source (checked by SHA-256 for a CSV) and test indices.
+    """
+    if data is not None:
+        dataset = load_csv(data, inputs=model.inputs, n_classes=model.n_classes)
+        return dataset.X, dataset.y, str(data)
+    source = model.data_source
+    if source.get("kind") == "sklearn-digits":
+        dataset = load_digits()
+        where = "held-out test split of the embedded digits"
+    elif source.get("kind") == "csv":
+        path = Path(source["path"])
+        try:
+            dataset = load_csv(path, inputs=model.inputs, n_classes=model.n_classes)
+        except DataError:
+            raise NoTestDataError(f"the model was trained on {path}, which cannot be read now") from None
+        if dataset.source["sha256"] != source.get("sha256"):
+            raise NoTestDataError(f"the model was trained on {path}, which has changed since")
+        where = f"held-out test split of {path}"
+    else:
+        raise NoTestDataError("the model does not record where its training data came from")
+    if len(model.test_indices) == 0 or model.test_indices.max() >= len(dataset.y):
+        raise NoTestDataError("the model's test split does not fit its training data")
+    return dataset.X[model.test_indices], dataset.y[model.test_indices], where

@@ -10,7 +10,7 @@ from joblib import Parallel, delayed
 
 from .config import Config
 from .data import Dataset, load_digits
-from .model import train
+from .pipeline import train
 
 # What the post printed for its one run: "converged at iteration: 11" (the loop had run 12 epochs),
 # "average error: 0.009976326528757164", "average test set error: 0.06930050980970036",

@@ -1,22 +1,18 @@
-"""A trained model: weights plus everything needed to use and re-evaluate them; ``train`` builds one."""
+"""A trained model: weights, input scaling and description, history; it predicts. ``pipeline.train`` builds one."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from pathlib import Path
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import kernels
 from .config import Config
-from .data import OPTDIGITS, Dataset, Inputs, Scaling, fit_scaling, load_csv, load_digits, split
-from .errors import DataError, NoTestDataError
-from .metrics import Evaluation, evaluate, scores
+from .data import OPTDIGITS, Inputs, Scaling
+from .metrics import Evaluation, evaluate
 from .network import Params
-from .trainer import History, fit
+from .trainer import History
 
 
 @dataclass(frozen=True)
@@ -119,75 +115,3 @@ def _compiled_dtype(X: np.ndarray) -> np.ndarray:
 
 
 _COMPILED_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int64, np.int32, np.uint8, np.int16, np.uint16, np.int8, np.uint32, np.uint64)}
-
-
-def train(
-    data: Dataset | None = None,
-    config: Config | None = None,
-    *,
-    callback: Callable[[History], None] | None = None,
-    split_indices: tuple[np.ndarray, np.ndarray] | None = None,
-) -> Model:
-    """Split ``data`` (default: the embedded digits), scale, train, and score on the held-out test split.
-
-    The split, the initial weights, the shuffles and the dropout masks all follow
-    ``config.seed``: the same seed gives the same model, bit for bit.
-    ``split_indices`` = (train rows, test rows) replaces the seeded split (cross-validation uses it).
-    """
-    data = data if data is not None else load_digits()
-    config = config if config is not None else Config()
-    if split_indices is None:
-        split_indices = split(data.y, config.test_size, config.seed, stratify=config.stratify)
-    train_idx, test_idx = (np.asarray(i) for i in split_indices)
-    fit_idx, val_idx = train_idx, train_idx[:0]
-    if config.val_fraction > 0:
-        fit_idx, val_idx = split(data.y[train_idx], config.val_fraction, config.seed, stratify=config.stratify,
-                                 parts=f"training and validation (val_fraction {config.val_fraction})")
-        fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]
-    # the post scales with the mean and variance of the whole data set, test split included
-    scaling = fit_scaling(data.X if config.scaling == "blog" else data.X[fit_idx], config.scaling)
-    X = scaling.apply(data.X, dtype=config.dtype)  # what fit trains on: no float64 copy of the data
-    params, history = fit(
-        X[fit_idx],
-        data.y[fit_idx],
-        config,
-        np.random.default_rng(config.seed),
-        n_classes=data.n_classes,
-        X_val=X[val_idx],
-        y_val=data.y[val_idx],
-        n_total=len(data.y),
-        callback=callback,
-    )
-    model = Model(params, config, scaling, history, test_idx, data.source, data.inputs)
-    with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
-        metrics = scores(model.predict_proba(data.X[test_idx]), data.y[test_idx])
-    return dataclasses.replace(model, metrics=metrics)
-
-
-def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-    """Data to score ``model`` on: the CSV ``data``, or else the model's own held-out test split.
-
-    Returns raw inputs, labels, and a description of where they came from. The split is found
-    again from the model file: its data source (checked by SHA-256 for a CSV) and test indices.
-    """
-    if data is not None:
-        dataset = load_csv(data, inputs=model.inputs, n_classes=model.n_classes)
-        return dataset.X, dataset.y, str(data)
-    source = model.data_source
-    if source.get("kind") == "sklearn-digits":
-        dataset = load_digits()
-        where = "held-out test split of the embedded digits"
-    elif source.get("kind") == "csv":
-        path = Path(source["path"])
-        try:
-            dataset = load_csv(path, inputs=model.inputs, n_classes=model.n_classes)
-        except DataError:
-            raise NoTestDataError(f"the model was trained on {path}, which cannot be read now") from None
-        if dataset.source["sha256"] != source.get("sha256"):
-            raise NoTestDataError(f"the model was trained on {path}, which has changed since")
-        where = f"held-out test split of {path}"
-    else:
-        raise NoTestDataError("the model does not record where its training data came from")
-    if len(model.test_indices) == 0 or model.test_indices.max() >= len(dataset.y):
-        raise NoTestDataError("the model's test split does not fit its training data")
-    return dataset.X[model.test_indices], dataset.y[model.test_indices], where

@@ -1,0 +1,57 @@
+"""The training pipeline: split the data, scale the inputs, fit the network, score it on the held-out split."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from .config import Config
+from .data import Dataset, fit_scaling, load_digits, split
+from .metrics import scores
+from .model import Model
+from .trainer import History, fit
+
+
+def train(
+    data: Dataset | None = None,
+    config: Config | None = None,
+    *,
+    callback: Callable[[History], None] | None = None,
+    split_indices: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Model:
+    """Split ``data`` (default: the embedded digits), scale, train, and score on the held-out test split.
+
+    The split, the initial weights, the shuffles and the dropout masks all follow
+    ``config.seed``: the same seed gives the same model, bit for bit.
+    ``split_indices`` = (train rows, test rows) replaces the seeded split (cross-validation uses it).
+    """
+    data = data if data is not None else load_digits()
+    config = config if config is not None else Config()
+    if split_indices is None:
+        split_indices = split(data.y, config.test_size, config.seed, stratify=config.stratify)
+    train_idx, test_idx = (np.asarray(i) for i in split_indices)
+    fit_idx, val_idx = train_idx, train_idx[:0]
+    if config.val_fraction > 0:
+        fit_idx, val_idx = split(data.y[train_idx], config.val_fraction, config.seed, stratify=config.stratify,
+                                 parts=f"training and validation (val_fraction {config.val_fraction})")
+        fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]
+    # the post scales with the mean and variance of the whole data set, test split included
+    scaling = fit_scaling(data.X if config.scaling == "blog" else data.X[fit_idx], config.scaling)
+    X = scaling.apply(data.X, dtype=config.dtype)  # what fit trains on: no float64 copy of the data
+    params, history = fit(
+        X[fit_idx],
+        data.y[fit_idx],
+        config,
+        np.random.default_rng(config.seed),
+        n_classes=data.n_classes,
+        X_val=X[val_idx],
+        y_val=data.y[val_idx],
+        n_total=len(data.y),
+        callback=callback,
+    )
+    model = Model(params, config, scaling, history, test_idx, data.source, data.inputs)
+    with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
+        metrics = scores(model.predict_proba(data.X[test_idx]), data.y[test_idx])
+    return dataclasses.replace(model, metrics=metrics)
