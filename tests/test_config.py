@@ -2,6 +2,7 @@ import dataclasses
 
 import pytest
 
+import digitnet
 from digitnet import Config, ConfigError
 from digitnet.config import RECIPES
 
@@ -58,3 +59,44 @@ def test_blog_gradient_needs_per_sample_sgd():
 def test_dict_round_trip():
     c = Config.from_recipe("blog-exact", seed=9)
     assert Config.from_dict(c.to_dict()) == c
+
+
+def test_every_field_is_in_one_group():
+    from digitnet.config import GROUPS
+
+    names = [name for group in GROUPS.values() for name in group]
+    assert sorted(names) == sorted(f.name for f in dataclasses.fields(Config)) and len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    "name, text, value",
+    [("n_hidden", "300", 300), ("lr", "1e-3", 0.001), ("patience", "none", None), ("shuffle", "false", False),
+     ("tol", "0.01", 0.01), ("optimizer", "sgd", "sgd"), ("bias", "yes", True)],
+)
+def test_any_field_can_be_parsed_from_text(name, text, value):
+    assert Config.parse(name, text) == value
+    assert getattr(Config.from_recipe("modern", **{name: Config.parse(name, text)}), name) == value
+
+
+def test_the_command_line_reaches_every_setting(tmp_path):
+    from typer.testing import CliRunner
+
+    from digitnet.cli import app
+
+    out = tmp_path / "m.safetensors"
+    r = CliRunner().invoke(app, ["train", "--set", "l2=0", "--set", "patience=none", "--set", "val_fraction=0",
+                                 "--set", "label_smoothing=0.05", "--epochs", "2", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.stderr
+    config = digitnet.load(out).config
+    assert (config.l2, config.patience, config.val_fraction, config.label_smoothing, config.epochs) == (0.0, None, 0.0, 0.05, 2)
+    for args, message in [
+        (["--set", "nope=1"], "unknown setting 'nope'; the settings are n_hidden,"),
+        (["--set", "l2"], "--set 'l2': expected NAME=VALUE"),
+        (["--set", "shuffle=maybe"], "shuffle must be true or false; got 'maybe'"),
+        (["--set", "epochs=many"], "epochs must be an integer; got 'many'"),
+        (["--set", "n_hidden=3", "--hidden", "4"], "n_hidden is set twice"),
+        (["--set", "recipe=blog"], "choose the recipe with --recipe"),
+        (["--set", "l2=-1"], "l2 must be >= 0; got -1.0"),
+    ]:
+        r = CliRunner().invoke(app, ["train", *args, "--quiet", "--out", str(tmp_path / "x.safetensors")])
+        assert r.exit_code == 2 and r.stderr.startswith("error: ") and message in r.stderr, (args, r.stderr)

@@ -62,7 +62,7 @@ class _OneLineErrors(TyperGroup):
         except click.ClickException as e:
             err.print(f"error: {_usage_message(e)}", markup=False)
             code = EXIT_BAD_INPUT
-        except (click.exceptions.Abort, KeyboardInterrupt):
+        except (typer.Abort, KeyboardInterrupt):
             err.print("interrupted: nothing was written", markup=False)
             code = EXIT_INTERRUPTED
         except MemoryError:
@@ -188,6 +188,10 @@ def train(
     lr: Annotated[float | None, typer.Option(help=f"Learning rate ({_by_recipe('lr')}).")] = None,
     batch_size: Annotated[int | None, typer.Option(help=f"Samples per step ({_by_recipe('batch_size')}).")] = None,
     seed: Annotated[int | None, typer.Option(help=f"Seed of the split, weights, shuffles and dropout (default {Config.seed}).")] = None,
+    settings: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="NAME=VALUE",
+        help="Any other setting of the recipe, e.g. --set l2=0 --set patience=none (repeatable; the names: docs or Config).",
+    )] = None,
     data: DataOption = None,
     out_path: Annotated[Path, typer.Option("--out", help="Model file to write.")] = Path("model.safetensors"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -195,7 +199,18 @@ def train(
 ) -> None:
     """Train a network, score it on its held-out test split, and write the model file."""
     given = dict(n_hidden=hidden, dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
-    config = Config.from_recipe(recipe.value, **{k: v for k, v in given.items() if v is not None})
+    given = {k: v for k, v in given.items() if v is not None}
+    for item in settings or []:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep:
+            fail(f"--set {item!r}: expected NAME=VALUE, e.g. --set l2=0")
+        if name == "recipe":
+            fail("choose the recipe with --recipe; --set changes the recipe's settings")
+        if name in given:
+            fail(f"{name} is set twice (--set {name}=... and {FLAGS.get(name, '--' + name)} or another --set)")
+        given[name] = Config.parse(name, text)
+    config = Config.from_recipe(recipe.value, **given)
     check_writable(out_path)
     dataset = load_csv(data) if data is not None else load_digits()
     if not quiet:

@@ -30,31 +30,36 @@ CHOICES = {
 
 @dataclass(frozen=True)
 class Config:
-    """Every setting of one training run. Build one with :meth:`from_recipe`."""
+    """Every setting of one training run, in three groups (:data:`GROUPS`). Build one with :meth:`from_recipe`."""
 
-    recipe: str = "modern"  # the recipe these settings started from (a label; the fields decide)
+    # --- the network: its shape and arithmetic
     n_hidden: int = 200  # neurons in the tanh hidden layer
-    dropout: float = 0.0  # fraction of hidden neurons zeroed per training sample; kept ones scaled by 1/(1-dropout)
     bias: bool = True  # learn biases b1, b2 (the post has none)
     init: str = "glorot"  # "uniform": U[-1, 1) as the post; "glorot": U[-r, r), r = sqrt(6 / (fan_in + fan_out))
+    dropout: float = 0.0  # fraction of hidden neurons zeroed per training sample; kept ones scaled by 1/(1-dropout)
+    dtype: str = "float32"  # floating point type of weights and arithmetic
+
+    # --- training: the loss, the optimiser and when to stop
     gradient: str = "exact"  # "blog": the post's update rule, quirks and all; "exact": the true gradient of `loss`
     loss: str = "cross_entropy"  # "mse": sum over outputs of (p - y)^2, as the post; "cross_entropy": -sum y log p
     optimizer: str = "adam"  # "sgd" (plain steps of size lr) or "adam"
     lr: float = 0.02  # learning rate (the peak rate when a schedule is used)
+    schedule: str = "cosine"  # learning rate per step: "constant", or "cosine" decay from lr to 0 over `epochs`
     batch_size: int = 64  # samples per gradient step; 1 is per-sample SGD as in the post
     epochs: int = 16  # maximum number of passes over the training set
+    shuffle: bool = True  # reshuffle the training samples every epoch (the post keeps the split's order)
+    l2: float = 1e-4  # L2 penalty (l2 / 2) * (|W1|^2 + |W2|^2) added to the loss; biases are not penalised
+    label_smoothing: float = 0.1  # targets become (1 - eps) * one_hot + eps / K (K classes)
+    input_noise: float = 0.0  # std of Gaussian noise added to the scaled inputs of each training batch
     tol: float | None = None  # stop once the epoch's summed loss / size of the whole data set is below tol (the post: 0.01)
     patience: int | None = 5  # early stopping: epochs without a better validation loss before stopping; None: off
     val_fraction: float = 0.1  # share of the training split held out to choose the best epoch (0 with patience None)
-    l2: float = 1e-4  # L2 penalty (l2 / 2) * (|W1|^2 + |W2|^2) added to the loss; biases are not penalised
-    label_smoothing: float = 0.1  # targets become (1 - eps) * one_hot + eps / 10
-    input_noise: float = 0.0  # std of Gaussian noise added to the scaled inputs of each training batch
-    schedule: str = "cosine"  # learning rate per step: "constant", or "cosine" decay from lr to 0 over `epochs`
-    shuffle: bool = True  # reshuffle the training samples every epoch (the post keeps the split's order)
+
+    # --- the experiment: where it started, the data's split and scaling, the seed
+    recipe: str = "modern"  # the recipe these settings started from (a label; the fields decide)
     scaling: str = "standard"  # "blog": (X - mean) / var, one scalar each over the whole data set; "standard": (X - mean) / std, over the training split
     stratify: bool = True  # keep class proportions equal in the train / test split
     test_size: float = 0.25  # share of the data held out for testing (the post: scikit-learn's default 0.25)
-    dtype: str = "float32"  # floating point type of weights and arithmetic
     seed: int = 0  # seeds the split, the initial weights, the shuffles and the dropout masks
 
     def __post_init__(self) -> None:
@@ -100,6 +105,28 @@ class Config:
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return dataclasses.replace(RECIPES[recipe], **overrides)
+
+    @staticmethod
+    def parse(name: str, text: str) -> object:
+        """The value of field ``name`` written as ``text`` ("200", "0.5", "true", "none", "adam"); Config checks the rest."""
+        if name not in _KINDS:
+            raise ConfigError(f"unknown setting {name!r}; the settings are {', '.join(_KINDS)}")
+        kind, word = _KINDS[name], text.strip()
+        if type(None) in kind and word.lower() in ("none", "null"):
+            return None
+        if bool in kind:
+            if word.lower() in ("true", "yes", "on", "1"):
+                return True
+            if word.lower() in ("false", "no", "off", "0"):
+                return False
+            raise ConfigError(f"{name} must be true or false; got {text!r}")
+        for number in (int, float):
+            if number in kind:
+                try:
+                    return number(word)
+                except ValueError:
+                    raise ConfigError(f"{name} must be {'an integer' if number is int else 'a number'}; got {text!r}") from None
+        return word
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -167,6 +194,13 @@ _BLOG = Config(
     dtype="float64",
     seed=0,
 )
+
+GROUPS = {  # every field in one group: the settings' three concerns
+    "network": ("n_hidden", "bias", "init", "dropout", "dtype"),
+    "training": ("gradient", "loss", "optimizer", "lr", "schedule", "batch_size", "epochs", "shuffle", "l2",
+                 "label_smoothing", "input_noise", "tol", "patience", "val_fraction"),
+    "experiment": ("recipe", "scaling", "stratify", "test_size", "seed"),
+}
 
 RECIPES: dict[str, Config] = {
     "modern": Config(),
