@@ -170,9 +170,9 @@ def test_eq_l2(rng):
 def test_eq_adam(rng):
     theta = rng.normal(size=7)
     g1, g2 = rng.normal(size=7), rng.normal(size=7)
-    adam = optim.Adam({"theta": theta})
+    adam = optim.Adam(theta)
     start = theta.copy()
-    adam.step({"theta": theta}, {"theta": g1}, 0.01)
+    adam.step_numpy(theta, g1.copy(), 0.01)
     # the first step is lr * sign(g), up to eps: in digitnet's form exactly lr * g / (|g| + eps / sqrt(1 - beta2))
     np.testing.assert_allclose(start - theta, 0.01 * g1 / (np.abs(g1) + 1e-8 / np.sqrt(1 - 0.999)), rtol=1e-12)
     np.testing.assert_allclose(start - theta, 0.01 * np.sign(g1), rtol=1e-4)
@@ -181,7 +181,7 @@ def test_eq_adam(rng):
     m = b1 * (1 - b1) * g1 + (1 - b1) * g2
     v = b2 * (1 - b2) * g1**2 + (1 - b2) * g2**2
     expected = theta - 0.01 * (m / (1 - b1**2)) / (np.sqrt(v / (1 - b2**2)) + eps)
-    adam.step({"theta": theta}, {"theta": g2}, 0.01)
+    adam.step_numpy(theta, g2.copy(), 0.01)
     np.testing.assert_allclose(theta, expected, rtol=1e-6)  # eps sits in a slightly different place
 
 

@@ -67,3 +67,25 @@ def test_training_memory_does_not_grow_with_epochs_or_copy_the_data(digits):
     assert abs(peak(10, 1797) - peak(2, 1797)) < 16_000
     per_row = (peak(2, 1797) - peak(2, 897)) / 900
     assert per_row < X.itemsize * 64  # less than one copy of a row of X: only the (n, 10) targets grow
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_compiled_optimizers_equal_their_numpy_reference(name, dtype, rng):
+    from digitnet.optim import OPTIMIZERS
+
+    theta = rng.normal(size=50).astype(dtype)
+    fast_theta, numpy_theta = theta.copy(), theta.copy()
+    fast = OPTIMIZERS[name](fast_theta, l2=0.1, n_decayed=30)
+    reference = OPTIMIZERS[name](numpy_theta, l2=0.1, n_decayed=30)
+    for lr in (0.1, 0.05, 0.02):
+        g = rng.normal(size=50).astype(dtype)
+        fast.step(fast_theta, g.copy(), lr)
+        reference.step_numpy(numpy_theta, g.copy(), lr)
+    np.testing.assert_allclose(fast_theta, numpy_theta, rtol=1e-12 if dtype == "float64" else 1e-6)
+    assert np.abs(fast_theta - theta).max() > 1e-3
+    # L2 decays the first n_decayed entries only: with a zero gradient the others stay put
+    still = OPTIMIZERS[name](theta.copy(), l2=0.5, n_decayed=30)
+    moved = theta.copy()
+    still.step(moved, np.zeros(50, dtype), 0.1)
+    assert np.all(moved[30:] == theta[30:]) and np.all(moved[:30] != theta[:30])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kernels
+from .fast import predict as fast_predict
 from .config import Config
 from .data import OPTDIGITS, Inputs, Scaling
 from .metrics import Evaluation, evaluate
@@ -51,11 +51,7 @@ class Model:
         if X.ndim != 2 or X.shape[1] != self.n_inputs or len(X) == 0 or X.dtype.kind not in "iuf":
             self.inputs.check(X)  # raises, naming the problem
         W1, b1, W2, b2 = self._folded
-        low, high = self.inputs.bounds()
-        if len(X) <= SMALL_BATCH:
-            P, bad = kernels.predict_few(_compiled_dtype(X), W1, b1, W2, b2, low, high)
-        else:
-            P, bad = _predict_many(X, W1, b1, W2, b2, low, high)
+        P, bad = fast_predict.predict_proba(X, W1, b1, W2, b2, *self.inputs.bounds())
         if bad >= 0:
             raise self.inputs.error(X[bad], bad)
         return P
@@ -81,37 +77,3 @@ class Model:
 
     def is_finite(self) -> bool:
         return all(np.all(np.isfinite(w)) for w in self.params.values())
-
-
-SMALL_BATCH = 16  # up to this many rows one compiled call beats a dozen NumPy calls
-BLOCK = 4096  # rows per block in _predict_many: the hidden layer of a block stays in cache
-
-
-def _predict_many(X, W1, b1, W2, b2, low, high) -> tuple[np.ndarray, int]:
-    """Block by block: check and convert the inputs, X @ W1 + b1, tanh, @ W2, softmax. Returns (P, first bad row or -1)."""
-    n = len(X)
-    P = np.empty((n, W2.shape[1]), W1.dtype)
-    x = np.empty((min(BLOCK, n), W1.shape[0]), W1.dtype)
-    z = np.empty((min(BLOCK, n), W1.shape[1]), W1.dtype)
-    for start in range(0, n, BLOCK):
-        rows = slice(start, min(start + BLOCK, n))
-        m = rows.stop - start
-        bad = kernels.inputs_as(_compiled_dtype(X[rows]), x[:m], low, high)
-        if bad >= 0:
-            return P, start + bad
-        np.matmul(x[:m], W1, out=z[:m])
-        z[:m] += b1
-        np.tanh(z[:m], out=z[:m])
-        np.matmul(z[:m], W2, out=P[rows])
-        kernels.softmax_rows(P[rows], b2)
-    return P, -1
-
-
-def _compiled_dtype(X: np.ndarray) -> np.ndarray:
-    """X itself, or a float64 copy when the compiled loops have no version for its dtype (float16, big-endian)."""
-    if X.dtype.isnative and X.dtype in _COMPILED_DTYPES:
-        return X
-    return X.astype(np.float64)
-
-
-_COMPILED_DTYPES = {np.dtype(t) for t in (np.float32, np.float64, np.int64, np.int32, np.uint8, np.int16, np.uint16, np.int8, np.uint32, np.uint64)}

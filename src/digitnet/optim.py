@@ -1,7 +1,8 @@
-"""Optimisers: each updates parameters in place from their gradients, one ``step`` at a time.
+"""Optimisers: each owns its state and its update, on one flat vector theta of all parameters.
 
-The trainer hands them one flat vector (``{"theta": theta}``), so each update is a
-handful of passes over all parameters at once.
+``step`` runs the compiled update (:mod:`.fast.kernels`); ``step_numpy`` the same arithmetic
+in readable NumPy, the reference the tests compare it with. L2 is coupled: ``l2 * theta`` is
+added to the gradient of the first ``n_decayed`` entries (the weights; biases are not decayed).
 """
 
 from __future__ import annotations
@@ -10,15 +11,21 @@ import math
 
 import numpy as np
 
-from .network import Params
+from .fast import kernels
 
 
 class SGD:
     """theta <- theta - lr * g"""
 
-    def step(self, params: Params, grads: Params, lr: float) -> None:
-        for name, g in grads.items():
-            params[name] -= lr * g
+    def __init__(self, theta: np.ndarray, *, l2: float = 0.0, n_decayed: int = 0) -> None:
+        self.l2, self.n_decayed = l2, n_decayed
+
+    def step(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        kernels.sgd_step(theta, grad, lr, self.l2, self.n_decayed)
+
+    def step_numpy(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        _add_l2(theta, grad, self.l2, self.n_decayed)
+        theta -= lr * grad
 
 
 class Adam:
@@ -27,39 +34,40 @@ class Adam:
     Section 2's rearrangement of theta <- theta - lr * m_hat / (sqrt(v_hat) + eps_hat): step size
     lr * sqrt(1 - beta2^t) / (1 - beta1^t) on m / (sqrt(v) + eps). It equals the first form only for
     eps_hat = eps / sqrt(1 - beta2^t) (3.2e-7 at step 1, falling to eps), so it is not
-    torch.optim.Adam(eps=1e-8) bit for bit. L2, when the trainer adds it, is coupled (added to g), not AdamW.
+    torch.optim.Adam(eps=1e-8) bit for bit. L2 is coupled (added to g), not AdamW.
     """
 
-    def __init__(self, params: Params, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
+    def __init__(self, theta: np.ndarray, *, l2: float = 0.0, n_decayed: int = 0,
+                 beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
+        self.l2, self.n_decayed = l2, n_decayed
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.t = 0
-        self.m = {name: np.zeros_like(w) for name, w in params.items()}
-        self.v = {name: np.zeros_like(w) for name, w in params.items()}
-        self.tmp = {name: np.empty_like(w) for name, w in params.items()}
+        self.m = np.zeros_like(theta)
+        self.v = np.zeros_like(theta)
 
     def advance(self, lr: float) -> float:
         """Count one more step; returns its bias-corrected step size (a Python float: float32 stays float32)."""
         self.t += 1
         return lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
 
-    def step(self, params: Params, grads: Params, lr: float) -> None:
+    def step(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        kernels.adam_step(theta, grad, self.m, self.v, self.advance(lr), self.beta1, self.beta2, self.eps,
+                          self.l2, self.n_decayed)
+
+    def step_numpy(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
         lr_t = self.advance(lr)
+        _add_l2(theta, grad, self.l2, self.n_decayed)
         b1, b2 = self.beta1, self.beta2
-        for name, g in grads.items():
-            m, v, tmp = self.m[name], self.v[name], self.tmp[name]
-            m *= b1
-            np.multiply(g, 1.0 - b1, out=tmp)
-            m += tmp  # m = b1 m + (1 - b1) g
-            v *= b2
-            np.multiply(g, g, out=tmp)
-            tmp *= 1.0 - b2
-            v += tmp  # v = b2 v + (1 - b2) g^2
-            np.sqrt(v, out=tmp)
-            tmp += self.eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= lr_t
-            params[name] -= tmp
+        self.m *= b1
+        self.m += (1.0 - b1) * grad  # m = b1 m + (1 - b1) g
+        self.v *= b2
+        self.v += grad * grad * (1.0 - b2)  # v = b2 v + (1 - b2) g^2
+        theta -= lr_t * (self.m / (np.sqrt(self.v) + self.eps))
 
 
-def make_optimizer(name: str, params: Params) -> SGD | Adam:
-    return Adam(params) if name == "adam" else SGD()
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def _add_l2(theta: np.ndarray, grad: np.ndarray, l2: float, n: int) -> None:
+    if l2:
+        grad[:n] += l2 * theta[:n]

@@ -3,7 +3,7 @@
 Two engines share the bookkeeping: the post's per-sample loop (the post's network: plain
 SGD on the squared error, batches of one, no biases; with the post's update rule or the
 exact gradient, see :func:`per_sample`) and mini-batches (everything else). Both run
-compiled (:mod:`kernels`, :mod:`fused`) or, with ``plain=True``, through the readable
+compiled (:mod:`.fast`) or, with ``plain=True``, through the readable
 ``network.forward``/``backward`` calls; both give the same weights up to rounding.
 
 Rounding is where machines differ: the mini-batch engine's matrix products run in BLAS,
@@ -26,10 +26,10 @@ import numpy as np
 from . import network
 from .config import Config
 from .errors import ConfigError
-from . import fused, kernels
-from .fused import Workspace
+from .fast import kernels, step as fast_step
+from .fast.step import Workspace
 from .network import Params
-from .optim import Adam, make_optimizer
+from .optim import OPTIMIZERS
 
 STOP_REASONS = {
     "tolerance": "reached the error tolerance",
@@ -218,8 +218,8 @@ class _Batches:
         self.theta, self.params, self.config, self.plain = theta, params, config, plain
         self.grad = np.zeros_like(theta)
         self.grads = network.views(self.grad, {name: w.shape for name, w in params.items()})
-        self.n_weights = params["W1"].size + params["W2"].size
-        self.optimizer = make_optimizer(config.optimizer, {"theta": theta})
+        n_weights = params["W1"].size + params["W2"].size  # theta starts with W1, W2: the entries L2 decays
+        self.optimizer = OPTIMIZERS[config.optimizer](theta, l2=config.l2, n_decayed=n_weights)
         self.ws = Workspace(min(config.batch_size, n_rows), n_inputs, config.n_hidden, params["W2"].shape[1], theta.dtype)
 
     def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
@@ -237,8 +237,9 @@ class _Batches:
             if self.plain:
                 loss, batch_hits = self._plain_step(Xb, Yb, yb, u)
             else:
-                loss, batch_hits = fused.step(self.params, self.grads, Xb, Yb, yb, u, c.dropout, _LOSS_KIND[c.loss], ws)
-            self._update(learning_rate(c, (epoch + start / len(X)) / c.epochs))
+                loss, batch_hits = fast_step.step(self.params, self.grads, Xb, Yb, yb, u, c.dropout, _LOSS_KIND[c.loss], ws)
+            update = self.optimizer.step_numpy if self.plain else self.optimizer.step
+            update(self.theta, self.grad, learning_rate(c, (epoch + start / len(X)) / c.epochs))
             sum_loss += loss
             hits += batch_hits
         return sum_loss, hits
@@ -251,16 +252,6 @@ class _Batches:
             self.grads[name][...] = g
         loss = network.LOSSES[c.loss][0](cache.z2, Yb) * len(p)
         return loss, int(np.count_nonzero(p.argmax(axis=1) == yb))
-
-    def _update(self, lr: float) -> None:
-        c, opt = self.config, self.optimizer
-        if isinstance(opt, Adam) and not self.plain:
-            kernels.adam_step(self.theta, self.grad, opt.m["theta"], opt.v["theta"], opt.advance(lr),
-                              opt.beta1, opt.beta2, opt.eps, c.l2, self.n_weights)
-            return
-        if c.l2:
-            self.grad[: self.n_weights] += c.l2 * self.theta[: self.n_weights]
-        opt.step({"theta": self.theta}, {"theta": self.grad}, lr)
 
 
 _LOSS_KIND = {"cross_entropy": 0, "mse": 1}  # the kernels' codes

@@ -1,6 +1,7 @@
-"""One mini-batch step, fused: the arithmetic of ``network.forward`` + ``network.backward``
-in preallocated buffers, matrix products in BLAS, the rest in compiled loops (:mod:`kernels`),
-gradients written straight into the flat gradient vector. tests/test_fused.py checks it
+"""The forward pass, and one mini-batch step: the arithmetic of ``network.forward`` +
+``network.backward`` in preallocated buffers, matrix products in BLAS, the rest in compiled
+loops (:mod:`.kernels`), gradients written straight into the flat gradient vector.
+:func:`forward` serves training and inference alike. tests/test_fused.py checks the step
 against the plain calls.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
-from .network import Params, dropout_threshold
+from ..network import Params, dropout_threshold
 
 _NONE = np.empty((0, 0), np.uint8)  # "no dropout" for the kernels
 
@@ -29,6 +30,22 @@ class Workspace:
         self.no_bias = np.empty(0, dtype)
 
 
+def forward(W1, b1, W2, X, a1, h, z2, u=None, cut=0, scale=1.0) -> np.ndarray:
+    """In the buffers: a1 = tanh(X @ W1 + b1); h = a1 * m, with the dropout mask m of the bytes u (training
+    only; without u, h is a1); z2 = h @ W2, the logits before b2 (the output kernels add it). Returns h.
+    b1 with no entries means no bias."""
+    np.matmul(X, W1, out=a1)
+    if b1.shape[0]:
+        a1 += b1
+    np.tanh(a1, out=a1)
+    if u is None:
+        h = a1
+    else:
+        kernels.dropout_apply(a1, u, cut, scale, h)
+    np.matmul(h, W2, out=z2)
+    return h
+
+
 def step(
     params: Params, grads: Params, Xb: np.ndarray, Yb: np.ndarray, yb: np.ndarray, u: np.ndarray | None,
     rate: float, loss_kind: int, ws: Workspace,
@@ -41,15 +58,7 @@ def step(
     n = len(Xb)
     a1, h, dh, p, dz2 = ws.a1[:n], ws.h[:n], ws.dh[:n], ws.p[:n], ws.dz2[:n]
     cut, scale = dropout_threshold(rate)
-    np.matmul(Xb, W1, out=a1)
-    if "b1" in params:
-        a1 += params["b1"]
-    np.tanh(a1, out=a1)
-    if u is not None:
-        kernels.dropout_apply(a1, u, cut, scale, h)
-    else:
-        h = a1
-    np.matmul(h, W2, out=p)
+    h = forward(W1, params.get("b1", ws.no_bias), W2, Xb, a1, h, p, u, cut, scale)
     loss, hits = kernels.output_layer(p, params.get("b2", ws.no_bias), Yb, yb, dz2, loss_kind)
     np.matmul(h.T, dz2, out=grads["W2"])
     if "b2" in grads:

@@ -1,7 +1,7 @@
 """Compiled loops (numba) for the training hot paths; each does what a few NumPy lines in
 :mod:`network` and :mod:`optim` do, without their per-call overhead.
 
-Readers: start with network.py; tests/test_fused.py checks every kernel against it.
+Readers: start with network.py; tests/test_fused.py and tests/test_blog.py check every kernel against it.
 Matrix products stay in NumPy (BLAS), and so does the batch tanh (NumPy's is vectorised).
 """
 
@@ -221,6 +221,18 @@ def column_sums(a, out):
     for r in range(a.shape[0]):
         for k in range(a.shape[1]):
             out[k] += a[r, k]
+
+
+@njit(cache=_CACHE, error_model="numpy")
+def sgd_step(theta, grad, lr, l2, n_weights):
+    """optim.SGD.step on one flat vector, after adding l2 * theta to the first n_weights entries of grad."""
+    t = theta.dtype.type
+    lr, l2 = t(lr), t(l2)
+    if l2 != 0:
+        for i in range(n_weights):
+            grad[i] += l2 * theta[i]
+    for i in range(theta.shape[0]):
+        theta[i] -= lr * grad[i]
 
 
 @njit(cache=_CACHE, error_model="numpy")
