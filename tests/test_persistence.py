@@ -164,14 +164,33 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(small_model, model_fi
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
 
 
-def test_format_1_files_still_load(model_file, tmp_path):
-    """Format 1 checksummed the tensors only: such a file loads, and a flipped weight is still caught."""
+def _legacy(model_file, version):
+    """The model file as digitnet wrote it in format 1 or 2: 8x8 images of 0..pixel_max, no value_range."""
     from digitnet.persistence import _digest
 
     with safe_open(str(model_file), framework="numpy") as f:
-        meta = {**json.loads(f.metadata()["digitnet"]), "format_version": 1}
+        meta = {**json.loads(f.metadata()["digitnet"]), "format_version": version}
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    meta["sha256"] = _digest(tensors, None)
+    arch = {k: v for k, v in meta["architecture"].items() if k != "value_range"}
+    meta["architecture"] = {**arch, "pixel_max": 16}
+    meta.pop("sha256")
+    meta["sha256"] = _digest(tensors, None if version == 1 else meta)
+    return meta, tensors
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_format_1_and_2_files_still_load(model_file, tmp_path, version):
+    meta, tensors = _legacy(model_file, version)
+    path = tmp_path / f"v{version}.safetensors"
+    path.write_bytes(st_save(tensors, metadata={"digitnet": json.dumps(meta)}))
+    old, new = digitnet.load(path), digitnet.load(model_file)
+    assert old.config == new.config and old.inputs == new.inputs == digitnet.OPTDIGITS
+    np.testing.assert_array_equal(old.params["W1"], new.params["W1"])
+
+
+def test_format_1_files_still_load(model_file, tmp_path):
+    """Format 1 checksummed the tensors only: such a file loads, and a flipped weight is still caught."""
+    meta, tensors = _legacy(model_file, 1)
     path = tmp_path / "v1.safetensors"
     path.write_bytes(st_save(tensors, metadata={"digitnet": json.dumps(meta)}))
     assert digitnet.load(path).config == digitnet.load(model_file).config
