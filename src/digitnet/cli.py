@@ -408,6 +408,21 @@ def report(
     out.print(f"Report written to {written}", markup=False)
 
 
+@app.command(epilog="Example: digitnet export model.safetensors --out model.onnx")
+@translate_errors
+def export(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
+    out_path: Annotated[Path, typer.Option("--out", help="ONNX file to write.")] = Path("model.onnx"),
+) -> None:
+    """Write the model's inference graph as ONNX (raw inputs in; probabilities and label out). Needs digitnet[onnx]."""
+    check_writable(out_path, example="model.onnx")
+    model = load(model_path)
+    from . import export as onnx_export
+
+    written = write_atomic(out_path, onnx_export.to_bytes(model), example="model.onnx")
+    out.print(f"ONNX model (opset {onnx_export.OPSET}) written to {written}", markup=False)
+
+
 def main() -> None:
     ctrl_c.install()
     app(prog_name="digitnet")

@@ -50,14 +50,14 @@ class Model:
         X = np.asarray(X)  # no copy: blocks are checked and converted as they go
         if X.ndim != 2 or X.shape[1] != self.n_inputs or len(X) == 0 or X.dtype.kind not in "iuf":
             self.inputs.check(X)  # raises, naming the problem
-        W1, b1, W2, b2 = self._folded
+        W1, b1, W2, b2 = self.folded
         P, bad = fast_predict.predict_proba(X, W1, b1, W2, b2, *self.inputs.bounds())
         if bad >= 0:
             raise self.inputs.error(X[bad], bad)
         return P
 
     @functools.cached_property
-    def _folded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def folded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """W1, b1 with the input scaling folded in: ((x - o) / s) @ W1 + b1 = x @ (W1 / s) + (b1 - (o / s) @ W1)."""
         dtype = self.params["W1"].dtype
         W1 = self.params["W1"].astype(np.float64)
