@@ -20,6 +20,7 @@ _WHERE = {
     "RECIPES": "config",
     "Config": "config",
     "Dataset": "data",
+    "DigitNetClassifier": "estimator",
     "Inputs": "data",
     "OPTDIGITS": "data",
     "load_csv": "data",
@@ -57,6 +58,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .config import RECIPES, Config
     from .data import OPTDIGITS, Dataset, Inputs, load_csv, load_digits, read_csv
+    from .estimator import DigitNetClassifier
     from .errors import ConfigError, DataError, DigitnetError, ModelFileError
     from .metrics import Evaluation, evaluate
     from .model import Model

@@ -32,6 +32,19 @@ def train(
     if split_indices is None:
         split_indices = split(data.y, config.test_size, config.seed, stratify=config.stratify)
     train_idx, test_idx = (np.asarray(i) for i in split_indices)
+    model = dataclasses.replace(fit_model(data, config, train_idx, callback=callback), test_indices=test_idx)
+    with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
+        metrics = scores(model.predict_proba(data.X[test_idx]), data.y[test_idx])
+    return dataclasses.replace(model, metrics=metrics)
+
+
+def fit_model(
+    data: Dataset, config: Config, rows: np.ndarray | None = None, *, callback: Callable[[History], None] | None = None
+) -> Model:
+    """Fit a network on ``rows`` of ``data`` (default: all of it), less a validation split when
+    ``config.val_fraction`` > 0; the inputs are scaled with statistics of the rows it fits on.
+    The model has no test split and no test metrics: ``train`` adds them, cross-validation scores it itself."""
+    train_idx = np.arange(len(data.y)) if rows is None else np.asarray(rows)
     fit_idx, val_idx = train_idx, train_idx[:0]
     if config.val_fraction > 0:
         fit_idx, val_idx = split(data.y[train_idx], config.val_fraction, config.seed, stratify=config.stratify,
@@ -51,7 +64,4 @@ def train(
         n_total=len(data.y),
         callback=callback,
     )
-    model = Model(params, config, scaling, history, test_idx, data.source, data.inputs)
-    with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
-        metrics = scores(model.predict_proba(data.X[test_idx]), data.y[test_idx])
-    return dataclasses.replace(model, metrics=metrics)
+    return Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs)
