@@ -356,6 +356,8 @@ def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, 
         where = f"held-out test split of {path}"
     else:
         raise NoTestDataError("the model does not record where its training data came from")
-    if len(model.test_indices) == 0 or model.test_indices.max() >= len(dataset.y):
+    if len(model.test_indices) == 0:
+        raise NoTestDataError("the model has no held-out test split (it was fitted on all its data)")
+    if model.test_indices.max() >= len(dataset.y):
         raise NoTestDataError("the model's test split does not fit its training data")
     return dataset.X[model.test_indices], dataset.y[model.test_indices], where

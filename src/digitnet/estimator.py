@@ -18,9 +18,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .config import Config
-from .data import Dataset, Inputs
+from .data import Dataset, Inputs, fit_scaling
 from .errors import DataError
+from .model import Model
 from .pipeline import fit_model
+from .trainer import History, Run
 
 
 class DigitNetClassifier(ClassifierMixin, BaseEstimator):
@@ -121,12 +123,95 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
                 f"the validation loss was still falling after the last of {config.epochs} epochs; "
                 "more epochs may help", ConvergenceWarning, stacklevel=2,
             )
+        self._run = None  # a later partial_fit starts afresh
+        self._learnt(model)
+        return self
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch on X, y, continuing the weights and the optimizer's state of earlier calls.
+
+        The first call needs ``classes`` (every label that will ever come) and sets the input
+        scaling from its X; after ``fit``, it continues from the fitted weights and scaling (with a
+        fresh optimizer state). Early stopping and the validation split do not apply.
+        """
+        fitted = hasattr(self, "model_")
+        first = getattr(self, "_run", None) is None
+        X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=first and not fitted)
+        check_classification_targets(y)
+        if first and fitted:  # continue what fit learnt
+            classes = self.classes_ if classes is None else classes
+            if not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(f"classes={np.unique(classes).tolist()} differ from fit's {self.classes_.tolist()}")
+            model = self.model_
+            self._scaling = model.scaling
+            self._run = Run(X.shape[1], len(self.classes_), model.config, np.random.default_rng(model.config.seed))
+            for name, w in model.params.items():
+                self._run.params[name][...] = w
+            curves = {k: list(v) if isinstance(v, list) else v for k, v in model.history.to_dict().items()}
+            self._history = History(**{**curves, "stop_reason": "max_epochs"})
+        elif first:
+            if classes is None:
+                raise ValueError("the first call to partial_fit needs classes=, every class label that will come")
+            self.classes_ = np.unique(classes)
+            if len(self.classes_) < 2:
+                raise ValueError(f"DigitNetClassifier needs at least 2 classes; got {self.classes_.tolist()}")
+            config = self.config()
+            self._scaling = fit_scaling(X, config.scaling)
+            self._run = Run(X.shape[1], len(self.classes_), config, np.random.default_rng(config.seed))
+            self._history = History(stop_reason="max_epochs")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes={np.unique(classes).tolist()} differ from the first call's {self.classes_.tolist()}")
+        unknown = np.setdiff1d(y, self.classes_)
+        if len(unknown):
+            raise ValueError(f"labels {unknown.tolist()} are not among classes {self.classes_.tolist()}")
+        run, h = self._run, self._history
+        y_codes = np.searchsorted(self.classes_, y)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, by name
+            sum_loss, hits = run.epoch(self._scaling.apply(X, dtype=run.config.dtype), run.targets(y_codes), y_codes)
+        if not np.isfinite(sum_loss):
+            raise ValueError(f"training diverged (the loss became NaN or infinite); lower lr (now {run.config.lr})")
+        h.loss.append(sum_loss / len(X))
+        h.accuracy.append(hits / len(X))
+        h.error.append(sum_loss / len(X))
+        h.lr.append(run.config.lr)
+        params = {name: w.copy() for name, w in run.params.items()}
+        self._learnt(Model(params, run.config, self._scaling, h, np.empty(0, np.int64), {"kind": "arrays"},
+                           Inputs(X.shape[1])))
+        return self
+
+    def _learnt(self, model: Model) -> None:
+        history = model.history
         self.model_ = model
         self.loss_curve_ = list(history.loss)
         self.validation_scores_ = list(history.val_accuracy)
         self.best_epoch_ = history.best_epoch
         self.n_iter_ = history.epochs
-        return self
+
+    def file_contents(self) -> tuple[Model, dict]:
+        """What ``digitnet.save`` writes: the model, and the labels and feature names it was fitted with."""
+        check_is_fitted(self)
+        names = getattr(self, "feature_names_in_", None)
+        return self.model_, {
+            "classes": [c.item() if isinstance(c, np.generic) else c for c in self.classes_],
+            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "O",
+            "feature_names": None if names is None else [str(n) for n in names],
+        }
+
+    @classmethod
+    def from_file_contents(cls, model: Model, info: dict) -> DigitNetClassifier:
+        """The fitted estimator that ``file_contents`` described (what ``digitnet.load`` returns)."""
+        params = model.config.to_dict()
+        params["random_state"] = params.pop("seed")
+        estimator = cls(**params)
+        estimator.classes_ = np.array(info["classes"], dtype=np.dtype(info["classes_dtype"]))
+        if len(estimator.classes_) != model.n_classes:
+            raise ValueError(f"{len(estimator.classes_)} class labels for a network of {model.n_classes} outputs")
+        estimator.n_features_in_ = model.n_inputs
+        if info.get("feature_names") is not None:
+            estimator.feature_names_in_ = np.array(info["feature_names"], dtype=object)
+        estimator._run = None
+        estimator._learnt(model)
+        return estimator
 
     def predict_proba(self, X):
         """Class probabilities (n, n_classes), columns in the order of ``classes_``."""

@@ -87,8 +87,16 @@ class MetricsInfo(_Strict):
     squared_error: float | None = Field(ge=0)
 
 
+class EstimatorInfo(_Strict):
+    """What a fitted DigitNetClassifier adds: its class labels and what its inputs were called."""
+
+    classes: list[bool | int | float | str] = Field(min_length=2)
+    classes_dtype: str = Field(pattern=r"^[<>|=]?[biufUO]\d*$")  # the NumPy dtype of classes_
+    feature_names: list[str] | None = None
+
+
 class ModelInfo(_Strict):
-    """The metadata of a model file (format 2), as JSON."""
+    """The metadata of a model file (format 3), as JSON."""
 
     format: Literal["digitnet"]
     format_version: int
@@ -98,12 +106,13 @@ class ModelInfo(_Strict):
     scaling: ScalingInfo
     data: DataInfo
     history: HistoryInfo
-    metrics: MetricsInfo
+    metrics: MetricsInfo | None  # null: no held-out test split (a scikit-learn estimator's model)
+    estimator: EstimatorInfo | None = None
     sha256: str = Field(pattern=_SHA256)
 
 
-def to_bytes(model: Model) -> bytes:
-    """The model file's content; the same model always gives the same bytes."""
+def to_bytes(model: Model, estimator: dict | None = None) -> bytes:
+    """The model file's content; the same model always gives the same bytes. ``estimator``: see EstimatorInfo."""
     if not model.is_finite():
         raise ModelFileError("refusing to save: the weights are not finite (training diverged); lower the learning rate")
     tensors = {name: np.ascontiguousarray(w) for name, w in model.params.items()}
@@ -126,20 +135,30 @@ def to_bytes(model: Model) -> bytes:
         "scaling": {"method": model.scaling.method},
         "data": model.data_source,
         "history": json_safe(model.history.to_dict()),
-        "metrics": json_safe(model.metrics),
+        "metrics": json_safe(model.metrics) if model.metrics else None,
     }
+    if estimator is not None:
+        info["estimator"] = estimator
     info.update(format=FORMAT, format_version=FORMAT_VERSION, digitnet_version=__version__)
     info["sha256"] = _digest(tensors, info)
     return st_save(tensors, metadata={METADATA_KEY: json.dumps(info, sort_keys=True)})
 
 
-def save(model: Model, path: str | Path) -> Path:
-    """Write ``model`` to ``path`` (conventionally ``*.safetensors``) atomically; returns the path."""
-    return write_atomic(path, to_bytes(model))
+def save(model, path: str | Path) -> Path:
+    """Write ``model`` (a Model, or a fitted DigitNetClassifier) to ``path`` (conventionally ``*.safetensors``)
+    atomically; returns the path."""
+    if isinstance(model, Model):
+        return write_atomic(path, to_bytes(model))
+    from .estimator import DigitNetClassifier
+
+    if not isinstance(model, DigitNetClassifier):
+        raise TypeError(f"can save a digitnet Model or DigitNetClassifier, not {type(model).__name__}")
+    return write_atomic(path, to_bytes(*model.file_contents()))
 
 
-def load(path: str | Path) -> Model:
-    """Read a model file written by :func:`save`; any other file raises :class:`ModelFileError`."""
+def load(path: str | Path):
+    """Read a file written by :func:`save`: a Model, or the DigitNetClassifier that was saved.
+    Any other file raises :class:`ModelFileError`."""
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"{path}: no such model file")
@@ -175,7 +194,13 @@ def load(path: str | Path) -> Model:
         raise ModelFileError(f"{path}: corrupted: {what} match the checksum stored in the file")
     try:
         text = metadata[METADATA_KEY] if version >= 3 else json.dumps(_upgrade(info))
-        return _build(tensors, ModelInfo.model_validate_json(text))
+        info = ModelInfo.model_validate_json(text)
+        model = _build(tensors, info)
+        if info.estimator is None:
+            return model
+        from .estimator import DigitNetClassifier
+
+        return DigitNetClassifier.from_file_contents(model, info.estimator.model_dump())
     except ValidationError as e:
         error = e.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
@@ -229,10 +254,12 @@ def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
     offset, scale, test = tensors["scaling.offset"], tensors["scaling.scale"], tensors["split.test_indices"]
     if not (np.all(np.isfinite(offset)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
         raise ValueError("the input scaling is not finite and positive")
-    if test.ndim != 1 or len(test) == 0 or test.min() < 0 or len(np.unique(test)) != len(test):
+    if test.ndim != 1 or (len(test) and test.min() < 0) or len(np.unique(test)) != len(test):
         raise ValueError("the test split's indices are not distinct row numbers >= 0")
-    if test.max() >= np.iinfo(np.int32).max:
+    if len(test) and test.max() >= np.iinfo(np.int32).max:
         raise ValueError("the test split's indices are out of range")
+    if (info.metrics is None) != (len(test) == 0):
+        raise ValueError("test metrics and a test split go together")
     h = info.history
     curves = (h.loss, h.accuracy, h.error, h.lr)
     if len({len(c) for c in curves}) != 1 or len(h.val_loss) != len(h.val_accuracy) or len(h.val_loss) > len(h.loss):
@@ -248,7 +275,7 @@ def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
         test_indices=test,
         data_source=info.data.model_dump(exclude_none=True),
         inputs=inputs,
-        metrics={k: (math.nan if v is None else v) for k, v in info.metrics.model_dump().items()},
+        metrics={k: (math.nan if v is None else v) for k, v in info.metrics.model_dump().items()} if info.metrics else {},
     )
 
 

@@ -100,18 +100,13 @@ def fit(
     n_classes = n_classes if n_classes is not None else int(np.max(y)) + 1
     check_memory(len(X), X.shape[1], n_classes, config)
     X = np.ascontiguousarray(X, dtype=dtype)
-    Y = np.eye(n_classes, dtype=dtype)[y]
-    if config.label_smoothing:
-        Y *= 1.0 - config.label_smoothing
-        Y += config.label_smoothing / n_classes
+    run = Run(X.shape[1], n_classes, config, rng, plain=plain)
+    theta, params = run.theta, run.params
+    Y = run.targets(y)
     has_val = X_val is not None and y_val is not None and len(X_val) > 0
     if has_val:
         X_val = np.asarray(X_val, dtype=dtype)
         Y_val = np.eye(n_classes, dtype=dtype)[y_val]
-    theta, params = network.flatten(
-        network.init_params(rng, X.shape[1], config.n_hidden, n_classes, init=config.init, bias=config.bias, dtype=config.dtype)
-    )
-    engine = (_PerSample if per_sample(config) else _Batches)(theta, params, *X.shape, config, plain)
     history = History()
     n_total = n_total or len(X)
     best_loss, best_theta, waited = math.inf, None, 0
@@ -121,7 +116,7 @@ def fit(
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(config.epochs):
                 lr = learning_rate(config, epoch / config.epochs)
-                sum_loss, hits = engine.epoch(X, Y, y, rng, epoch)
+                sum_loss, hits = run.epoch(X, Y, y)
                 history.loss.append(sum_loss / len(X))
                 history.accuracy.append(hits / len(X))
                 history.error.append(sum_loss / n_total)
@@ -153,6 +148,35 @@ def fit(
     if best_theta is not None:
         theta[:] = best_theta
     return {name: w.copy() for name, w in params.items()}, history
+
+
+class Run:
+    """A network in training: its weights, its engine (with the optimizer's state) and the epochs done.
+
+    ``fit`` runs one for ``config.epochs`` epochs; the scikit-learn estimator's ``partial_fit``
+    keeps one and runs an epoch per call, on whatever rows it is given.
+    """
+
+    def __init__(self, n_inputs: int, n_classes: int, config: Config, rng: np.random.Generator, *, plain: bool = False):
+        self.config, self.rng, self.n_classes, self.epochs = config, rng, n_classes, 0
+        self.theta, self.params = network.flatten(network.init_params(
+            rng, n_inputs, config.n_hidden, n_classes, init=config.init, bias=config.bias, dtype=config.dtype))
+        self.engine = (_PerSample if per_sample(config) else _Batches)(self.theta, self.params, config, plain)
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """One-hot rows (n, K) for labels y, smoothed by config.label_smoothing."""
+        Y = np.eye(self.n_classes, dtype=self.config.dtype)[y]
+        if self.config.label_smoothing:
+            Y *= 1.0 - self.config.label_smoothing
+            Y += self.config.label_smoothing / self.n_classes
+        return Y
+
+    def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """One pass over scaled X (n, d); returns (summed loss, argmax hits). Past config.epochs the
+        learning rate stays at its last epoch's value."""
+        sums = self.engine.epoch(X, Y, y, self.rng, min(self.epochs, self.config.epochs - 1))
+        self.epochs += 1
+        return sums
 
 
 def check_memory(n: int, d: int, K: int, config: Config) -> int:
@@ -190,7 +214,7 @@ def per_sample(config: Config) -> bool:
 class _PerSample:
     """The post's engine: per epoch one dropout mask per sample, then an update sample by sample, in order."""
 
-    def __init__(self, theta: np.ndarray, params: Params, n_rows: int, n_inputs: int, config: Config, plain: bool) -> None:
+    def __init__(self, theta: np.ndarray, params: Params, config: Config, plain: bool) -> None:
         self.params, self.config, self.plain = params, config, plain
         self.no_mask = np.empty((0, config.n_hidden), theta.dtype)
         self.mask: np.ndarray | None = None  # reused every epoch: a fresh megabyte array costs page faults
@@ -200,7 +224,7 @@ class _PerSample:
         lr = learning_rate(c, epoch / c.epochs)
         M = None
         if c.dropout:
-            if self.mask is None:
+            if self.mask is None or len(self.mask) != len(X):
                 self.mask = np.empty((len(X), c.n_hidden), c.dtype)
             M = network.dropout_mask(rng, self.mask.shape, c.dropout, out=self.mask)
         exact = c.gradient == "exact"
@@ -214,16 +238,20 @@ class _PerSample:
 class _Batches:
     """The mini-batch engine: per epoch a shuffle; per batch its dropout bytes and input noise, then one step."""
 
-    def __init__(self, theta: np.ndarray, params: Params, n_rows: int, n_inputs: int, config: Config, plain: bool) -> None:
+    def __init__(self, theta: np.ndarray, params: Params, config: Config, plain: bool) -> None:
         self.theta, self.params, self.config, self.plain = theta, params, config, plain
         self.grad = np.zeros_like(theta)
         self.grads = network.views(self.grad, {name: w.shape for name, w in params.items()})
         n_weights = params["W1"].size + params["W2"].size  # theta starts with W1, W2: the entries L2 decays
         self.optimizer = OPTIMIZERS[config.optimizer](theta, l2=config.l2, n_decayed=n_weights)
-        self.ws = Workspace(min(config.batch_size, n_rows), n_inputs, config.n_hidden, params["W2"].shape[1], theta.dtype)
+        self.ws: Workspace | None = None  # sized by the first epoch: batches of min(batch_size, rows)
 
     def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
-        c, ws = self.config, self.ws
+        c = self.config
+        rows = min(c.batch_size, len(X))
+        if self.ws is None or len(self.ws.X) < rows:
+            self.ws = Workspace(rows, X.shape[1], c.n_hidden, Y.shape[1], self.theta.dtype)
+        ws = self.ws
         order = rng.permutation(len(X)) if c.shuffle else np.arange(len(X))
         sum_loss, hits = 0.0, 0
         for start in range(0, len(X), c.batch_size):
