@@ -4,6 +4,7 @@ Results go to stdout (one JSON object with ``--json``); progress and messages go
 Bad input exits with code 2, a diverged run with 1, an interrupted one with 130.
 """
 
+import contextlib
 import enum
 import errno
 import functools
@@ -12,6 +13,7 @@ import json
 import math
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -406,6 +408,61 @@ def report(
 
     written = html_report.write(model, out_path, data)
     out.print(f"Report written to {written}", markup=False)
+
+
+SWEEP_PROGRESS = 10  # scikit-learn's and joblib's verbosity that prints a line per fit
+SearchKind = enum.Enum("SearchKind", {name: name for name in ("grid", "random", "halving")}, type=str)  # type: ignore[misc]
+
+
+@app.command(epilog='Example: digitnet sweep --grid "hidden=100,200 dropout=0,0.3 lr=0.01,0.02" --cv 3 --n-jobs 2')
+@translate_errors
+def sweep(
+    grid: Annotated[str, typer.Option(help='Values to try: "NAME=V1,V2 NAME=V1,V2" (names: train\'s options or Config fields).')],
+    cv: Annotated[int, typer.Option(help="Cross-validation folds (stratified, shuffled with --seed).")] = 5,
+    search: Annotated[SearchKind, typer.Option(help="Every combination (grid), --n-iter of them (random), or successive halving.")] = SearchKind("grid"),
+    n_iter: Annotated[int, typer.Option(help="Combinations tried by --search random.")] = 10,
+    n_jobs: Annotated[int, typer.Option(help="Parallel fits on this machine (-1: one per core); with --dask-scheduler, the cluster's.")] = 1,
+    dask_scheduler: Annotated[str | None, typer.Option(help="Run the fits on a Dask cluster, e.g. tcp://host:8786.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the folds, the random search and every fit.")] = 0,
+    data: DataOption = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Ranked results as CSV; a PNG of score against each parameter beside it.")] = Path("sweep.csv"),
+    save_best: Annotated[Path | None, typer.Option(help="Refit the best settings on all the data and write the model file.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Cross-validated search over settings with scikit-learn's searches, on this machine's cores or a Dask cluster."""
+    from . import sweep as sweeps
+
+    png = out_path.with_suffix(".png")
+    for path, example in ((out_path, "sweep.csv"), (png, "sweep.png"), *([(save_best, "best.safetensors")] if save_best else [])):
+        check_writable(path, example=example)
+    if n_jobs == 0:
+        fail("--n-jobs must be a positive number of processes or -1 for one per core; got 0")
+    parsed = sweeps.parse_grid(grid)
+    dataset = load_csv(data) if data is not None else load_digits()
+    n = int(np.prod([len(v) for v in parsed.values()]))
+    planned = f"{min(n, n_iter) if search.value == 'random' else n} candidates x {cv} folds"
+    if not quiet:
+        err.print(f"Sweep ({search.value} search): {planned} on {len(dataset.y)} samples"
+                  f"{' on ' + dask_scheduler if dask_scheduler else ''}; progress from joblib below.", markup=False)
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # scikit-learn prints its progress; stdout is for results
+        results, searcher = sweeps.search(dataset, parsed, cv=cv, kind=search.value, n_iter=n_iter, n_jobs=n_jobs,
+                                          scheduler=dask_scheduler, seed=seed, verbose=0 if quiet else SWEEP_PROGRESS)
+    elapsed = time.perf_counter() - start
+    write_atomic(out_path, sweeps.to_csv(results), example="sweep.csv")
+    buffer = io.BytesIO()
+    sweeps.plot(results).savefig(buffer, format="png", dpi=100)
+    write_atomic(png, buffer.getvalue(), example="sweep.png")
+    names = sorted(parsed)
+    table = Table("rank", *names, "accuracy (mean ± std)", "fit time", title=f"Sweep: {planned}, {elapsed:.1f} s")
+    for res in results[:TABLE_ROWS]:
+        table.add_row(str(res.rank), *[str(res.params.get(k)) for k in names],
+                      f"{res.mean_score:.2%} ± {res.std_score:.2%}", f"{res.mean_fit_time * 1000:.0f} ms")
+    out.print(table)
+    out.print(f"Results written to {out_path} and {png}", markup=False)
+    if save_best is not None:
+        written = save(searcher.best_estimator_, save_best)
+        out.print(f"Best settings refitted on all {len(dataset.y)} samples: {written}", markup=False)
 
 
 @app.command(epilog="Example: digitnet export model.safetensors --out model.onnx")

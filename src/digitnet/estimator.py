@@ -118,7 +118,10 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"training diverged at epoch {history.epochs} (the loss became NaN or infinite); lower lr (now {config.lr})"
             )
-        if history.stop_reason == "max_epochs" and model.config.patience and history.best_epoch == history.epochs:
+        # a cosine schedule anneals the rate to 0 by the last epoch, which is then often the best: converged
+        # by design; at a constant rate, a validation loss still falling at the end means it stopped early
+        if (history.stop_reason == "max_epochs" and model.config.schedule == "constant" and model.config.patience
+                and history.best_epoch == history.epochs):
             warnings.warn(
                 f"the validation loss was still falling after the last of {config.epochs} epochs; "
                 "more epochs may help", ConvergenceWarning, stacklevel=2,
