@@ -81,14 +81,17 @@ def search(
         raise ConfigError(f"cv must be at least 2 folds; got {cv}")
     folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
     base = DigitNetClassifier(random_state=seed)
-    common = dict(cv=folds, n_jobs=n_jobs, verbose=verbose, refit=True)
+    common = dict(cv=folds, n_jobs=n_jobs, verbose=min(verbose, 1), refit=True)
     if kind == "grid":
         searcher = GridSearchCV(base, grid, **common)
     elif kind == "random":
         searcher = RandomizedSearchCV(base, grid, n_iter=n_iter, random_state=seed, **common)
     else:
         searcher = HalvingGridSearchCV(base, grid, random_state=seed, **common)
-    with _backend(scheduler):
+    import joblib
+
+    # joblib's own progress lines: fits done of fits planned, elapsed, remaining
+    with _backend(scheduler), joblib.parallel_config(verbose=verbose):
         searcher.fit(data.X, data.y)
     r = searcher.cv_results_
     results = [
