@@ -174,6 +174,7 @@ def main_options(
     """Recognise handwritten 8x8 digits with a three-layer neural network written in NumPy."""
 
 
+ModelArgument = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
 DataOption = Annotated[
     Path | None, typer.Option("--data", help="CSV in the UCI optdigits layout: 64 pixels 0..16, then the label 0..9.")
@@ -258,7 +259,7 @@ def train(
 @app.command(epilog="Example: digitnet evaluate model.safetensors --json")
 @translate_errors
 def evaluate(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
+    model_path: ModelArgument,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -278,7 +279,7 @@ def evaluate(
 @app.command(epilog='Example: digitnet predict model.safetensors --pixels "0,0,5,13,9,1,0,0,..." (64 values 0..16)')
 @translate_errors
 def predict(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
+    model_path: ModelArgument,
     csv: Annotated[Path | None, typer.Option("--csv", help="CSV of 64 pixels 0..16 per row, optionally then a label (ignored).")] = None,
     labels: Annotated[bool | None, typer.Option(
         "--labels/--no-labels",
@@ -372,7 +373,7 @@ FIGURE_FORMATS = (".png", ".svg", ".pdf")
 @translate_errors
 def plot(
     kind: Annotated[PlotKind, typer.Argument(help="What to draw.")],
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
+    model_path: ModelArgument,
     out_path: Annotated[Path, typer.Option("--out", help="Image to write: .png, .svg or .pdf.")],
     data: DataOption = None,
 ) -> None:
@@ -388,16 +389,14 @@ def plot(
         fail(f"the '{kind.value}' figure draws inputs as images, and this model's inputs are plain features")
     scored = plots.Scored(model, *held_out(model, data)) if figure.needs_data else plots.Scored(model)
     fig = figure.draw(scored)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=out_path.suffix.lower()[1:], dpi=120)
-    write_atomic(out_path, buffer.getvalue(), example=f"{kind.value}.png")
+    _write_figure(fig, out_path, example=f"{kind.value}.png", dpi=120)
     out.print(f"Figure written to {out_path}", markup=False)
 
 
 @app.command(epilog="Example: digitnet report model.safetensors --out report.html")
 @translate_errors
 def report(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
+    model_path: ModelArgument,
     out_path: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
     data: DataOption = None,
 ) -> None:
@@ -450,9 +449,7 @@ def sweep(
                                           scheduler=dask_scheduler, seed=seed, verbose=0 if quiet else SWEEP_PROGRESS)
     elapsed = time.perf_counter() - start
     write_atomic(out_path, sweeps.to_csv(results), example="sweep.csv")
-    buffer = io.BytesIO()
-    sweeps.plot(results).savefig(buffer, format="png", dpi=100)
-    write_atomic(png, buffer.getvalue(), example="sweep.png")
+    _write_figure(sweeps.plot(results), png, example="sweep.png", dpi=100)
     names = sorted(parsed)
     table = Table("rank", *names, "accuracy (mean ± std)", "fit time", title=f"Sweep: {planned}, {elapsed:.1f} s")
     for res in results[:TABLE_ROWS]:
@@ -468,7 +465,7 @@ def sweep(
 @app.command(epilog="Example: digitnet export model.safetensors --out model.onnx")
 @translate_errors
 def export(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")],
+    model_path: ModelArgument,
     out_path: Annotated[Path, typer.Option("--out", help="ONNX file to write.")] = Path("model.onnx"),
 ) -> None:
     """Write the model's inference graph as ONNX (raw inputs in; probabilities and label out). Needs digitnet[onnx]."""
@@ -548,6 +545,13 @@ def _print_evaluation(scores: Evaluation, where: str) -> None:
     for k in range(len(scores.precision)):
         recall.add_row(str(k), f"{scores.precision[k]:.3f}", f"{scores.recall[k]:.3f}", f"{scores.f1[k]:.3f}")
     out.print(recall)
+
+
+def _write_figure(fig, path: Path, *, example: str, dpi: int) -> None:
+    """A matplotlib Figure to ``path`` atomically, in the format its suffix names."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix.lower()[1:], dpi=dpi)
+    write_atomic(path, buffer.getvalue(), example=example)
 
 
 def _parse_pixels(text: str, inputs: Inputs) -> np.ndarray:
