@@ -93,6 +93,18 @@ def test_stratified_split_keeps_class_shares(digits):
     assert shares.min() > 0.24 and shares.max() < 0.26
 
 
+@pytest.mark.parametrize("stratify", [True, False])
+@pytest.mark.parametrize("test_size", [0.25, 0.1, 0.3])
+def test_split_is_train_test_split(digits, stratify, test_size):
+    from sklearn.model_selection import train_test_split
+
+    for seed in (0, 7):
+        expected = train_test_split(np.arange(len(digits.y)), test_size=test_size, random_state=seed,
+                                    stratify=digits.y if stratify else None)
+        for got, want in zip(split(digits.y, test_size, seed, stratify=stratify), expected):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_standard_scaling_uses_the_training_statistics(digits):
     s = fit_scaling(digits.X[:100], "standard")
     scaled = s.apply(digits.X[:100])

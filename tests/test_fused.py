@@ -89,3 +89,29 @@ def test_compiled_optimizers_equal_their_numpy_reference(name, dtype, rng):
     moved = theta.copy()
     still.step(moved, np.zeros(50, dtype), 0.1)
     assert np.all(moved[30:] == theta[30:]) and np.all(moved[:30] != theta[:30])
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_compiled_validation_equals_plain(train_split, loss):
+    X, y = train_split
+    config = digitnet.Config(epochs=3, loss=loss, dtype="float64", dropout=0.2)
+    runs = [fit(X[:400], y[:400], config, np.random.default_rng(1), X_val=X[400:], y_val=y[400:], plain=plain)[1]
+            for plain in (False, True)]
+    np.testing.assert_allclose(runs[0].val_loss, runs[1].val_loss, rtol=1e-12)
+    assert runs[0].val_accuracy == runs[1].val_accuracy
+    assert len(set(runs[0].val_loss)) == 3 and 0.5 < runs[0].val_accuracy[-1] < 1  # it measured each epoch
+
+
+def test_training_runs_blas_on_one_thread_and_restores_it(train_split):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    X, y = train_split
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"}
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        seen = []
+        fit(X, y, digitnet.Config(epochs=2, patience=None, val_fraction=0.0), np.random.default_rng(0),
+            callback=lambda history: seen.append(blas_threads()))
+        assert seen == [{1}, {1}]
+        assert blas_threads() == {2}

@@ -283,13 +283,14 @@ def split(
     """Train and test indices, from scikit-learn's ``train_test_split`` seeded with ``seed``.
 
     Unstratified, this is the post's ``train_test_split(X, y)`` with ``random_state=seed``.
-    ``parts`` names the two parts in the error message.
+    ``parts`` names the two parts in the error message. The splitter behind ``train_test_split``
+    is called directly: the same indices without its argument checks (3 ms, a tenth of a fit).
     """
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
-    index = np.arange(len(y))
+    splitter = (StratifiedShuffleSplit if stratify else ShuffleSplit)(n_splits=1, test_size=test_size, random_state=seed)
     try:
-        train, test = train_test_split(index, test_size=test_size, random_state=seed, stratify=y if stratify else None)
+        train, test = next(splitter.split(np.empty((len(y), 0)), y))
     except ValueError as e:
         raise DataError(f"cannot split {len(y)} samples into {parts}: {' '.join(str(e).split())}") from None
     return train, test

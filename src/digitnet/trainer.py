@@ -16,6 +16,8 @@ Training never prints; it reports each epoch to an optional callback.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -29,7 +31,7 @@ from .errors import ConfigError
 from .fast import kernels, step as fast_step
 from .fast.step import Workspace
 from .network import Params
-from .optim import OPTIMIZERS
+from .optim import OPTIMIZERS, Adam
 
 STOP_REASONS = {
     "tolerance": "reached the error tolerance",
@@ -105,15 +107,16 @@ def fit(
     Y = run.targets(y)
     has_val = X_val is not None and y_val is not None and len(X_val) > 0
     if has_val:
-        X_val = np.asarray(X_val, dtype=dtype)
+        X_val = np.ascontiguousarray(X_val, dtype=dtype)
         Y_val = np.eye(n_classes, dtype=dtype)[y_val]
+        validate = _Validation(len(X_val), config, n_classes, plain)
     history = History()
     n_total = n_total or len(X)
     best_loss, best_theta, waited = math.inf, None, 0
 
     try:
         # a diverging run overflows; the NaN loss below is how it is detected and reported
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), run.one_blas_thread():
             for epoch in range(config.epochs):
                 lr = learning_rate(config, epoch / config.epochs)
                 sum_loss, hits = run.epoch(X, Y, y)
@@ -124,10 +127,9 @@ def fit(
                 if not math.isfinite(sum_loss):
                     history.stop_reason = "diverged"
                 elif has_val:
-                    p_val, cache = network.forward(params, X_val)
-                    val_loss = network.LOSSES[config.loss][0](cache.z2, Y_val)
+                    val_loss, val_accuracy = validate(params, X_val, Y_val, y_val)
                     history.val_loss.append(val_loss)
-                    history.val_accuracy.append(float(np.mean(p_val.argmax(axis=1) == y_val)))
+                    history.val_accuracy.append(val_accuracy)
                     if val_loss < best_loss:
                         best_loss, waited, best_theta = val_loss, 0, theta.copy()
                         history.best_epoch = epoch + 1
@@ -150,6 +152,26 @@ def fit(
     return {name: w.copy() for name, w in params.items()}, history
 
 
+class _Validation:
+    """The validation pass after each epoch: (mean loss, accuracy) of the network on X_val (no dropout),
+    the loss against unsmoothed targets; compiled, in buffers made once (or network.forward with plain)."""
+
+    def __init__(self, n: int, config: Config, n_classes: int, plain: bool) -> None:
+        self.loss, self.plain = config.loss, plain
+        if not plain:
+            self.a1 = np.empty((n, config.n_hidden), config.dtype)
+            self.z2, self.dz2 = np.empty((2, n, n_classes), config.dtype)
+            self.no_bias = np.empty(0, config.dtype)
+
+    def __call__(self, params: Params, X: np.ndarray, Y: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        if self.plain:
+            p, cache = network.forward(params, X)
+            return network.LOSSES[self.loss][0](cache.z2, Y), float(np.mean(p.argmax(axis=1) == y))
+        fast_step.forward(params["W1"], params.get("b1", self.no_bias), params["W2"], X, self.a1, None, self.z2)
+        loss, hits = kernels.output_layer(self.z2, params.get("b2", self.no_bias), Y, y, self.dz2, _LOSS_KIND[self.loss])
+        return loss / len(X), hits / len(X)
+
+
 class Run:
     """A network in training: its weights, its engine (with the optimizer's state) and the epochs done.
 
@@ -159,6 +181,7 @@ class Run:
 
     def __init__(self, n_inputs: int, n_classes: int, config: Config, rng: np.random.Generator, *, plain: bool = False):
         self.config, self.rng, self.n_classes, self.epochs = config, rng, n_classes, 0
+        self.pinned = False
         self.theta, self.params = network.flatten(network.init_params(
             rng, n_inputs, config.n_hidden, n_classes, init=config.init, bias=config.bias, dtype=config.dtype))
         self.engine = (_PerSample if per_sample(config) else _Batches)(self.theta, self.params, config, plain)
@@ -174,9 +197,24 @@ class Run:
     def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         """One pass over scaled X (n, d); returns (summed loss, argmax hits). Past config.epochs the
         learning rate stays at its last epoch's value."""
+        if not self.pinned:
+            with self.one_blas_thread():
+                return self.epoch(X, Y, y)
         sums = self.engine.epoch(X, Y, y, self.rng, min(self.epochs, self.config.epochs - 1))
         self.epochs += 1
         return sums
+
+    @contextlib.contextmanager
+    def one_blas_thread(self):
+        """BLAS on one thread while training: a batch's products are too small to split well, and a second
+        thread waiting for a busy core slows a fit down several times under a competing process
+        (benchmarks/RESULTS.md, "under load"). Held across epochs: setting it costs 0.1 ms."""
+        with blas_threads().limit(limits=1, user_api="blas"):
+            self.pinned = True
+            try:
+                yield
+            finally:
+                self.pinned = False
 
 
 def check_memory(n: int, d: int, K: int, config: Config) -> int:
@@ -245,6 +283,8 @@ class _Batches:
         n_weights = params["W1"].size + params["W2"].size  # theta starts with W1, W2: the entries L2 decays
         self.optimizer = OPTIMIZERS[config.optimizer](theta, l2=config.l2, n_decayed=n_weights)
         self.ws: Workspace | None = None  # sized by the first epoch: batches of min(batch_size, rows)
+        self.no_bytes = np.empty((0, config.n_hidden), np.uint8)
+        self.bytes: np.ndarray | None = None  # the epoch's dropout bytes, reused
 
     def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
         c = self.config
@@ -253,6 +293,8 @@ class _Batches:
             self.ws = Workspace(rows, X.shape[1], c.n_hidden, Y.shape[1], self.theta.dtype)
         ws = self.ws
         order = rng.permutation(len(X)) if c.shuffle else np.arange(len(X))
+        if not (self.plain or c.input_noise):
+            return self._compiled_epoch(X, Y, y, order, rng, epoch)
         sum_loss, hits = 0.0, 0
         for start in range(0, len(X), c.batch_size):
             rows = order[start : start + c.batch_size]
@@ -272,6 +314,34 @@ class _Batches:
             hits += batch_hits
         return sum_loss, hits
 
+    def _compiled_epoch(self, X, Y, y, order, rng, epoch) -> tuple[float, int]:
+        """The loop below in one compiled call (kernels.batch_epoch): the same random draws in the same
+        order (the epoch's dropout bytes drawn batch by batch first), the same step sizes."""
+        c, ws, n = self.config, self.ws, len(X)
+        starts = range(0, n, c.batch_size)
+        U = self.no_bytes
+        if c.dropout:
+            if self.bytes is None or len(self.bytes) != n:
+                self.bytes = np.empty((n, c.n_hidden), np.uint8)
+            U = self.bytes
+            for start in starts:
+                rows = min(c.batch_size, n - start)
+                U[start : start + rows] = network.dropout_bytes(rng, (rows, c.n_hidden))
+        opt = self.optimizer
+        rates = [learning_rate(c, (epoch + start / n) / c.epochs) for start in starts]
+        adam = isinstance(opt, Adam)
+        sizes = np.array([opt.advance(lr) for lr in rates] if adam else rates)
+        p, g = self.params, self.grads
+        cut, scale = network.dropout_threshold(c.dropout)
+        return kernels.batch_epoch(
+            X, Y, y, order, U, sizes, c.batch_size, self.theta, self.grad,
+            p["W1"], p.get("b1", ws.no_bias), p["W2"], p.get("b2", ws.no_bias),
+            g["W1"], g.get("b1", ws.no_bias), g["W2"], g.get("b2", ws.no_bias),
+            opt.m if adam else ws.no_bias, opt.v if adam else ws.no_bias, adam,
+            getattr(opt, "beta1", 0.0), getattr(opt, "beta2", 0.0), getattr(opt, "eps", 0.0), opt.l2, opt.n_decayed,
+            cut, scale, _LOSS_KIND[c.loss], ws.X, ws.Y, ws.y, ws.a1, ws.h, ws.dh, ws.p, ws.dz2,
+        )
+
     def _plain_step(self, Xb, Yb, yb, u) -> tuple[float, int]:
         c = self.config
         m = None if u is None else network.mask_from_bytes(u, c.dropout, dtype=c.dtype)
@@ -283,6 +353,16 @@ class _Batches:
 
 
 _LOSS_KIND = {"cross_entropy": 0, "mse": 1}  # the kernels' codes
+
+
+@functools.cache
+def blas_threads():
+    """A threadpoolctl controller of the BLAS libraries loaded, made once: a fresh ``threadpool_limits``
+    looks them all up again (2 ms, a tenth of a fit)."""
+    import scipy.linalg.cython_blas  # noqa: F401  the BLAS behind the kernels' np.dot: loaded before the lookup
+    import threadpoolctl
+
+    return threadpoolctl.ThreadpoolController()
 
 
 def _sample_epoch_plain(

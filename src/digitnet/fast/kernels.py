@@ -2,7 +2,9 @@
 :mod:`network` and :mod:`optim` do, without their per-call overhead.
 
 Readers: start with network.py; tests/test_fused.py and tests/test_blog.py check every kernel against it.
-Matrix products stay in NumPy (BLAS), and so does the batch tanh (NumPy's is vectorised).
+:func:`batch_epoch` runs a whole mini-batch epoch in one call, its matrix products in BLAS through
+numba's np.dot (SciPy's BLAS) and its float32 tanh by a rational function that vectorises; outside
+it, products and tanh stay in NumPy.
 """
 
 from __future__ import annotations
@@ -312,3 +314,89 @@ def predict_few(X, W1, b1, W2, b2, low, high):
                 p[k] += hj * row[k]
         _softmax_row(p)
     return P, -1
+
+
+@njit(cache=_CACHE, error_model="numpy", inline="always")
+def _tanh32(x):
+    """tanh for float32: clamp to +-7.9053 (where tanh rounds to +-1) and a [13/6] rational function of x
+    (Eigen's float tanh): within 6 ulp, and plain arithmetic, so the loop vectorises (glibc's tanhf does not)."""
+    t = np.float32
+    x = min(max(x, t(-7.90531110763549805)), t(7.90531110763549805))
+    x2 = x * x
+    p = t(-2.76076847742355e-16)
+    p = p * x2 + t(2.00018790482477e-13)
+    p = p * x2 + t(-8.60467152213735e-11)
+    p = p * x2 + t(5.12229709037114e-08)
+    p = p * x2 + t(1.48572235717979e-05)
+    p = p * x2 + t(6.37261928875436e-04)
+    p = p * x2 + t(4.89352455891786e-03)
+    q = t(1.19825839466702e-06)
+    q = q * x2 + t(1.18534705686654e-04)
+    q = q * x2 + t(2.26843463243900e-03)
+    q = q * x2 + t(4.89352518554385e-03)
+    return x * p / q
+
+
+@njit(cache=_CACHE, error_model="numpy")
+def bias_tanh(a, b):
+    """In place: a (+ b, when b has entries) -> tanh(a); float32 by :func:`_tanh32`, float64 by :func:`_tanh`."""
+    n, H = a.shape
+    bias = b.shape[0] > 0
+    for r in range(n):
+        row = a[r]
+        if bias:
+            for j in range(H):
+                row[j] += b[j]
+        if a.itemsize == 4:
+            for j in range(H):
+                row[j] = _tanh32(row[j])
+        else:
+            for j in range(H):
+                row[j] = _tanh(row[j])
+
+
+@njit(cache=_CACHE, error_model="numpy")
+def batch_epoch(X, Y, y, order, U, step_sizes, batch_size, theta, grad, W1, b1, W2, b2, gW1, gb1, gW2, gb2,
+                m, v, adam, beta1, beta2, eps, l2, n_decayed, cut, scale, loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2):
+    """A whole mini-batch epoch in one call: fast.step.step and the optimizer's update for each batch of
+    ``order``, with products in BLAS (np.dot) and no Python between the steps.
+
+    U: the epoch's dropout bytes, row i for the i-th sample of ``order`` (no rows: no dropout);
+    step_sizes: each step's rate (Adam's bias-corrected one). Returns (summed loss, argmax hits).
+    """
+    n = order.shape[0]
+    dropout = U.shape[0] > 0
+    total_loss = 0.0
+    hits = 0
+    step = 0
+    for start in range(0, n, batch_size):
+        rows = min(batch_size, n - start)
+        xb, tb, lb = Xb[:rows], Yb[:rows], yb[:rows]
+        for r in range(rows):  # gather the batch into fixed buffers
+            i = order[start + r]
+            xb[r] = X[i]
+            tb[r] = Y[i]
+            lb[r] = y[i]
+        a, hb, d, z, dz = a1[:rows], h[:rows], dh[:rows], z2[:rows], dz2[:rows]
+        np.dot(xb, W1, a)
+        bias_tanh(a, b1)
+        if dropout:
+            dropout_apply(a, U[start:start + rows], cut, scale, hb)
+        else:
+            hb = a
+        np.dot(hb, W2, z)
+        loss, batch_hits = output_layer(z, b2, tb, lb, dz, loss_kind)
+        total_loss += loss
+        hits += batch_hits
+        np.dot(hb.T, dz, gW2)
+        if gb2.shape[0] > 0:
+            column_sums(dz, gb2)
+        np.dot(dz, W2.T, d)
+        hidden_delta(d, U[start:start + rows] if dropout else U, cut, scale, a, gb1)
+        np.dot(xb.T, d, gW1)
+        if adam:
+            adam_step(theta, grad, m, v, step_sizes[step], beta1, beta2, eps, l2, n_decayed)
+        else:
+            sgd_step(theta, grad, step_sizes[step], l2, n_decayed)
+        step += 1
+    return total_loss, hits
