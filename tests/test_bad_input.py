@@ -187,7 +187,7 @@ CLI_CASES = [
     ("out read-only", ["train", "--out", "{read_only}"], 2, "is read-only (mode 444)"),
     # train: data
     ("data missing", ["train", "--data", "{missing_dir}"], 2, "no such file"),
-    ("data directory", ["train", "--data", "{dir}"], 2, "is a directory, expected a CSV file"),
+    ("data directory", ["train", "--data", "{dir}"], 2, "a directory without MNIST's IDX files"),
     ("data fifo empty", ["train", "--data", "{csv_empty}"], 2, "no data rows"),
     ("data columns", ["train", "--data", "{csv_columns}"], 2, "line 1: expected 65 columns"),
     ("data text", ["train", "--data", "{csv_text}"], 2, "line 1, column 64: 'seven' is not a number"),
@@ -239,7 +239,7 @@ CLI_CASES = [
     ("pixels word", ["predict", "{model}", P, ",".join(["0"] * 63 + ["abc"])], 2, "'abc' is not a number"),
     ("pixels 40", ["predict", "{model}", P, ",".join(["0"] * 63 + ["40"])], 2, "pixels must lie in 0..16"),
     ("pixels nan", ["predict", "{model}", P, ",".join(["0"] * 63 + ["nan"])], 2, "row 0 has NaN or inf"),
-    ("predict nothing", ["predict", "{model}"], 2, "give exactly one of --csv FILE or --pixels"),
+    ("predict nothing", ["predict", "{model}"], 2, "give exactly one of --csv FILE, --pixels"),
     ("predict both", ["predict", "{model}", "--csv", "{csv_pixels_only}", P, PIXELS], 2, "give exactly one of"),
     ("predict csv missing", ["predict", "{model}", "--csv", "{missing_dir}"], 2, "no such file"),
     ("predict csv 66", ["predict", "{model}", "--csv", "{csv_66}"], 2, "expected 64 or 65 columns"),

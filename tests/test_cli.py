@@ -215,7 +215,7 @@ def test_evaluate_and_predict_bad_model_files(tmp_path, make, message):
         (["--pixels", "1,2,3"], "expected 64 values (an 8x8 image, row by row), got 3"),
         (["--pixels", ",".join(["0"] * 63 + ["abc"])], "'abc' is not a number"),
         (["--pixels", ",".join(["0"] * 63 + ["40"])], "pixels must lie in 0..16"),
-        ([], "give exactly one of --csv FILE or --pixels"),
+        ([], "give exactly one of --csv FILE, --pixels"),
         (["--csv", "missing.csv", "--pixels", "1"], "give exactly one of"),
         (["--csv", "{tmp}/missing.csv"], "no such file"),
     ],

@@ -115,3 +115,35 @@ def test_training_runs_blas_on_one_thread_and_restores_it(train_split):
             callback=lambda history: seen.append(blas_threads()))
         assert seen == [{1}, {1}]
         assert blas_threads() == {2}
+
+
+@pytest.mark.parametrize("overrides", [{}, {"dropout": 0.2, "input_noise": 0.1}])
+def test_augmented_fused_equals_plain(train_split, overrides):
+    X, y = train_split
+    config = digitnet.Config(epochs=2, patience=None, val_fraction=0.0, dtype="float64", augment=2, **overrides)
+    fused, _ = fit(X, y, config, np.random.default_rng(5), image_shape=(8, 8))
+    plain, _ = fit(X, y, config, np.random.default_rng(5), image_shape=(8, 8), plain=True)
+    unshifted, _ = fit(X, y, digitnet.Config(**{**config.to_dict(), "augment": 0}), np.random.default_rng(5))
+    for name in plain:
+        np.testing.assert_allclose(fused[name], plain[name], rtol=0, atol=1e-12)
+    assert np.abs(fused["W1"] - unshifted["W1"]).max() > 1e-2  # the shifts changed what it learnt
+
+
+def test_gather_moves_images_as_the_numpy_reference(rng):
+    from digitnet.fast import kernels
+    from digitnet.trainer import shift_images
+
+    X = rng.standard_normal((40, 6 * 5))
+    shifts = rng.integers(-2, 3, size=(40, 2))
+    order = rng.permutation(40)
+    out = np.empty((15, 30))
+    kernels.gather(X, order, 7, shifts, 6, 5, -9.0, out)
+    np.testing.assert_array_equal(out, shift_images(X[order[7:22]], shifts[7:22], (6, 5), -9.0))
+    one = shift_images(np.arange(6.0)[None], np.array([[0, 1]]), (2, 3), -1.0)  # one pixel to the right
+    np.testing.assert_array_equal(one, [[-1, 0, 1, -1, 3, 4]])
+
+
+def test_augment_needs_images(train_split):
+    X, y = train_split
+    with pytest.raises(digitnet.ConfigError, match="augment moves images"):
+        fit(X, y, digitnet.Config(augment=1, epochs=1), np.random.default_rng(0))

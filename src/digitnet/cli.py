@@ -32,7 +32,8 @@ except ImportError:  # pragma: no cover
 
 from ._version import __version__
 from .config import RECIPES, Config
-from .data import Inputs, held_out, is_number, load_csv, load_digits, read_csv
+from .data import Inputs, is_number, read_csv
+from .sources import held_out, load_data
 from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .metrics import NO_DIGIT, Evaluation, blog_labels
@@ -177,7 +178,11 @@ def main_options(
 ModelArgument = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
 DataOption = Annotated[
-    Path | None, typer.Option("--data", help="CSV in the UCI optdigits layout: 64 pixels 0..16, then the label 0..9.")
+    str | None, typer.Option(
+        "--data", metavar="DATA",
+        help="A CSV in the UCI optdigits layout (64 pixels 0..16, then the label 0..9); mnist:DIR (MNIST's IDX "
+             "files, official test split); images:DIR or images8:DIR (one sub-folder of PNG/JPEG per class, "
+             "made 28x28 or 8x8). Default: the embedded 8x8 digits.")
 ]
 
 
@@ -191,6 +196,9 @@ def train(
     lr: Annotated[float | None, typer.Option(help=f"Learning rate ({_by_recipe('lr')}).")] = None,
     batch_size: Annotated[int | None, typer.Option(help=f"Samples per step ({_by_recipe('batch_size')}).")] = None,
     seed: Annotated[int | None, typer.Option(help=f"Seed of the split, weights, shuffles and dropout (default {Config.seed}).")] = None,
+    augment: Annotated[int | None, typer.Option(
+        metavar="PIXELS", help=f"Move each training image by up to PIXELS pixels each way, anew every epoch "
+                               f"({_by_recipe('augment')}).")] = None,
     settings: Annotated[list[str] | None, typer.Option(
         "--set", metavar="NAME=VALUE",
         help="Any other setting of the recipe, e.g. --set l2=0 --set patience=none (repeatable; the names: docs or Config).",
@@ -201,7 +209,7 @@ def train(
     as_json: JsonOption = False,
 ) -> None:
     """Train a network, score it on its held-out test split, and write the model file."""
-    given = dict(n_hidden=hidden, dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    given = dict(n_hidden=hidden, dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, augment=augment)
     given = {k: v for k, v in given.items() if v is not None}
     for item in settings or []:
         name, sep, text = item.partition("=")
@@ -215,7 +223,7 @@ def train(
         given[name] = Config.parse(name, text)
     config = Config.from_recipe(recipe.value, **given)
     check_writable(out_path)
-    dataset = load_csv(data) if data is not None else load_digits()
+    dataset = load_data(data)
     if not quiet:
         err.print(f"Training '{config.recipe}' on {len(dataset.y)} digits; Ctrl-C stops and keeps what was learnt.", markup=False)
     with _EpochProgress(config, enabled=not quiet) as callback:
@@ -285,11 +293,13 @@ def predict(
         "--labels/--no-labels",
         help="Whether the CSV's last column is a label (default: 65 columns have one, 64 do not).")] = None,
     pixels: Annotated[str | None, typer.Option("--pixels", help="One image: 64 pixel values 0..16, comma-separated, row by row.")] = None,
+    images: Annotated[list[Path] | None, typer.Option(
+        "--image", help="A PNG/JPEG picture of a digit, preprocessed as the drawing page does (repeatable).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Predict digits. A digit is chosen when its probability rounds to 1 (> 0.5), as in the post; otherwise "no digit" (-1)."""
-    if (csv is None) == (pixels is None):
-        fail("give exactly one of --csv FILE or --pixels \"v1,v2,...,v64\"")
+    if sum(x is not None for x in (csv, pixels, images)) != 1:
+        fail("give exactly one of --csv FILE, --pixels \"v1,v2,...,v64\" or --image FILE")
     if labels is not None and csv is None:
         fail("--labels/--no-labels describe a --csv file")
     model = load(model_path)
@@ -299,8 +309,10 @@ def predict(
             layout = "then a label column (ignored)" if y is not None else "no label column"
             err.print(f"{csv}: read {len(X)} rows of {X.shape[1]} {model.inputs.noun}, {layout}; "
                       "--labels/--no-labels says which", markup=False)
-    else:
+    elif pixels is not None:
         X = _parse_pixels(pixels, model.inputs)
+    else:
+        X = np.stack([_picture_input(path, model.inputs) for path in images])
     P = model.predict_proba(X)
     chosen = blog_labels(P)
     if as_json:
@@ -313,6 +325,20 @@ def predict(
     out.print(table)
     if len(P) > TABLE_ROWS:
         out.print(f"... and {len(P) - TABLE_ROWS:,} more rows: --json prints them all", markup=False)
+
+
+def _picture_input(path: Path, inputs: Inputs) -> np.ndarray:
+    from .preprocess import ink_from_image, to_input
+
+    if not path.is_file():
+        fail(f"{path}: no such file")
+    try:
+        x = to_input(ink_from_image(path.read_bytes()), inputs)
+    except DigitnetError as e:
+        fail(f"{path}: {e}")
+    if x is None:
+        fail(f"{path}: no digit found (blank, or the ink is too small)")
+    return x
 
 
 TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any number
@@ -437,7 +463,7 @@ def sweep(
     if n_jobs == 0:
         fail("--n-jobs must be a positive number of processes or -1 for one per core; got 0")
     parsed = sweeps.parse_grid(grid)
-    dataset = load_csv(data) if data is not None else load_digits()
+    dataset = load_data(data)
     n = int(np.prod([len(v) for v in parsed.values()]))
     planned = f"{min(n, n_iter) if search.value == 'random' else n} candidates x {cv} folds"
     if not quiet:

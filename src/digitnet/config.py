@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .errors import ConfigError
 from .network import MASK_LEVELS
 
+MAX_SHIFT = 4  # augmentation: larger shifts push digits off 8x8 and 28x28 frames
 SEED_LIMIT = 2**32  # scikit-learn's random_state (the split) takes seeds below 2**32
 
 CHOICES = {
@@ -51,6 +52,7 @@ class Config:
     l2: float = 1e-4  # L2 penalty (l2 / 2) * (|W1|^2 + |W2|^2) added to the loss; biases are not penalised
     label_smoothing: float = 0.1  # targets become (1 - eps) * one_hot + eps / K (K classes)
     input_noise: float = 0.0  # std of Gaussian noise added to the scaled inputs of each training batch
+    augment: int = 0  # images only: each training image moved by up to `augment` pixels each way, anew every epoch
     tol: float | None = None  # stop once the epoch's summed loss / size of the whole data set is below tol (the post: 0.01)
     patience: int | None = 5  # early stopping: epochs without a better validation loss before stopping; None: off
     val_fraction: float = 0.1  # share of the training split held out to choose the best epoch (0 with patience None)
@@ -80,6 +82,7 @@ class Config:
         _check(self.l2 >= 0, "l2 must be >= 0", self.l2)
         _check(0.0 <= self.label_smoothing < 1.0, "label_smoothing must be in [0, 1)", self.label_smoothing)
         _check(self.input_noise >= 0, "input_noise must be >= 0", self.input_noise)
+        _check(0 <= self.augment <= MAX_SHIFT, f"augment must be 0..{MAX_SHIFT} pixels", self.augment)
         _check(0.0 < self.test_size < 1.0, "test_size must be in (0, 1)", self.test_size)
         _check(0 <= self.seed < SEED_LIMIT, f"seed must be in 0..{SEED_LIMIT - 1} (2**32 - 1)", self.seed)
         # masks come from random bytes: the rate is rounded to a multiple of 1/256 (network.dropout_threshold)
@@ -186,6 +189,7 @@ _BLOG = Config(
     l2=0.0,
     label_smoothing=0.0,
     input_noise=0.0,
+    augment=0,
     schedule="constant",
     shuffle=False,
     scaling="blog",
@@ -198,7 +202,7 @@ _BLOG = Config(
 GROUPS = {  # every field in one group: the settings' three concerns
     "network": ("n_hidden", "bias", "init", "dropout", "dtype"),
     "training": ("gradient", "loss", "optimizer", "lr", "schedule", "batch_size", "epochs", "shuffle", "l2",
-                 "label_smoothing", "input_noise", "tol", "patience", "val_fraction"),
+                 "label_smoothing", "input_noise", "augment", "tol", "patience", "val_fraction"),
     "experiment": ("recipe", "scaling", "stratify", "test_size", "seed"),
 }
 

@@ -9,6 +9,8 @@ validation split that early stopping uses. Class labels may be anything ``np.uni
 
 from __future__ import annotations
 
+import math
+
 import warnings
 
 import numpy as np
@@ -52,6 +54,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         l2=1e-4,
         label_smoothing=0.1,
         input_noise=0.0,
+        augment=0,
         tol=None,
         patience=5,
         val_fraction=0.1,
@@ -77,6 +80,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.l2 = l2
         self.label_smoothing = label_smoothing
         self.input_noise = input_noise
+        self.augment = augment
         self.tol = tol
         self.patience = patience
         self.val_fraction = val_fraction
@@ -104,7 +108,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(f"DigitNetClassifier needs samples of at least 2 classes; got 1 class ({self.classes_[0]!r})")
         config = self.config()
-        data = Dataset(X, y_codes, {"kind": "arrays"}, Inputs(X.shape[1]), len(self.classes_))
+        data = Dataset(X, y_codes, {"kind": "arrays"}, _inputs(X.shape[1]), len(self.classes_))
         try:
             model = fit_model(data, config)
         except DataError as e:
@@ -147,7 +151,8 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"classes={np.unique(classes).tolist()} differ from fit's {self.classes_.tolist()}")
             model = self.model_
             self._scaling = model.scaling
-            self._run = Run(X.shape[1], len(self.classes_), model.config, np.random.default_rng(model.config.seed))
+            self._run = Run(X.shape[1], len(self.classes_), model.config, np.random.default_rng(model.config.seed),
+                            image_shape=_inputs(X.shape[1]).image_shape)
             for name, w in model.params.items():
                 self._run.params[name][...] = w
             curves = {k: list(v) if isinstance(v, list) else v for k, v in model.history.to_dict().items()}
@@ -160,7 +165,8 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"DigitNetClassifier needs at least 2 classes; got {self.classes_.tolist()}")
             config = self.config()
             self._scaling = fit_scaling(X, config.scaling)
-            self._run = Run(X.shape[1], len(self.classes_), config, np.random.default_rng(config.seed))
+            self._run = Run(X.shape[1], len(self.classes_), config, np.random.default_rng(config.seed),
+                            image_shape=_inputs(X.shape[1]).image_shape)
             self._history = History(stop_reason="max_epochs")
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={np.unique(classes).tolist()} differ from the first call's {self.classes_.tolist()}")
@@ -179,7 +185,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         h.lr.append(run.config.lr)
         params = {name: w.copy() for name, w in run.params.items()}
         self._learnt(Model(params, run.config, self._scaling, h, np.empty(0, np.int64), {"kind": "arrays"},
-                           Inputs(X.shape[1])))
+                           _inputs(X.shape[1])))
         return self
 
     def _learnt(self, model: Model) -> None:
@@ -237,3 +243,9 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _inputs(n_features: int) -> Inputs:
+    """Plain features; square images when their number is a square (what ``augment`` needs to move them)."""
+    side = math.isqrt(n_features)
+    return Inputs(n_features, (side, side) if side * side == n_features and side > 1 else None)

@@ -23,12 +23,16 @@ def train(
 ) -> Model:
     """Split ``data`` (default: the embedded digits), scale, train, and score on the held-out test split.
 
+    The test split is the data set's own when it has one (``data.test_rows``), else a seeded random one.
+
     The split, the initial weights, the shuffles and the dropout masks all follow
     ``config.seed``: the same seed gives the same model, bit for bit.
     ``split_indices`` = (train rows, test rows) replaces the seeded split (cross-validation uses it).
     """
     data = data if data is not None else load_digits()
     config = config if config is not None else Config()
+    if split_indices is None and data.test_rows is not None:  # an official split (MNIST's t10k files)
+        split_indices = np.setdiff1d(np.arange(len(data.y)), data.test_rows), data.test_rows
     if split_indices is None:
         split_indices = split(data.y, config.test_size, config.seed, stratify=config.stratify)
     train_idx, test_idx = (np.asarray(i) for i in split_indices)
@@ -52,16 +56,16 @@ def fit_model(
         fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]
     # the post scales with the mean and variance of the whole data set, test split included
     scaling = fit_scaling(data.X if config.scaling == "blog" else data.X[fit_idx], config.scaling)
-    X = scaling.apply(data.X, dtype=config.dtype)  # what fit trains on: no float64 copy of the data
     params, history = fit(
-        X[fit_idx],
+        scaling.apply(data.X, config.dtype, fit_idx),  # what fit trains on: no float64 copy of the data
         data.y[fit_idx],
         config,
         np.random.default_rng(config.seed),
         n_classes=data.n_classes,
-        X_val=X[val_idx],
+        X_val=scaling.apply(data.X, config.dtype, val_idx),
         y_val=data.y[val_idx],
         n_total=len(data.y),
         callback=callback,
+        image_shape=data.inputs.image_shape,
     )
     return Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs)

@@ -92,7 +92,9 @@ def search(
 
     # joblib's own progress lines: fits done of fits planned, elapsed, remaining
     with _backend(scheduler), joblib.parallel_config(verbose=verbose):
-        searcher.fit(data.X, data.y)
+        # a data set with an official test split (MNIST) is searched on its training rows only
+        rows = slice(None) if data.test_rows is None else np.setdiff1d(np.arange(len(data.y)), data.test_rows)
+        searcher.fit(data.X[rows], data.y[rows])
     r = searcher.cv_results_
     results = [
         Result(dict(p), float(m), float(s), float(t), int(k))

@@ -86,6 +86,7 @@ def fit(
     n_total: int | None = None,
     callback: Callable[[History], None] | None = None,
     plain: bool = False,
+    image_shape: tuple[int, int] | None = None,
 ) -> tuple[Params, History]:
     """Train a network on scaled inputs X (n, d) with integer labels y (n,) in 0..n_classes-1.
 
@@ -96,13 +97,14 @@ def fit(
     With a validation set the weights of the epoch with the lowest validation loss are kept.
     Ctrl-C ends training early and returns what was learnt, with stop_reason "interrupted".
     ``plain=True`` runs through network.forward/backward instead of the compiled kernels
-    (slower; the same weights up to rounding).
+    (slower; the same weights up to rounding). ``image_shape`` (height, width) of X's rows is
+    what ``config.augment`` needs to move them.
     """
     dtype = np.dtype(config.dtype)
     n_classes = n_classes if n_classes is not None else int(np.max(y)) + 1
     check_memory(len(X), X.shape[1], n_classes, config)
     X = np.ascontiguousarray(X, dtype=dtype)
-    run = Run(X.shape[1], n_classes, config, rng, plain=plain)
+    run = Run(X.shape[1], n_classes, config, rng, plain=plain, image_shape=image_shape)
     theta, params = run.theta, run.params
     Y = run.targets(y)
     has_val = X_val is not None and y_val is not None and len(X_val) > 0
@@ -179,12 +181,14 @@ class Run:
     keeps one and runs an epoch per call, on whatever rows it is given.
     """
 
-    def __init__(self, n_inputs: int, n_classes: int, config: Config, rng: np.random.Generator, *, plain: bool = False):
+    def __init__(self, n_inputs: int, n_classes: int, config: Config, rng: np.random.Generator, *, plain: bool = False,
+                 image_shape: tuple[int, int] | None = None):
         self.config, self.rng, self.n_classes, self.epochs = config, rng, n_classes, 0
         self.pinned = False
         self.theta, self.params = network.flatten(network.init_params(
             rng, n_inputs, config.n_hidden, n_classes, init=config.init, bias=config.bias, dtype=config.dtype))
-        self.engine = (_PerSample if per_sample(config) else _Batches)(self.theta, self.params, config, plain)
+        self.engine = _PerSample(self.theta, self.params, config, plain) if per_sample(config) else \
+            _Batches(self.theta, self.params, config, plain, image_shape)
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         """One-hot rows (n, K) for labels y, smoothed by config.label_smoothing."""
@@ -246,6 +250,7 @@ def per_sample(config: Config) -> bool:
     return config.gradient == "blog" or (
         config.batch_size == 1 and config.optimizer == "sgd" and config.loss == "mse" and not config.bias
         and config.schedule == "constant" and not config.shuffle and config.l2 == 0 and config.input_noise == 0
+        and config.augment == 0
     )
 
 
@@ -276,7 +281,8 @@ class _PerSample:
 class _Batches:
     """The mini-batch engine: per epoch a shuffle; per batch its dropout bytes and input noise, then one step."""
 
-    def __init__(self, theta: np.ndarray, params: Params, config: Config, plain: bool) -> None:
+    def __init__(self, theta: np.ndarray, params: Params, config: Config, plain: bool,
+                 image_shape: tuple[int, int] | None = None) -> None:
         self.theta, self.params, self.config, self.plain = theta, params, config, plain
         self.grad = np.zeros_like(theta)
         self.grads = network.views(self.grad, {name: w.shape for name, w in params.items()})
@@ -285,6 +291,11 @@ class _Batches:
         self.ws: Workspace | None = None  # sized by the first epoch: batches of min(batch_size, rows)
         self.no_bytes = np.empty((0, config.n_hidden), np.uint8)
         self.bytes: np.ndarray | None = None  # the epoch's dropout bytes, reused
+        self.image_shape = image_shape or (0, 0)
+        if config.augment and image_shape is None:
+            raise ConfigError("augment moves images: it needs inputs that are images (a known height and width)")
+        self.no_shifts = np.empty((0, 2), np.int64)
+        self.fill, self.fill_of = theta.dtype.type(0), None
 
     def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
         c = self.config
@@ -293,14 +304,21 @@ class _Batches:
             self.ws = Workspace(rows, X.shape[1], c.n_hidden, Y.shape[1], self.theta.dtype)
         ws = self.ws
         order = rng.permutation(len(X)) if c.shuffle else np.arange(len(X))
+        shifts = self.no_shifts
+        if c.augment:  # (down, right) per sample, drawn for the epoch after the shuffle
+            shifts = rng.integers(-c.augment, c.augment + 1, size=(len(X), 2))
+            if self.fill_of is not X:
+                self.fill, self.fill_of = X.dtype.type(X.min()), X  # the background of ink-high images
         if not (self.plain or c.input_noise):
-            return self._compiled_epoch(X, Y, y, order, rng, epoch)
+            return self._compiled_epoch(X, Y, y, order, shifts, rng, epoch)
         sum_loss, hits = 0.0, 0
         for start in range(0, len(X), c.batch_size):
             rows = order[start : start + c.batch_size]
             n = len(rows)
             # gathered into fixed buffers: no copy of the data set, no allocation per batch
             Xb, Yb, yb = np.take(X, rows, 0, ws.X[:n]), np.take(Y, rows, 0, ws.Y[:n]), np.take(y, rows, 0, ws.y[:n])
+            if c.augment:
+                Xb[...] = shift_images(Xb, shifts[start : start + n], self.image_shape, self.fill)
             u = network.dropout_bytes(rng, (n, c.n_hidden)) if c.dropout else None
             if c.input_noise:
                 Xb += X.dtype.type(c.input_noise) * rng.standard_normal(Xb.shape, dtype=X.dtype)
@@ -314,7 +332,7 @@ class _Batches:
             hits += batch_hits
         return sum_loss, hits
 
-    def _compiled_epoch(self, X, Y, y, order, rng, epoch) -> tuple[float, int]:
+    def _compiled_epoch(self, X, Y, y, order, shifts, rng, epoch) -> tuple[float, int]:
         """The loop below in one compiled call (kernels.batch_epoch): the same random draws in the same
         order (the epoch's dropout bytes drawn batch by batch first), the same step sizes."""
         c, ws, n = self.config, self.ws, len(X)
@@ -334,7 +352,7 @@ class _Batches:
         p, g = self.params, self.grads
         cut, scale = network.dropout_threshold(c.dropout)
         return kernels.batch_epoch(
-            X, Y, y, order, U, sizes, c.batch_size, self.theta, self.grad,
+            X, Y, y, order, shifts, *self.image_shape, self.fill, U, sizes, c.batch_size, self.theta, self.grad,
             p["W1"], p.get("b1", ws.no_bias), p["W2"], p.get("b2", ws.no_bias),
             g["W1"], g.get("b1", ws.no_bias), g["W2"], g.get("b2", ws.no_bias),
             opt.m if adam else ws.no_bias, opt.v if adam else ws.no_bias, adam,
@@ -353,6 +371,18 @@ class _Batches:
 
 
 _LOSS_KIND = {"cross_entropy": 0, "mse": 1}  # the kernels' codes
+
+
+def shift_images(X: np.ndarray, shifts: np.ndarray, image_shape: tuple[int, int], fill: float) -> np.ndarray:
+    """Rows of X (n, height * width) moved by shifts (n, 2) = (down, right) pixels, uncovered pixels set to
+    fill: kernels.gather's reference, in NumPy."""
+    height, width = image_shape
+    out = np.full((len(X), height, width), fill, X.dtype)
+    images = X.reshape(len(X), height, width)
+    for i, (dy, dx) in enumerate(shifts):
+        out[i, max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = \
+            images[i, max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)]
+    return out.reshape(len(X), -1)
 
 
 @functools.cache

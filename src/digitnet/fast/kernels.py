@@ -356,13 +356,34 @@ def bias_tanh(a, b):
 
 
 @njit(cache=_CACHE, error_model="numpy")
-def batch_epoch(X, Y, y, order, U, step_sizes, batch_size, theta, grad, W1, b1, W2, b2, gW1, gb1, gW2, gb2,
-                m, v, adam, beta1, beta2, eps, l2, n_decayed, cut, scale, loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2):
+def gather(X, order, start, shifts, height, width, fill, out):
+    """out[r] = X[order[start + r]] for each row r of out; moved by shifts[start + r] = (down, right) pixels
+    when shifts has rows (X's rows are height x width images, row by row), uncovered pixels set to fill."""
+    shifted = shifts.shape[0] > 0
+    for r in range(out.shape[0]):
+        src, dst = X[order[start + r]], out[r]
+        if not shifted:
+            dst[:] = src
+            continue
+        dy, dx = shifts[start + r, 0], shifts[start + r, 1]
+        for row in range(height):
+            from_row = row - dy
+            for col in range(width):
+                from_col = col - dx
+                inside = 0 <= from_row < height and 0 <= from_col < width
+                dst[row * width + col] = src[from_row * width + from_col] if inside else fill
+
+
+@njit(cache=_CACHE, error_model="numpy")
+def batch_epoch(X, Y, y, order, shifts, height, width, fill, U, step_sizes, batch_size, theta, grad,
+                W1, b1, W2, b2, gW1, gb1, gW2, gb2, m, v, adam, beta1, beta2, eps, l2, n_decayed, cut, scale,
+                loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2):
     """A whole mini-batch epoch in one call: fast.step.step and the optimizer's update for each batch of
     ``order``, with products in BLAS (np.dot) and no Python between the steps.
 
-    U: the epoch's dropout bytes, row i for the i-th sample of ``order`` (no rows: no dropout);
-    step_sizes: each step's rate (Adam's bias-corrected one). Returns (summed loss, argmax hits).
+    shifts: the epoch's augmentation (see :func:`gather`), or no rows; U: the epoch's dropout bytes, row i
+    for the i-th sample of ``order`` (no rows: no dropout); step_sizes: each step's rate (Adam's
+    bias-corrected one). Returns (summed loss, argmax hits).
     """
     n = order.shape[0]
     dropout = U.shape[0] > 0
@@ -372,9 +393,9 @@ def batch_epoch(X, Y, y, order, U, step_sizes, batch_size, theta, grad, W1, b1, 
     for start in range(0, n, batch_size):
         rows = min(batch_size, n - start)
         xb, tb, lb = Xb[:rows], Yb[:rows], yb[:rows]
-        for r in range(rows):  # gather the batch into fixed buffers
+        gather(X, order, start, shifts, height, width, fill, xb)  # the batch, into fixed buffers
+        for r in range(rows):
             i = order[start + r]
-            xb[r] = X[i]
             tb[r] = Y[i]
             lb[r] = y[i]
         a, hb, d, z, dz = a1[:rows], h[:rows], dh[:rows], z2[:rows], dz2[:rows]

@@ -1,0 +1,212 @@
+"""From a picture of a digit to the input a network was trained on: the one function behind image
+folders, ``digitnet predict --image`` and the drawing page.
+
+Two recipes, after how each data set was made (docs/preprocessing.md):
+
+- 8x8 (scikit-learn's digits, UCI optdigits): the ink's bounding box mapped into a 32x32 frame at
+  full height, the width kept in proportion but clamped to 16..28 pixels and centred, thresholded
+  to a binary image, the stroke thickened or thinned until about 313 pixels are on (the digits'
+  mean ink), then the "on" pixels of each 4x4 block counted: 0..16.
+- 28x28 (MNIST): the ink's bounding box scaled (anti-aliased) so its longer side is 20 pixels,
+  pasted into 28x28 with its centre of mass at the centre; ink bright, 0..255.
+
+Everything starts as an "ink" image: a float array, 0 for background and 255 for full ink, from
+:func:`ink_from_image` (any grey/colour/transparent picture, dark or light ink) or
+:func:`ink_from_strokes` (polylines drawn on a canvas).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+
+from .data import OPTDIGITS, Inputs
+from .errors import DataError
+
+INK_THRESHOLD = 128  # ink values above this are "on" (0..255)
+MIN_INK_SHARE = 0.05  # a bounding box smaller than this share of the picture's larger side is "no digit"
+FRAME = 32  # optdigits' normalised bitmaps
+BLOCK = 4  # ... counted in 4x4 blocks
+WIDTH_RANGE = (16, 28)  # the frame width a digit may take: measured widths of 4..7 blocks
+TARGET_ON = 313  # the digits' mean ink: sum of the 64 counts (313 +- 35)
+ON_RANGE = (280, 345)
+MNIST_BOX = 20  # MNIST: the longer side of the digit, in pixels
+MAX_PIXELS = 4096 * 4096  # larger pictures are refused (decompression bombs)
+MAX_STROKES, MAX_POINTS = 64, 10_000
+
+
+def ink_from_image(source: bytes | str | object) -> np.ndarray:
+    """The ink (H, W) in 0..255 of an image: file bytes, a path, or a PIL image.
+
+    Transparency: where the picture has transparent pixels, the ink is the opacity (a black pen
+    on a transparent background is ink, not all ink). Otherwise grey levels, with the ink taken
+    as whichever is rarer of dark and light: the background is the majority of the border.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    image = source
+    if not isinstance(source, Image.Image):
+        try:
+            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            if image.width * image.height > MAX_PIXELS:
+                raise DataError(f"image of {image.width}x{image.height} pixels is too large; the limit is {MAX_PIXELS:,} pixels")
+            image.load()
+        except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+            raise DataError(_image_error(source, e)) from None
+        except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
+            raise DataError(_image_error(source, e)) from None
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
+        alpha = rgba[..., 3]
+        if alpha.min() < 255:
+            grey = rgba[..., :3].mean(axis=2)
+            opaque = alpha > INK_THRESHOLD
+            # ink drawn opaque on a transparent background; a transparent "ink" on an opaque page is rare
+            if opaque.mean() < 0.5:
+                return alpha
+            grey = grey * alpha / 255 + 255 * (1 - alpha / 255)  # over white
+            return _ink_from_grey(grey)
+    return _ink_from_grey(np.asarray(image.convert("L"), dtype=np.float64))
+
+
+def _image_error(source, error: Exception) -> str:
+    name = f"{source}: " if isinstance(source, str) or hasattr(source, "__fspath__") else ""
+    detail = " ".join(str(error).split())
+    if "decompression bomb" in detail.lower() or "exceeds limit" in detail.lower():
+        return f"{name}image is too large; the limit is {MAX_PIXELS:,} pixels"
+    return f"{name}not a readable PNG/JPEG image ({detail})"
+
+
+def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background_is_light = np.median(border) >= 128
+    return 255.0 - grey if background_is_light else grey.copy()
+
+
+def ink_from_strokes(strokes: Sequence[Sequence[Sequence[float]]], width: float, height: float,
+                     *, line_width: float | None = None) -> np.ndarray:
+    """Polylines (each a list of [x, y] points on a width x height canvas) drawn as ink, anti-aliased.
+
+    The line is ``line_width`` wide, by default 1/16 of the canvas's larger side (a pen on a pad);
+    the 8x8 recipe normalises the thickness anyway.
+    """
+    from PIL import Image, ImageDraw
+
+    if not (np.isfinite(width) and np.isfinite(height) and 1 <= width <= 4096 and 1 <= height <= 4096):
+        raise DataError(f"canvas width and height must be 1..4096; got {width} x {height}")
+    if len(strokes) > MAX_STROKES:
+        raise DataError(f"too many strokes: {len(strokes)}; the limit is {MAX_STROKES}")
+    if sum(len(s) for s in strokes) > MAX_POINTS:
+        raise DataError(f"too many points: the limit is {MAX_POINTS:,} in all")
+    scale = 4  # drawn 4x larger, then averaged down: anti-aliasing
+    W, H = int(np.ceil(width)), int(np.ceil(height))
+    canvas = Image.new("L", (W * scale, H * scale), 0)
+    draw = ImageDraw.Draw(canvas)
+    line = (line_width or max(W, H) / 16) * scale
+    for stroke in strokes:
+        points = np.asarray(stroke, dtype=np.float64).reshape(-1, 2)
+        if not np.all(np.isfinite(points)):
+            raise DataError("stroke points must be finite numbers")
+        if np.any(points < -width) or np.any(points[:, 0] > 2 * width) or np.any(points[:, 1] > 2 * height):
+            raise DataError("stroke points must lie on the canvas (0..width, 0..height)")
+        xy = [(float(x) * scale, float(y) * scale) for x, y in points]
+        r = line / 2
+        for x, y in xy:  # round caps and joints
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+        if len(xy) > 1:
+            draw.line(xy, fill=255, width=max(1, int(round(line))))
+    small = canvas.resize((W, H), Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float64)
+
+
+def to_input(ink: np.ndarray, inputs: Inputs = OPTDIGITS) -> np.ndarray | None:
+    """The network's input (n_features,) for an ink image, or None when there is too little ink for a digit.
+
+    8x8 inputs 0..16 follow optdigits' recipe, 28x28 inputs 0..255 MNIST's (see the module's docstring).
+    """
+    if inputs.image_shape == OPTDIGITS.image_shape and inputs.value_range == OPTDIGITS.value_range:
+        return _optdigits(ink)
+    if inputs.image_shape is not None and inputs.value_range is not None:
+        return _mnist_like(ink, inputs)
+    raise DataError(f"cannot turn a picture into {inputs.describe()}: pictures become 8x8 (0..16) or "
+                    "square images with a value range, such as 28x28 (0..255)")
+
+
+def _crop(ink: np.ndarray) -> np.ndarray | None:
+    """The ink's bounding box, or None when it is empty or too small to be a digit."""
+    on = ink > INK_THRESHOLD
+    if not on.any():
+        return None
+    rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    if max(bottom - top, right - left) < MIN_INK_SHARE * max(ink.shape) or on.sum() < 3:
+        return None
+    return ink[top:bottom, left:right]
+
+
+def _resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:
+    from PIL import Image
+
+    image = Image.fromarray(ink.astype(np.float32), mode="F")
+    return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS
+                                   if ink.shape[0] > height else Image.Resampling.BILINEAR), dtype=np.float64)
+
+
+def _optdigits(ink: np.ndarray) -> np.ndarray | None:
+    crop = _crop(ink)
+    if crop is None:
+        return None
+    h, w = crop.shape
+    width = int(np.clip(round(FRAME * w / h), *WIDTH_RANGE))
+    frame = np.zeros((FRAME, FRAME), dtype=bool)
+    left = (FRAME - width) // 2
+    frame[:, left : left + width] = _resize(crop, FRAME, width) > INK_THRESHOLD
+    frame = _normalise_thickness(frame)
+    return frame.reshape(FRAME // BLOCK, BLOCK, FRAME // BLOCK, BLOCK).sum(axis=(1, 3)).ravel().astype(np.float64)
+
+
+def _normalise_thickness(frame: np.ndarray) -> np.ndarray:
+    """Thicken (3x3 dilation) or thin (erosion) the binary stroke until its pixel count is nearest TARGET_ON."""
+    from scipy.ndimage import binary_dilation, binary_erosion
+
+    plus = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
+    candidates = [frame]
+    grown = frame
+    for _ in range(4):
+        if grown.sum() >= ON_RANGE[0]:
+            break
+        grown = binary_dilation(grown, plus)
+        candidates.append(grown)
+    thin = frame
+    for _ in range(2):
+        if thin.sum() <= ON_RANGE[1]:
+            break
+        thin = binary_erosion(thin, plus)
+        if thin.sum() >= 0.5 * TARGET_ON:
+            candidates.append(thin)
+    return min(candidates, key=lambda f: abs(int(f.sum()) - TARGET_ON))
+
+
+def _mnist_like(ink: np.ndarray, inputs: Inputs) -> np.ndarray | None:
+    crop = _crop(ink)
+    if crop is None:
+        return None
+    H, W = inputs.image_shape
+    box = round(MNIST_BOX * min(H, W) / 28)
+    h, w = crop.shape
+    scale = box / max(h, w)
+    height, width = max(1, round(h * scale)), max(1, round(w * scale))
+    digit = np.clip(_resize(crop, height, width), 0, 255)
+    total = digit.sum()
+    rows, cols = np.arange(height), np.arange(width)
+    # paste so that the centre of mass lands on the frame's centre, (H - 1) / 2, (W - 1) / 2
+    cy, cx = (digit.sum(axis=1) @ rows) / total, (digit.sum(axis=0) @ cols) / total
+    top, left = int(round((H - 1) / 2 - cy)), int(round((W - 1) / 2 - cx))
+    top, left = int(np.clip(top, 0, H - height)), int(np.clip(left, 0, W - width))
+    out = np.zeros((H, W))
+    out[top : top + height, left : left + width] = digit
+    low, high = inputs.value_range
+    return np.round(low + out / 255 * (high - low)).ravel()
