@@ -16,7 +16,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
@@ -60,10 +60,15 @@ class ScalingInfo(_Strict):
     method: Literal["blog", "standard"]
 
 
+Sha256 = Annotated[str, Field(pattern=_SHA256)]
+
+
 class DataInfo(_Strict):
-    kind: Literal["sklearn-digits", "csv", "arrays"]
+    kind: Literal["sklearn-digits", "csv", "arrays", "mnist", "images"]
     path: str | None = None
-    sha256: str | None = Field(None, pattern=_SHA256)
+    # one hash (csv, images: of the files read), or one per file (mnist: the four IDX files)
+    sha256: Sha256 | dict[Annotated[str, Field(max_length=255)], Sha256] | None = None
+    inputs: Literal["images", "images8"] | None = None  # images: the preprocessing recipe (sources.IMAGE_INPUTS)
 
 
 Curve = list[float | None]  # NaN and inf are stored as null
