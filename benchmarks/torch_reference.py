@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 
-def network(n_hidden: int = 200, dropout: float = 0.2) -> nn.Module:
-    return nn.Sequential(nn.Linear(64, n_hidden), nn.Tanh(), nn.Dropout(dropout), nn.Linear(n_hidden, 10))
+def network(n_hidden: int = 200, dropout: float = 0.2, n_inputs: int = 64, n_classes: int = 10) -> nn.Module:
+    return nn.Sequential(nn.Linear(n_inputs, n_hidden), nn.Tanh(), nn.Dropout(dropout), nn.Linear(n_hidden, n_classes))
 
 
 def fit(
@@ -32,7 +32,7 @@ def fit(
     schedule and label smoothing 0.1; ``noise`` adds Gaussian input noise during training.
     """
     torch.manual_seed(seed)
-    model = network(dropout=dropout)
+    model = network(dropout=dropout, n_inputs=X.shape[1])
     Xt, yt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)), torch.from_numpy(y.astype(np.int64))
     n = len(Xt)
     steps = epochs * ((n + batch_size - 1) // batch_size)
@@ -66,3 +66,38 @@ def predict_proba(model: nn.Module, X: np.ndarray) -> np.ndarray:
     """Probabilities for a NumPy batch, conversions included, as a user would call it."""
     with torch.inference_mode():
         return torch.softmax(model(torch.from_numpy(np.asarray(X, dtype=np.float32))), dim=1).numpy()
+
+
+def fit_like_digitnet(X: np.ndarray, y: np.ndarray, config) -> nn.Module:
+    """digitnet's own recipe in PyTorch: Glorot-uniform weights and zero biases, Adam with L2 on the weights
+    only (coupled, as digitnet's), a cosine rate per step from ``config.lr`` to 0, label smoothing,
+    ``config.batch_size`` and ``config.epochs``, dropout; no validation split (config.val_fraction must be 0)."""
+    import math
+
+    assert config.val_fraction == 0 and config.optimizer == "adam" and config.schedule == "cosine"
+    torch.manual_seed(config.seed)
+    model = network(config.n_hidden, config.dropout, X.shape[1], int(y.max()) + 1)
+    for layer in (model[0], model[3]):
+        nn.init.xavier_uniform_(layer.weight)
+        nn.init.zeros_(layer.bias)
+    weights = [model[0].weight, model[3].weight]
+    biases = [model[0].bias, model[3].bias]
+    optimizer = torch.optim.Adam([{"params": weights, "weight_decay": config.l2}, {"params": biases, "weight_decay": 0.0}],
+                                 lr=config.lr)
+    Xt, yt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)), torch.from_numpy(y.astype(np.int64))
+    n, batch = len(Xt), config.batch_size
+    steps_per_epoch = (n + batch - 1) // batch
+    total = config.epochs * steps_per_epoch
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    model.train()
+    for _ in range(config.epochs):
+        order = torch.randperm(n)
+        for start in range(0, n, batch):
+            rows = order[start : start + batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(Xt[rows]), yt[rows]).backward()
+            optimizer.step()
+            schedule.step()
+    model.eval()
+    return model

@@ -189,7 +189,7 @@ DataOption = Annotated[
 @app.command(epilog="Example: digitnet train --recipe blog --dropout 0 --seed 3 --out blog.safetensors")
 @translate_errors
 def train(
-    recipe: Annotated[Recipe, typer.Option(help="Settings to start from: modern, the post's (blog), or the post's with the exact gradient.")] = Recipe("modern"),
+    recipe: Annotated[Recipe, typer.Option(help="Settings to start from: modern, mnist (28x28 images, 60,000 of them), the post's (blog), or the post's with the exact gradient.")] = Recipe("modern"),
     hidden: Annotated[int | None, typer.Option(help=f"Hidden neurons ({_by_recipe('n_hidden')}).")] = None,
     dropout: Annotated[float | None, typer.Option(help=f"Fraction of hidden neurons dropped in training ({_by_recipe('dropout')}).")] = None,
     epochs: Annotated[int | None, typer.Option(help=f"Maximum epochs ({_by_recipe('epochs')}).")] = None,
@@ -501,6 +501,78 @@ def export(
 
     written = write_atomic(out_path, onnx_export.to_bytes(model), example="model.onnx")
     out.print(f"ONNX model (opset {onnx_export.OPSET}) written to {written}", markup=False)
+
+
+@app.command(epilog="Example: digitnet serve model.safetensors mnist.safetensors --port 8000")
+@translate_errors
+def serve(
+    models: Annotated[list[Path] | None, typer.Argument(
+        metavar="[MODEL]...", show_default=False,
+        help="Model files to serve; the page switches between them. None: the default model, trained once and cached.")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on; the default keeps the page on this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8000,
+) -> None:
+    """Serve the draw-a-digit page and its JSON API (OpenAPI at /docs). Needs digitnet[web]."""
+    try:
+        import uvicorn
+
+        from .web.app import create_app
+    except ImportError:
+        fail("digitnet serve needs the web extra: pip install 'digitnet[web]'")
+    if not 1 <= port <= 65535:
+        fail(f"--port must be 1..65535; got {port}")
+    served = {}
+    for path in models or []:
+        model = load(path)
+        model = getattr(model, "model_", model)  # a saved DigitNetClassifier serves its model
+        name = path.stem
+        while name in served:
+            name += "'"
+        served[name] = (model, str(path))
+    if not served:
+        served["default"] = (_default_model(), "the default model (embedded digits)")
+    _check_port_free(host, port)
+    err.print(f"Serving {len(served)} model{'s' if len(served) > 1 else ''} ({', '.join(served)}) at "
+              f"http://{host}:{port}/ ; API docs at /docs; Ctrl-C stops.", markup=False)
+    uvicorn.run(create_app(served), host=host, port=port, log_level="warning")
+
+
+def _default_model() -> Model:
+    """The default model, from the cache when an earlier `serve` trained it, else trained now (about a second)."""
+    import os
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "digitnet" / f"default-{__version__}.safetensors"
+    if cache.is_file():
+        try:
+            model = load(cache)
+            err.print(f"Using the default model cached in {cache}", markup=False)
+            return model
+        except DigitnetError:
+            pass  # a damaged cache: train again
+    err.print("Training the default model on the embedded digits (about a second)...", markup=False)
+    model = train_model()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        save(model, cache)
+    except (OSError, DigitnetError):
+        pass  # no cache this time: nothing is lost
+    return model
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        fail(f"--host {host!r}: not an address of this machine ({e.strerror})")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            fail(f"cannot listen on {host}:{port} ({e.strerror}); choose another --port or --host")
 
 
 def main() -> None:

@@ -23,3 +23,7 @@ class ModelFileError(DigitnetError):
 
 class OutputFileError(DigitnetError):
     """A file cannot be written: a directory, a device, read-only, or no space left. Nothing was changed."""
+
+
+class TooLargeError(DataError):
+    """An input (a picture, a request) is larger than the limit set to protect memory."""

@@ -196,6 +196,15 @@ def backward(params: Params, cache: Cache, Y: np.ndarray, loss: str = "cross_ent
     return grads
 
 
+def input_gradient(params: Params, cache: Cache, c: np.ndarray) -> np.ndarray:
+    """d log p_c / dX (n, d) for one class c (n,) per row, from a forward pass without dropout:
+    how each input pushes the answer toward class c. The backward pass above, carried one layer further."""
+    dz2 = -cache.p  # d log p_c / dz2 = onehot(c) - p
+    dz2[np.arange(len(c)), c] += 1.0
+    dz1 = (dz2 @ params["W2"].T) * (1.0 - cache.a1**2)  # (n, H)
+    return dz1 @ params["W1"].T  # (n, d)
+
+
 def backward_blog(params: Params, cache: Cache, Y: np.ndarray) -> Params:
     """The post's update direction, reproduced with its three departures from the gradient of the squared error.
 

@@ -18,22 +18,25 @@ Everything starts as an "ink" image: a float array, 0 for background and 255 for
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from .data import OPTDIGITS, Inputs
-from .errors import DataError
+from .errors import DataError, TooLargeError
 
 INK_THRESHOLD = 128  # ink values above this are "on" (0..255)
-MIN_INK_SHARE = 0.05  # a bounding box smaller than this share of the picture's larger side is "no digit"
+MIN_INK_SHARE = 0.1  # ink spanning less than this share of the picture's larger side is "no digit" (a dot of a pen is 6%)
 FRAME = 32  # optdigits' normalised bitmaps
 BLOCK = 4  # ... counted in 4x4 blocks
 WIDTH_RANGE = (16, 28)  # the frame width a digit may take: measured widths of 4..7 blocks
+CENTRE_COLUMN = (3.57 + 0.5) * BLOCK - 0.5  # the digits' mean centre of mass, in the 32-pixel frame
 TARGET_ON = 313  # the digits' mean ink: sum of the 64 counts (313 +- 35)
 ON_RANGE = (280, 345)
 MNIST_BOX = 20  # MNIST: the longer side of the digit, in pixels (of 19,997 of 20,000 training digits)
 FAINT_INK = 0.1  # MNIST: ink above this share of the strongest counts into the digit's box
+FAINT_CROP = 0.1
 MAX_PIXELS = 4096 * 4096  # larger pictures are refused (decompression bombs)
 MAX_STROKES, MAX_POINTS = 64, 10_000
 
@@ -50,15 +53,20 @@ def ink_from_image(source: bytes | str | object) -> np.ndarray:
     image = source
     if not isinstance(source, Image.Image):
         try:
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-            if image.width * image.height > MAX_PIXELS:
-                raise DataError(f"image of {image.width}x{image.height} pixels is too large; the limit is {MAX_PIXELS:,} pixels")
-            image.load()
-        except (UnidentifiedImageError, Image.DecompressionBombError) as e:
-            raise DataError(_image_error(source, e)) from None
+            with warnings.catch_warnings():  # PIL warns of big pictures while reading the header: refuse them
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            if image.width * image.height <= MAX_PIXELS:  # checked before the pixels are decoded
+                image.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise TooLargeError(f"{_name(source)}image is too large; the limit is {MAX_PIXELS:,} pixels") from None
+        except UnidentifiedImageError:
+            raise DataError(f"{_name(source)}not a PNG or JPEG image (its bytes are of no picture format known)") from None
         except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
             raise DataError(_image_error(source, e)) from None
+        if image.width * image.height > MAX_PIXELS:
+            raise TooLargeError(f"{_name(source)}picture of {image.width}x{image.height} pixels is too large; "
+                                f"the limit is {MAX_PIXELS:,} pixels")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
         alpha = rgba[..., 3]
@@ -73,12 +81,12 @@ def ink_from_image(source: bytes | str | object) -> np.ndarray:
     return _ink_from_grey(np.asarray(image.convert("L"), dtype=np.float64))
 
 
+def _name(source) -> str:
+    return f"{source}: " if isinstance(source, str) or hasattr(source, "__fspath__") else ""
+
+
 def _image_error(source, error: Exception) -> str:
-    name = f"{source}: " if isinstance(source, str) or hasattr(source, "__fspath__") else ""
-    detail = " ".join(str(error).split())
-    if "decompression bomb" in detail.lower() or "exceeds limit" in detail.lower():
-        return f"{name}image is too large; the limit is {MAX_PIXELS:,} pixels"
-    return f"{name}not a readable PNG/JPEG image ({detail})"
+    return f"{_name(source)}not a readable PNG/JPEG image ({' '.join(str(error).split())})"
 
 
 def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
@@ -159,16 +167,31 @@ def _resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def _optdigits(ink: np.ndarray) -> np.ndarray | None:
-    crop = _crop(ink)
+    crop = _crop(ink, faint=FAINT_CROP * ink.max())
     if crop is None:
         return None
     h, w = crop.shape
     width = int(np.clip(round(FRAME * w / h), *WIDTH_RANGE))
+    grey = _resize(crop, FRAME, width)
+    digit = grey > _threshold(grey)
+    # centred by its centre of mass, not its box: a "1" with a flag sits where the data's 1s do
+    # (the digits' centre of mass: column 3.57 +- 0.30 of 8, 16.3 pixels of 32)
+    centre = (digit.sum(axis=0) @ np.arange(width)) / max(1, digit.sum())
+    left = int(np.clip(round(CENTRE_COLUMN - centre), 0, FRAME - width))
     frame = np.zeros((FRAME, FRAME), dtype=bool)
-    left = (FRAME - width) // 2
-    frame[:, left : left + width] = _resize(crop, FRAME, width) > INK_THRESHOLD
+    frame[:, left : left + width] = digit
     frame = _normalise_thickness(frame)
     return frame.reshape(FRAME // BLOCK, BLOCK, FRAME // BLOCK, BLOCK).sum(axis=(1, 3)).ravel().astype(np.float64)
+
+
+def _threshold(grey: np.ndarray) -> float:
+    """Half strength, or for grey strokes (a photo, an enlarged small picture) the level at which about
+    TARGET_ON pixels are on, kept within 10%..90% of full ink: thickness normalised by the threshold."""
+    on = int((grey > INK_THRESHOLD).sum())
+    if ON_RANGE[0] <= on <= ON_RANGE[1]:
+        return INK_THRESHOLD
+    level = np.sort(grey, axis=None)[::-1][min(TARGET_ON, grey.size) - 1]
+    return float(np.clip(level, 0.1 * 255, 0.9 * 255))
 
 
 def _normalise_thickness(frame: np.ndarray) -> np.ndarray:

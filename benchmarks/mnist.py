@@ -1,0 +1,293 @@
+"""MNIST side by side: digitnet's `mnist` recipe against PyTorch 2.13.0 and scikit-learn's MLPClassifier on
+the same 784-200-10 tanh network and MNIST's official split (60,000 training, 10,000 test images).
+
+    python benchmarks/mnist.py            # part of `make bench`; rewrites benchmarks/MNIST.md
+    python benchmarks/mnist.py --quick    # one seed, no scikit-learn (5 minutes a fit); prints only
+
+Threads: every system gets both cores (PyTorch: torch.set_num_threads(2); NumPy's BLAS, which
+scikit-learn and digitnet's products use: 2 threads). Inputs for the baselines are digitnet's own
+scaling ((x - mean) / std over the training pixels), in float32. Times are medians of the runs made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import threadpoolctl
+
+import digitnet
+from digitnet.data import fit_scaling
+from digitnet.sources import load_mnist
+from digitnet.trainer import Run
+
+HERE = Path(__file__).resolve().parent
+MNIST = Path(os.environ.get("MNIST_DIR", HERE.parents[1] / "shared" / "data" / "mnist"))
+THREADS = 2
+FLOPS_PER_SAMPLE = 2 * (2 * 784 * 200 + 3 * 200 * 10)  # X@W1, X.T@dz1; h@W2, h.T@dz2, dz2@W2.T
+TORCH_ANCHOR = {"epochs": 10, "strong": True, "dropout": 0.0, "lr": 0.005, "batch_size": 128}
+SKLEARN = {"hidden_layer_sizes": (200,), "activation": "tanh", "early_stopping": True}
+
+try:
+    import torch
+
+    sys.path.insert(0, str(HERE))
+    import torch_reference
+except ImportError:
+    torch = None
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1e3:.0f} ms"
+
+
+def peak_gflops() -> float:
+    """float32 matrix-product speed on 1024x1024 (the peak), GFLOP/s, best of 5."""
+    a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
+    best = min(_time(lambda: a @ a) for _ in range(5))
+    return 2 * 1024**3 / best / 1e9
+
+
+def _time(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def scaled(data, rows):
+    s = fit_scaling(data.X[data_train(data)], "standard")
+    return s.apply(data.X, "float32", rows)
+
+
+def data_train(data):
+    return np.setdiff1d(np.arange(len(data.y)), data.test_rows)
+
+
+def bench_digitnet(data, seeds, overrides, label, rows):
+    accuracy, times, epochs = [], [], []
+    for seed in seeds:
+        config = digitnet.Config.from_recipe("mnist", seed=seed, **overrides)
+        t = time.perf_counter()
+        model = digitnet.train(data, config)
+        times.append(time.perf_counter() - t)
+        accuracy.append(model.metrics["accuracy"])
+        epochs.append(model.history.epochs)
+        print(f"  {label} seed {seed}: {accuracy[-1]:.2%} in {fmt(times[-1])}", file=sys.stderr, flush=True)
+    rows.append({"system": label, "accuracy": accuracy, "time": times, "epochs": epochs[0]})
+    return rows[-1]
+
+
+def time_to_accuracy(data, target, candidates=(4, 5, 6, 8, 10, 12, 15)):
+    """The shortest `mnist` run (fewer epochs, cosine schedule over them) that reaches ``target`` on seed 0."""
+    for epochs in candidates:
+        t = time.perf_counter()
+        model = digitnet.train(data, digitnet.Config.from_recipe("mnist", epochs=epochs))
+        seconds = time.perf_counter() - t
+        print(f"  digitnet {epochs} epochs: {model.metrics['accuracy']:.2%} in {fmt(seconds)}", file=sys.stderr, flush=True)
+        if model.metrics["accuracy"] >= target:
+            return {"epochs": epochs, "accuracy": model.metrics["accuracy"], "time": seconds}
+    return None
+
+
+def bench_torch(data, seeds, rows):
+    train, test = data_train(data), data.test_rows
+    Xtr, Xte = scaled(data, train), scaled(data, test)
+    torch.set_num_threads(THREADS)
+    out = {}
+    for label, fit in (
+        ("PyTorch: AdamW, one-cycle, label smoothing, batch 128, 10 epochs",
+         lambda seed: torch_reference.fit(Xtr, data.y[train], seed=seed, **TORCH_ANCHOR)),
+        ("PyTorch running digitnet's `mnist` recipe",
+         lambda seed: torch_reference.fit_like_digitnet(Xtr, data.y[train], digitnet.Config.from_recipe("mnist", seed=seed))),
+    ):
+        accuracy, times = [], []
+        for seed in seeds:
+            t = time.perf_counter()
+            net = fit(seed)
+            times.append(time.perf_counter() - t)
+            accuracy.append(float(np.mean(torch_reference.predict_proba(net, Xte).argmax(axis=1) == data.y[test])))
+            print(f"  {label} seed {seed}: {accuracy[-1]:.2%} in {fmt(times[-1])}", file=sys.stderr, flush=True)
+        rows.append({"system": label, "accuracy": accuracy, "time": times,
+                     "epochs": TORCH_ANCHOR["epochs"] if "AdamW" in label else digitnet.Config.from_recipe("mnist").epochs})
+        out[label] = (net, rows[-1])
+    return out
+
+
+def bench_sklearn(data, rows):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    train, test = data_train(data), data.test_rows
+    Xtr, Xte = scaled(data, train), scaled(data, test)
+    clf = MLPClassifier(random_state=0, **SKLEARN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t = time.perf_counter()
+        clf.fit(Xtr, data.y[train])
+        seconds = time.perf_counter() - t
+    accuracy = float(np.mean(clf.predict(Xte) == data.y[test]))
+    print(f"  scikit-learn: {accuracy:.2%} in {fmt(seconds)}", file=sys.stderr, flush=True)
+    rows.append({"system": "scikit-learn MLPClassifier((200,), tanh, early_stopping=True), float32",
+                 "accuracy": [accuracy], "time": [seconds], "epochs": clf.n_iter_})
+    return clf, rows[-1]
+
+
+def epoch_times(data, batch_size, repeats=3):
+    """Seconds per digitnet epoch over the 60,000 training images (recipe settings, this batch size)."""
+    train = data_train(data)
+    X = scaled(data, train)
+    config = digitnet.Config.from_recipe("mnist", batch_size=batch_size)
+    run = Run(X.shape[1], 10, config, np.random.default_rng(0), image_shape=(28, 28))
+    Y = run.targets(data.y[train])
+    run.epoch(X, Y, data.y[train])  # warm
+    return [_time(lambda: run.epoch(X, Y, data.y[train])) for _ in range(repeats)]
+
+
+def torch_epoch_times(data, batch_size, repeats=2):
+    train = data_train(data)
+    Xtr = scaled(data, train)
+    config = digitnet.Config.from_recipe("mnist", batch_size=batch_size, epochs=1)
+    return [_time(lambda: torch_reference.fit_like_digitnet(Xtr, data.y[train], config)) for _ in range(repeats)]
+
+
+def inference(data, model, torch_net, clf, repeats=5):
+    """Rows per second over the 10,000 test images: digitnet from raw uint8 pixels (checks and scaling
+    included), the others from pre-scaled float32."""
+    test = data.test_rows
+    raw, pre = data.X[test], scaled(data, test)
+    systems = {"digitnet (raw pixels in)": lambda: model.predict_proba(raw)}
+    if torch_net is not None:
+        systems["PyTorch (inference_mode)"] = lambda: torch_reference.predict_proba(torch_net, pre)
+    if clf is not None:
+        systems["scikit-learn predict_proba"] = lambda: clf.predict_proba(pre)
+    out = {}
+    for name, fn in systems.items():
+        fn()
+        out[name] = len(test) / statistics.median(_time(fn) for _ in range(repeats))
+    return out
+
+
+def peak_rss(directory: Path) -> float | None:
+    """MB of peak resident memory of a full `digitnet train --data mnist:DIR` in a fresh process."""
+    if not Path("/usr/bin/time").exists():
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        command = ["/usr/bin/time", "-v", str(Path(sys.executable).with_name("digitnet")), "train", "--recipe", "mnist",
+                   "--data", f"mnist:{directory}", "--quiet", "--out", f"{tmp}/m.safetensors"]
+        r = subprocess.run(command, capture_output=True, text=True)
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    return int(match.group(1)) / 1024 if match else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args()
+    if not MNIST.is_dir():
+        print(f"MNIST's files are not at {MNIST} (set MNIST_DIR): skipped", file=sys.stderr)
+        return
+    seeds = range(1 if args.quick else args.seeds)
+    threadpoolctl.threadpool_limits(THREADS)
+    data = load_mnist(MNIST)
+    peak = peak_gflops()
+    rows = []
+    print("digitnet", file=sys.stderr)
+    main_row = bench_digitnet(data, seeds, {}, "digitnet `mnist` recipe", rows)
+    augment_row = bench_digitnet(data, seeds, AUGMENTED, "digitnet `mnist` + augment (shifts up to 2 px)", rows)
+    torch_rows = bench_torch(data, range(1), rows) if torch is not None else {}
+    clf, sk_row = bench_sklearn(data, rows) if not args.quick else (None, None)
+    baselines = [r for _, r in torch_rows.values()] + ([sk_row] if sk_row else [])
+    catch_up = {b["system"]: time_to_accuracy(data, np.mean(b["accuracy"])) for b in baselines}
+    per_epoch = {b: statistics.median(epoch_times(data, b)) for b in (64, 128)}
+    torch_epoch = statistics.median(torch_epoch_times(data, 128)) if torch is not None else None
+    model = digitnet.train(data, digitnet.Config.from_recipe("mnist", epochs=1))
+    anchor_net = next(iter(torch_rows.values()))[0] if torch_rows else None
+    throughput = inference(data, model, anchor_net, clf)
+    rss = peak_rss(MNIST)
+    report = render(rows, main_row, augment_row, baselines, catch_up, per_epoch, torch_epoch, peak, throughput, rss,
+                    len(data_train(data)), args.quick)
+    print(report)
+    if not args.quick:
+        (HERE / "MNIST.md").write_text(report)
+
+
+AUGMENTED = {"augment": 2, "epochs": 40}
+
+
+def render(rows, main_row, augment_row, baselines, catch_up, per_epoch, torch_epoch, peak, throughput, rss, n, quick):
+    lines = ["# MNIST: digitnet against PyTorch and scikit-learn", "",
+             "Written by `python benchmarks/mnist.py` (part of `make bench`); do not edit by hand."
+             + (" **--quick run.**" if quick else ""), "",
+             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; NumPy {np.__version__}, "
+             f"PyTorch {torch.__version__ if torch else 'not installed'}; digitnet {digitnet.__version__}. "
+             f"Threads: {THREADS} for every system. float32 matrix products: {peak:.0f} GFLOP/s on 1024x1024.", "",
+             "## Accuracy and fit time on the official split", "",
+             "Test accuracy on the 10,000 t10k images (mean ± std over seeds); fit time (median) of the whole fit "
+             "from the loaded data (digitnet: scaling, training, scoring; the others: training on pre-scaled inputs).", "",
+             "| system | seeds | test accuracy | fit time | epochs | vs digitnet `mnist` |", "|---|---|---|---|---|---|"]
+    base_time = statistics.median(main_row["time"])
+    for r in rows:
+        acc = f"{np.mean(r['accuracy']):.2%}" + (f" ± {np.std(r['accuracy']):.2%}" if len(r["accuracy"]) > 1 else "")
+        t = statistics.median(r["time"])
+        lines.append(f"| {r['system']} | {len(r['accuracy'])} | {acc} | {fmt(t)} | {r['epochs']} | {t / base_time:.2f}x |")
+    lines += ["", "### At equal accuracy", "",
+              "The shortest digitnet `mnist` run (fewer epochs, its cosine schedule over them; seed 0) that reaches each "
+              "baseline's accuracy, and the baseline's fit time over it.", "",
+              "| baseline | its accuracy | its time | digitnet epochs | digitnet accuracy | digitnet time | ratio |",
+              "|---|---|---|---|---|---|---|"]
+    ratios = {}
+    for b in baselines:
+        c = catch_up[b["system"]]
+        bt = statistics.median(b["time"])
+        if c is None:
+            lines.append(f"| {b['system']} | {np.mean(b['accuracy']):.2%} | {fmt(bt)} | not reached in 15 | | | |")
+            continue
+        ratios[b["system"]] = bt / c["time"]
+        lines.append(f"| {b['system']} | {np.mean(b['accuracy']):.2%} | {fmt(bt)} | {c['epochs']} | {c['accuracy']:.2%} | "
+                     f"{fmt(c['time'])} | {ratios[b['system']]:.1f}x |")
+    floor = FLOPS_PER_SAMPLE * n / (peak * 1e9)
+    lines += ["", "## One epoch against the arithmetic floor", "",
+              f"An epoch over {n:,} images is {FLOPS_PER_SAMPLE * n / 1e9:.1f} GFLOP; at {peak:.0f} GFLOP/s that is {fmt(floor)}.", "",
+              "| system | batch | time per epoch | vs floor |", "|---|---|---|---|"]
+    for batch, seconds in per_epoch.items():
+        lines.append(f"| digitnet | {batch} | {fmt(seconds)} | {seconds / floor:.1f}x |")
+    if torch_epoch is not None:
+        lines.append(f"| PyTorch, digitnet's recipe | 128 | {fmt(torch_epoch)} | {torch_epoch / floor:.1f}x |")
+    lines += ["", "## Inference on the 10,000 test images", "", "| system | rows per second |", "|---|---|"]
+    lines += [f"| {name} | {rate:,.0f} |" for name, rate in throughput.items()]
+    lines += ["", "## Memory", "",
+              f"Peak resident memory of `digitnet train --recipe mnist --data mnist:DIR` in a fresh process "
+              f"(`/usr/bin/time -v`): {rss:.0f} MB." if rss else "`/usr/bin/time` is missing: peak memory not measured."]
+    torch_anchor = next((b for b in baselines if "AdamW" in b["system"]), None)
+    targets = [("`mnist` recipe: mean test accuracy ≥ 98.3%", f"{np.mean(main_row['accuracy']):.2%}",
+                np.mean(main_row["accuracy"]) >= 0.983),
+               ("with augmentation ≥ 98.7%", f"{np.mean(augment_row['accuracy']):.2%}", np.mean(augment_row["accuracy"]) >= 0.987),
+               ("one epoch within 2x of the FLOP floor", f"{min(per_epoch.values()) / floor:.1f}x", min(per_epoch.values()) / floor <= 2),
+               ("peak memory of a full train < 700 MB", f"{rss:.0f} MB" if rss else "–", bool(rss and rss < 700))]
+    if torch_anchor is not None:
+        r = ratios.get(torch_anchor["system"])
+        targets.append(("fit ≥ 5x faster than PyTorch at equal or better accuracy", f"{r:.1f}x" if r else "–", bool(r and r >= 5)))
+        rate = throughput["digitnet (raw pixels in)"] / throughput["PyTorch (inference_mode)"]
+        targets.append(("inference ≥ 2x PyTorch's batch throughput", f"{rate:.1f}x", rate >= 2))
+    sk = next((b for b in baselines if "scikit" in b["system"]), None)
+    if sk is not None:
+        r = ratios.get(sk["system"])
+        targets.append(("fit ≥ 10x faster than scikit-learn at equal or better accuracy", f"{r:.1f}x" if r else "–", bool(r and r >= 10)))
+    lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in targets]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

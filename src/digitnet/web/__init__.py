@@ -1,0 +1,1 @@
+"""The drawing page and JSON API: ``pip install 'digitnet[web]'``, then ``digitnet serve``."""

@@ -1,0 +1,134 @@
+"""From pictures and strokes to the network's input: the 8x8 and 28x28 recipes, tested once for the
+image folders, `predict --image` and the drawing page, which all call them."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import digitnet
+from digitnet.data import Inputs
+from digitnet.errors import DataError, TooLargeError
+from digitnet.preprocess import MAX_PIXELS, ink_from_image, ink_from_strokes, to_input
+
+MNIST28 = Inputs(784, (28, 28), (0.0, 255.0))
+
+
+def ellipse(cx, cy, rx, ry, n=48):
+    t = np.linspace(-np.pi / 2, 1.5 * np.pi, n)
+    return [[float(cx + rx * np.cos(a)), float(cy + ry * np.sin(a))] for a in t]
+
+
+# scripted drawings on a 280 x 280 pad, as the browser tests draw them
+STROKES = {
+    0: [ellipse(140, 140, 60, 95)],
+    1: [[[140, 40], [140, 240]]],
+    4: [[[160, 40], [70, 170], [210, 170]], [[160, 40], [160, 245]]],
+    7: [[[80, 50], [200, 50], [120, 245]], [[110, 150], [190, 150]]],  # crossed, as the data's writers did
+    2: [[[80, 80], [110, 45], [170, 45], [195, 85], [175, 130], [85, 235], [205, 235]]],
+    3: [[[85, 55], [185, 55], [130, 125], [190, 170], [170, 230], [85, 235]]],
+}
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return digitnet.train()
+
+
+def picture_of(x8: np.ndarray, size=96) -> np.ndarray:
+    """An 8x8 training digit drawn as a smooth grey picture (ink bright), size x size."""
+    small = Image.fromarray((x8.reshape(8, 8) * 255 / 16).astype(np.uint8))
+    return np.asarray(small.resize((size, size), Image.Resampling.BICUBIC), dtype=np.float64)
+
+
+def in_measured_ranges(X: np.ndarray) -> np.ndarray:
+    """Per 8x8 input: spans all 8 rows, ink 313 +- 2 std (35), centre of mass within 3 std of the digits' mean."""
+    images = X.reshape(-1, 8, 8)
+    total = X.sum(axis=1)
+    rows = (images.sum(axis=2) @ np.arange(8)) / total
+    cols = (images.sum(axis=1) @ np.arange(8)) / total
+    full_height = (images.sum(axis=2) > 0).all(axis=1)
+    return full_height & (np.abs(total - 313) <= 70) & (np.abs(rows - 3.48) <= 3 * 0.39) & (np.abs(cols - 3.57) <= 3 * 0.30)
+
+
+def test_training_digits_drawn_and_preprocessed_back_keep_their_accuracy(default_model, digits):
+    test = default_model.test_indices
+    X = np.array([to_input(picture_of(digits.X[i])) for i in test])
+    accuracy = np.mean(default_model.predict(X) == digits.y[test])
+    assert accuracy >= 0.95, accuracy  # 95.8% measured (the digits themselves: 98.7%)
+    assert in_measured_ranges(X).mean() >= 0.95
+    assert abs(X.sum(axis=1).mean() - 313) < 10
+
+
+@pytest.mark.parametrize("digit", sorted(STROKES))
+def test_scripted_drawings_are_recognised_and_look_like_the_data(default_model, digit):
+    x = to_input(ink_from_strokes(STROKES[digit], 280, 280))
+    assert in_measured_ranges(x[None])[0]
+    p = default_model.predict_proba(x[None])[0]
+    assert p.argmax() == digit and p.max() > 0.5, p.round(2)
+
+
+def test_small_and_off_centre_drawings_give_the_same_input():
+    big = to_input(ink_from_strokes(STROKES[4], 280, 280))
+    small = [[[x / 3 + 170, y / 3 + 10] for x, y in stroke] for stroke in STROKES[4]]  # a third the size, top right
+    x = to_input(ink_from_strokes(small, 280, 280, line_width=280 / 16 / 3))
+    assert np.abs(x - big).sum() / big.sum() < 0.35
+
+
+def test_blank_and_dot_are_no_digit():
+    assert to_input(np.zeros((280, 280))) is None
+    assert to_input(ink_from_strokes([], 280, 280)) is None
+    assert to_input(ink_from_strokes([[[100, 100]]], 280, 280)) is None
+    assert to_input(ink_from_strokes([[[100, 100]]], 280, 280), MNIST28) is None
+
+
+def _png(array: np.ndarray, mode: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array.astype(np.uint8), mode=None).convert(mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_dark_light_and_transparent_ink_read_alike():
+    ink = ink_from_strokes(STROKES[2], 140, 140, line_width=10)
+    light_on_dark = ink_from_image(_png(ink, "L"))
+    dark_on_light = ink_from_image(_png(255 - ink, "L"))
+    rgba = np.zeros((*ink.shape, 4))
+    rgba[..., 3] = ink  # a black pen on a transparent page
+    transparent = ink_from_image(_png(rgba, "RGBA"))
+    for other in (dark_on_light, transparent):
+        np.testing.assert_allclose(other, light_on_dark, atol=1)
+    np.testing.assert_array_equal(to_input(transparent), to_input(light_on_dark))
+
+
+def test_mnist_recipe_box_and_centre_of_mass():
+    x = to_input(ink_from_strokes(STROKES[3], 280, 280), MNIST28).reshape(28, 28)
+    on = np.argwhere(x > 0)
+    height, width = on.max(axis=0) - on.min(axis=0) + 1
+    assert max(height, width) in (20, 21)  # the longer side scaled to 20 (+1 for anti-aliased edges)
+    total = x.sum()
+    centre = ((x.sum(axis=1) @ np.arange(28)) / total, (x.sum(axis=0) @ np.arange(28)) / total)
+    np.testing.assert_allclose(centre, (14, 14), atol=0.5)
+    assert 0 <= x.min() and x.max() == 255
+
+
+def test_pictures_over_the_pixel_limit_are_refused_before_decoding():
+    buffer = io.BytesIO()
+    Image.new("L", (5000, 4000), 0).save(buffer, format="PNG")
+    assert 5000 * 4000 > MAX_PIXELS
+    with pytest.raises(TooLargeError, match="too large"):
+        ink_from_image(buffer.getvalue())
+
+
+def test_not_a_picture():
+    with pytest.raises(DataError, match="not a PNG or JPEG image"):
+        ink_from_image(b"hello")
+
+
+def test_stroke_limits():
+    with pytest.raises(DataError, match="too many strokes"):
+        ink_from_strokes([[[1, 1]]] * 65, 100, 100)
+    with pytest.raises(DataError, match="finite"):
+        ink_from_strokes([[[float("nan"), 1]]], 100, 100)
+    with pytest.raises(DataError, match="width and height must be 1..4096"):
+        ink_from_strokes([[[1, 1]]], 0, 100)
