@@ -1,0 +1,173 @@
+"""The drawing page in real headless Chromium (Debian's, driven by Playwright) against a real server:
+drawing with a mouse and with touch, Clear, "no digit", the saliency and hidden-layer views."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+playwright = pytest.importorskip("playwright.sync_api")
+
+from digitnet.web.app import create_app  # noqa: E402
+
+from test_preprocess import STROKES  # noqa: E402
+from webserver import model_28x28, running  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(os.environ.get("DIGITNET_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+PAD = 280  # the pad's own coordinates, in which STROKES are written
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")]
+
+
+@pytest.fixture(scope="module")
+def url():
+    import digitnet
+
+    with running(create_app({"default": (digitnet.train(), "default"), "mnist28": (model_28x28(), "fake 28x28")})) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page whose console errors, failed requests and 4xx/5xx responses are collected."""
+
+    def __init__(self, page):
+        self.page, self.problems = page, []
+        page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and self.problems.append(f"{r.status}: {r.url}"))
+
+
+@pytest.fixture
+def page(browser, url):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    watched = Watched(context.new_page())
+    watched.page.goto(url)
+    watched.page.wait_for_function("document.getElementById('model-line').textContent.startsWith('Model')")
+    yield watched
+    context.close()
+    assert watched.problems == []
+
+
+def to_screen(page, x, y):
+    box = page.locator("#pad").bounding_box()
+    return box["x"] + x * box["width"] / PAD, box["y"] + y * box["height"] / PAD
+
+
+def draw_with_mouse(page, strokes):
+    for stroke in strokes:
+        page.mouse.move(*to_screen(page, *stroke[0]))
+        page.mouse.down()
+        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+            for t in (0.25, 0.5, 0.75, 1.0):  # intermediate points, as a hand's moves arrive
+                page.mouse.move(*to_screen(page, x0 + t * (x1 - x0), y0 + t * (y1 - y0)))
+        page.mouse.up()
+
+
+def answer(page, expected: str, timeout=10_000) -> str:
+    try:
+        page.wait_for_function(f"document.getElementById('answer').dataset.digit === '{expected}'", timeout=timeout)
+    except playwright.TimeoutError:
+        pass
+    return page.locator("#answer").get_attribute("data-digit")
+
+
+def non_white(page, canvas_id) -> int:
+    return page.evaluate(f"""() => {{
+        const c = document.getElementById('{canvas_id}');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] < 245 || d[i + 1] < 245 || d[i + 2] < 245) n++;
+        return n;
+    }}""")
+
+
+@pytest.mark.parametrize("digit", [0, 1, 4, 7])
+def test_drawn_digits_are_recognised(page, digit):
+    p = page.page
+    assert p.locator("#answer").text_content() == "no digit"  # the empty pad
+    draw_with_mouse(p, STROKES[digit])
+    assert answer(p, str(digit)) == str(digit)
+    assert p.locator("#answer").text_content() == str(digit)
+    assert non_white(p, "input") > 100 and non_white(p, "saliency") > 100 and non_white(p, "hidden") > 1000
+    assert p.locator("#units figure").count() == 8
+    assert p.locator("#bars .bar").count() == 10
+    if digit == 4:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "draw-a-4.png"
+        p.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+
+
+def test_clear_and_undo(page):
+    p = page.page
+    draw_with_mouse(p, STROKES[7])
+    assert answer(p, "7") == "7"
+    p.get_by_role("button", name="Undo").click()  # the crossbar goes: still a 7, or unsure; never an error
+    p.wait_for_timeout(500)
+    p.get_by_role("button", name="Clear").click()
+    assert answer(p, "-1") == "-1"
+    assert p.locator("#answer").text_content() == "no digit"
+    assert non_white(p, "pad") == 0 and non_white(p, "saliency") == 0
+    p.keyboard.press("Escape")  # the keyboard works too
+    assert p.locator("#answer").text_content() == "no digit"
+
+
+def test_a_dot_is_no_digit(page):
+    p = page.page
+    draw_with_mouse(p, [[[100, 100], [101, 100]]])
+    p.wait_for_timeout(600)
+    assert p.locator("#answer").text_content() == "no digit"
+    assert "no digit" in p.locator("#reason").text_content()
+
+
+def test_model_switch_and_upload(page, tmp_path):
+    p = page.page
+    assert p.locator("#model-switch").is_visible()
+    p.locator("#model-select").select_option("mnist28")
+    p.wait_for_function("document.getElementById('model-line').textContent.includes('28x28')")
+    p.locator("#model-select").select_option("default")
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("L", (120, 120), 255)
+    ImageDraw.Draw(picture).line([(60, 15), (60, 105)], fill=0, width=9)  # a dark 1 on white paper
+    picture.save(tmp_path / "one.png")
+    p.locator("#upload").set_input_files(str(tmp_path / "one.png"))
+    assert answer(p, "1") == "1"
+
+
+def test_touch_drawing_on_a_phone(browser, url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
+                                  device_scale_factor=2)
+    watched = Watched(context.new_page())
+    p = watched.page
+    p.goto(url)
+    p.wait_for_function("document.getElementById('model-line').textContent.startsWith('Model')")
+    assert p.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    cdp = context.new_cdp_session(p)
+    for stroke in STROKES[1]:
+        # drawn upwards: a finger moving up scrolls the page down unless the pad keeps the gesture
+        points = [to_screen(p, x, y) for x, y in reversed(stroke)]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+        (x0, y0), (x1, y1) = points[0], points[-1]
+        for t in [i / 12 for i in range(1, 13)]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
+                                                  "touchPoints": [{"x": x0 + t * (x1 - x0), "y": y0 + t * (y1 - y0)}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert answer(p, "1") == "1"
+    assert p.evaluate("window.scrollY") == 0  # drawing did not scroll the page
+    context.close()
+    assert watched.problems == []
