@@ -39,6 +39,8 @@ test-fast: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/big_files.py
+	$(BIN)/python benchmarks/mnist.py
+	$(BIN)/python benchmarks/load.py
 
 # the numbers quoted in docs/backprop.md, recomputed
 docs: $(VENV)/.installed-dev

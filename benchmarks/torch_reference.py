@@ -68,10 +68,21 @@ def predict_proba(model: nn.Module, X: np.ndarray) -> np.ndarray:
         return torch.softmax(model(torch.from_numpy(np.asarray(X, dtype=np.float32))), dim=1).numpy()
 
 
+def shifted(xb: torch.Tensor, side: int, k: int, fill: float) -> torch.Tensor:
+    """Each row of xb (square images, side x side) moved by up to k pixels each way: digitnet's ``augment``."""
+    n = len(xb)
+    images = torch.nn.functional.pad(xb.view(n, side, side), (k, k, k, k), value=fill)
+    dy, dx = torch.randint(-k, k + 1, (n, 1, 1)), torch.randint(-k, k + 1, (n, 1, 1))
+    rows = torch.arange(side).view(1, side, 1) + k - dy
+    cols = torch.arange(side).view(1, 1, side) + k - dx
+    return images[torch.arange(n).view(n, 1, 1), rows, cols].reshape(n, -1)
+
+
 def fit_like_digitnet(X: np.ndarray, y: np.ndarray, config) -> nn.Module:
     """digitnet's own recipe in PyTorch: Glorot-uniform weights and zero biases, Adam with L2 on the weights
     only (coupled, as digitnet's), a cosine rate per step from ``config.lr`` to 0, label smoothing,
-    ``config.batch_size`` and ``config.epochs``, dropout; no validation split (config.val_fraction must be 0)."""
+    ``config.batch_size`` and ``config.epochs``, dropout, random shifts of square images (``config.augment``);
+    no validation split (config.val_fraction must be 0)."""
     import math
 
     assert config.val_fraction == 0 and config.optimizer == "adam" and config.schedule == "cosine"
@@ -86,6 +97,7 @@ def fit_like_digitnet(X: np.ndarray, y: np.ndarray, config) -> nn.Module:
                                  lr=config.lr)
     Xt, yt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)), torch.from_numpy(y.astype(np.int64))
     n, batch = len(Xt), config.batch_size
+    side, fill = math.isqrt(X.shape[1]), float(Xt.min())  # the background of ink-high images, as digitnet
     steps_per_epoch = (n + batch - 1) // batch
     total = config.epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))
@@ -95,8 +107,9 @@ def fit_like_digitnet(X: np.ndarray, y: np.ndarray, config) -> nn.Module:
         order = torch.randperm(n)
         for start in range(0, n, batch):
             rows = order[start : start + batch]
+            xb = shifted(Xt[rows], side, config.augment, fill) if config.augment else Xt[rows]
             optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(Xt[rows]), yt[rows]).backward()
+            loss_fn(model(xb), yt[rows]).backward()
             optimizer.step()
             schedule.step()
     model.eval()

@@ -293,3 +293,72 @@ def test_random_strokes_never_500(client, strokes, width, height):
     if r.status_code == 200:
         answer = r.json()
         assert answer["digit"] in range(-1, 10)
+
+
+# ---- `digitnet serve` ------------------------------------------------------------------------------------
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_command_runs_a_server_until_ctrl_c(model_file, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    port = _free_port()
+    digitnet_cmd = str(Path(sys.executable).with_name("digitnet"))
+    server = subprocess.Popen([digitnet_cmd, "serve", str(model_file), str(model_file), "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                models = httpx.get(f"http://127.0.0.1:{port}/api/models", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+                time.sleep(0.2)
+        assert [m["id"] for m in models["models"]] == ["small", "small'"]  # the same file twice: two ids
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=20)
+    assert server.returncode in (0, 130) and "Traceback" not in err
+    assert f"http://127.0.0.1:{port}/" in err
+
+
+def test_serve_refuses_a_busy_port_and_bad_files(model_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from digitnet.cli import app
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = CliRunner().invoke(app, ["serve", str(model_file), "--port", str(port)])
+    assert r.exit_code == 2 and r.stderr.startswith("error: cannot listen on 127.0.0.1") and len(r.stderr.splitlines()) == 1
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    r = CliRunner().invoke(app, ["serve", str(tmp_path / "junk.safetensors")])
+    assert r.exit_code == 2 and r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1
+    r = CliRunner().invoke(app, ["serve", str(model_file), "--port", "70000"])
+    assert r.exit_code == 2 and "--port must be 1..65535" in r.stderr
+
+
+def test_the_default_model_is_trained_once_then_cached(tmp_path, monkeypatch):
+    from digitnet import cli
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = cli._default_model()
+    cached = list((tmp_path / "digitnet").glob("default-*.safetensors"))
+    assert len(cached) == 1
+    mtime = cached[0].stat().st_mtime_ns
+    second = cli._default_model()
+    assert cached[0].stat().st_mtime_ns == mtime  # read, not retrained and rewritten
+    np.testing.assert_array_equal(first.params["W1"], second.params["W1"])
+    assert first.metrics["accuracy"] > 0.97

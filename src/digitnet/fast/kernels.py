@@ -366,12 +366,16 @@ def gather(X, order, start, shifts, height, width, fill, out):
             dst[:] = src
             continue
         dy, dx = shifts[start + r, 0], shifts[start + r, 1]
+        first, last = max(0, dx), min(width, width + dx)  # the columns that come from the source row
         for row in range(height):
+            to = row * width
             from_row = row - dy
-            for col in range(width):
-                from_col = col - dx
-                inside = 0 <= from_row < height and 0 <= from_col < width
-                dst[row * width + col] = src[from_row * width + from_col] if inside else fill
+            if from_row < 0 or from_row >= height:
+                dst[to : to + width] = fill
+                continue
+            dst[to : to + first] = fill
+            dst[to + last : to + width] = fill
+            dst[to + first : to + last] = src[from_row * width + first - dx : from_row * width + last - dx]
 
 
 @njit(cache=_CACHE, error_model="numpy")
@@ -421,3 +425,26 @@ def batch_epoch(X, Y, y, order, shifts, height, width, fill, U, step_sizes, batc
             sgd_step(theta, grad, step_sizes[step], l2, n_decayed)
         step += 1
     return total_loss, hits
+
+
+@njit(cache=_CACHE, error_model="numpy")
+def scale_rows(X, rows, offset, scale, out):
+    """out[i] = (X[rows[i]] - offset) / scale, in float64 then rounded to out's type: data.Scaling.apply's
+    arithmetic, without its float64 temporaries."""
+    for i in range(rows.shape[0]):
+        src, dst = X[rows[i]], out[i]
+        for j in range(src.shape[0]):
+            dst[j] = (np.float64(src[j]) - offset[j]) / scale[j]
+
+
+@njit(cache=_CACHE, error_model="numpy")
+def squared_deviations(X, mean):
+    """sum((X - mean)^2) in float64, row by row (the variance's numerator without a float64 copy of X)."""
+    total = 0.0
+    for r in range(X.shape[0]):
+        row_total = 0.0
+        for j in range(X.shape[1]):
+            d = np.float64(X[r, j]) - mean
+            row_total += d * d
+        total += row_total
+    return total
