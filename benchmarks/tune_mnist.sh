@@ -11,6 +11,7 @@ grids=(
   '{"augment": [0], "lr": [0.002], "l2": [0.0001, 0.001, 0.003], "label_smoothing": [0.1, 0.2], "input_noise": [0.0, 0.3]}'
   '{"lr": [0.005], "augment": [1, 2], "epochs": [20, 40]}'
   '{"augment": [1], "epochs": [30, 60], "lr": [0.002, 0.004]}'
+  '{"augment": [1], "epochs": [20], "lr": [0.002, 0.004]}'
 )
 {
   echo "# Tuning the mnist recipe"

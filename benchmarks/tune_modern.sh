@@ -12,6 +12,7 @@ grids=(
   '{"schedule": ["constant", "cosine"], "l2": [0.0, 0.0001, 0.001]}'
   '{"scaling": ["blog", "standard"], "init": ["uniform", "glorot"]}'
   '{"input_noise": [0.0, 0.3], "dtype": ["float32", "float64"]}'
+  '{"augment": [0, 1]}'
 )
 {
   echo "# Tuning the modern recipe"

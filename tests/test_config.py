@@ -47,7 +47,7 @@ def test_invalid_settings_name_the_value(overrides, message):
 
 
 def test_unknown_recipe():
-    with pytest.raises(ConfigError, match="unknown recipe 'fast'; choose one of modern, blog, blog-exact"):
+    with pytest.raises(ConfigError, match="unknown recipe 'fast'; choose one of modern, mnist, blog, blog-exact"):
         Config.from_recipe("fast")
 
 
