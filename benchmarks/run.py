@@ -386,6 +386,10 @@ def report(args, peak, small, blog, epoch, fits, catch_up, inference, memory, da
     L += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for target, measured, met in targets(fits, catch_up, blog, epoch, inference):
         L.append(f"| {target} | {measured} | {'yes' if met else '**no**'} |")
+    for name, title in (("LOAD.md", "The web API under load"), ("MNIST.md", "MNIST")):
+        if (HERE / name).exists():  # written by load.py and mnist.py, which `make bench` runs first
+            body = (HERE / name).read_text().split("\n", 1)[1].strip()
+            L += ["", f"## {title} (from [{name}]({name}))", "", body.replace("\n## ", "\n### ")]
     return "\n".join(L) + "\n"
 
 

@@ -161,7 +161,7 @@ def _crop(ink: np.ndarray, faint: float = INK_THRESHOLD) -> np.ndarray | None:
 def _resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:
     from PIL import Image
 
-    image = Image.fromarray(ink.astype(np.float32), mode="F")
+    image = Image.fromarray(ink.astype(np.float32))  # mode "F"
     return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS
                                    if ink.shape[0] > height else Image.Resampling.BILINEAR), dtype=np.float64)
 
