@@ -21,7 +21,8 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.model_selection import StratifiedKFold
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+MNIST = next((p for p in (Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist", Path("/work/shared/data/mnist"))
+              if p.is_dir()), Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
 
 
 def cv_accuracy(overrides: dict, folds: int, directory: str) -> tuple[float, float]:

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import json
+import os
 import struct
 import tracemalloc
 from pathlib import Path
@@ -17,7 +18,12 @@ from digitnet.errors import DataError
 from digitnet.idx import read_idx, read_mnist, write_idx
 from digitnet.sources import load_data, load_image_folder, load_mnist
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+# the original files: $MNIST_DIR, else ../shared/data/mnist beside the checkout, else the workplace's copy
+# (a CI clone in a temporary directory has no ../shared)
+MNIST = next((p for p in (Path(os.environ.get("MNIST_DIR", "/nonexistent")),
+                          Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist",
+                          Path("/work/shared/data/mnist")) if p.is_dir()),
+             Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
 MD5 = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
