@@ -13,6 +13,7 @@ grids=(
   '{"scaling": ["blog", "standard"], "init": ["uniform", "glorot"]}'
   '{"input_noise": [0.0, 0.3], "dtype": ["float32", "float64"]}'
   '{"augment": [0, 1]}'
+  '{"val_fraction": [0.0], "patience": [null], "epochs": [6, 8, 12, 16, 24]}'
 )
 {
   echo "# Tuning the modern recipe"

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,8 +61,6 @@ def load_mnist(directory: str | Path) -> Dataset:
 
 def load_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["images"]) -> Dataset:
     """Pictures in one sub-folder per class (named 0, 1, ...), each preprocessed to ``inputs``."""
-    from PIL import Image
-
     from .preprocess import ink_from_image, to_input
 
     directory = Path(directory)
@@ -81,18 +78,15 @@ def load_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["imag
             data = _read(path)
             digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
             try:
-                with Image.open(io.BytesIO(data)) as probe:
-                    if size is None:
-                        size, first = probe.size, path
-                    elif probe.size != size:
-                        raise DataError(f"{path}: {probe.size[0]}x{probe.size[1]} pixels, but {first.name} is "
-                                        f"{size[0]}x{size[1]}; a folder holds pictures of one size")
-                x = to_input(ink_from_image(data), inputs)
+                ink = ink_from_image(data)  # (height, width)
             except DataError as e:
-                message = str(e)
-                raise DataError(message if message.startswith(str(path)) else f"{path}: {message}") from None
-            except Exception as e:  # PIL's own errors on corrupt files
-                raise DataError(f"{path}: not a readable PNG/JPEG image ({e})") from None
+                raise DataError(f"{path}: {e}") from None
+            if size is None:
+                size, first = ink.shape, path
+            elif ink.shape != size:
+                raise DataError(f"{path}: {ink.shape[1]}x{ink.shape[0]} pixels, but {first.name} is "
+                                f"{size[1]}x{size[0]}; a folder holds pictures of one size")
+            x = to_input(ink, inputs)
             if x is None:
                 raise DataError(f"{path}: no digit found (blank, or the ink is too small)")
             rows.append(x)
