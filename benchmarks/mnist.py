@@ -211,7 +211,7 @@ def main() -> None:
     clf, sk_row = bench_sklearn(data, rows) if not args.quick else (None, None)
     baselines = [r for _, r in torch_rows.values()] + ([sk_row] if sk_row else [])
     catch_up = {b["system"]: time_to_accuracy(data, np.mean(b["accuracy"])) for b in baselines}
-    per_epoch = {b: statistics.median(epoch_times(data, b)) for b in (64, 128)}
+    per_epoch = {b: statistics.median(epoch_times(data, b)) for b in (128, 256)}
     torch_epoch = statistics.median(torch_epoch_times(data, 128)) if torch is not None else None
     model = digitnet.train(data, digitnet.Config.from_recipe("mnist", epochs=1))
     anchor_net = next(iter(torch_rows.values()))[0] if torch_rows else None

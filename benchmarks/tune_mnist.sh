@@ -8,10 +8,11 @@ PY=${PYTHON:-../.venv/bin/python}
 grids=(
   '{"augment": [0], "batch_size": [128, 256], "lr": [0.002, 0.005, 0.01], "epochs": [20]}'
   '{"augment": [0], "batch_size": [128], "lr": [0.002], "dropout": [0.0, 0.2, 0.35], "epochs": [20, 40]}'
-  '{"augment": [0], "lr": [0.002], "l2": [0.0001, 0.001, 0.003], "label_smoothing": [0.1, 0.2], "input_noise": [0.0, 0.3]}'
-  '{"lr": [0.005], "augment": [1, 2], "epochs": [20, 40]}'
-  '{"augment": [1], "epochs": [30, 60], "lr": [0.002, 0.004]}'
-  '{"augment": [1], "epochs": [20], "lr": [0.002, 0.004]}'
+  '{"augment": [0], "batch_size": [128], "lr": [0.002], "l2": [0.0001, 0.001, 0.003], "label_smoothing": [0.1, 0.2], "input_noise": [0.0, 0.3]}'
+  '{"batch_size": [128], "lr": [0.005], "augment": [1, 2], "epochs": [20, 40]}'
+  '{"augment": [1], "batch_size": [128], "epochs": [30, 60], "lr": [0.002, 0.004]}'
+  '{"augment": [1], "batch_size": [128], "epochs": [20], "lr": [0.002, 0.004]}'
+  '{"augment": [1], "epochs": [20], "batch_size": [256], "lr": [0.002, 0.004]}'
 )
 {
   echo "# Tuning the mnist recipe"
@@ -19,7 +20,7 @@ grids=(
   echo "Written by \`benchmarks/tune_mnist.sh\`; do not edit by hand. Mean held-out accuracy of 3-fold"
   echo "cross-validation on MNIST's 60,000 training images (40,000 train, 20,000 held out per fold; the t10k"
   echo "test files are never read), mean fit time per fold (two folds run at once, one BLAS thread each), and the"
-  echo "setting; settings not named are the \`mnist\` recipe's (batches of 128, Adam, cosine, label smoothing 0.1,"
+  echo "setting; settings not named are the \`mnist\` recipe's (Adam, cosine, label smoothing 0.1,"
   echo "L2 1e-4, no validation split)."
   for grid in "${grids[@]}"; do
     echo
