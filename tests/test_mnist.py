@@ -33,7 +33,7 @@ MD5 = {
 needs_mnist = pytest.mark.skipif(not MNIST.is_dir(), reason=f"MNIST's files are not at {MNIST}")
 
 
-TEMPLATES = np.kron(np.random.default_rng(0).random((10, 7, 7)) > 0.5, np.ones((4, 4))) * 215
+from webserver import TEMPLATES  # noqa: E402  the fake digits' block patterns, shared with the web tests
 
 
 def digit_images(n, rng):

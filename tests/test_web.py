@@ -15,7 +15,7 @@ from PIL import Image  # noqa: E402
 
 from digitnet.web.app import MAX_BATCH, create_app  # noqa: E402
 
-from webserver import model_28x28, running  # noqa: E402
+from webserver import TEMPLATES, model_28x28, running  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -111,16 +111,10 @@ def test_empty_and_tiny_drawings_are_no_digit(client):
 
 
 def test_the_model_switch(client):
-    x = (np.random.default_rng(3).integers(0, 40, (28, 28)) + model_28x28_template(4)).clip(0, 255)
+    x = (np.random.default_rng(3).integers(0, 40, (28, 28)) + TEMPLATES[4]).clip(0, 255)
     answer = client.post("/api/predict", json={"pixels": x.tolist(), "model": "mnist28"}).json()
     assert answer["model"] == "mnist28" and answer["likeliest"] == 4
     assert np.array(answer["saliency"]).shape == (28, 28)
-
-
-def model_28x28_template(k):
-    from webserver import TEMPLATES
-
-    return TEMPLATES[k]
 
 
 def test_predict_image(client, small_model, digits):

@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._version import __version__
 from ..errors import DataError, TooLargeError
 from ..explain import Explainer, Explanation
 from ..model import Model
@@ -79,7 +80,7 @@ def create_app(models: dict[str, tuple[Model, str]]) -> FastAPI:
     served = {name: Served(name, model, source) for name, (model, source) in models.items()}
     default = next(iter(served))
     app = FastAPI(title="digitnet", description="Handwritten digits: draw one, see what the network sees and why.",
-                  version=_version())
+                  version=__version__)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
 
     def pick(name: str | None) -> Served:
@@ -217,12 +218,6 @@ def _first_error(e: RequestValidationError) -> str:
     message = error.get("msg", "invalid")
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return f"{where}: {message}{more}" if where else f"{message}{more}"
-
-
-def _version() -> str:
-    from .._version import __version__
-
-    return __version__
 
 
 class BodyLimit:
