@@ -38,7 +38,10 @@ def test_fused_equals_plain(train_split, recipe, overrides, dtype):
     config = digitnet.Config.from_recipe(recipe, dtype=dtype, **{**base, **overrides})
     fused, h_fused = fit(X, y, config, np.random.default_rng(3))
     plain, h_plain = fit(X, y, config, np.random.default_rng(3), plain=True)
-    tol = 1e-12 if dtype == "float64" else 1e-5
+    # float32: the kernels' tanh (a rational function, within 6 ulp) and dL/dz2 (a product with 1/n) round
+    # differently from NumPy's; Adam's per-weight normalisation lets 1-ulp differences reach ~2e-5 in 3 epochs.
+    # A wrong term or sign moves weights by 1e-2 and more.
+    tol = 1e-12 if dtype == "float64" else 5e-5
     for name in plain:
         assert fused[name].dtype == np.dtype(dtype)
         np.testing.assert_allclose(fused[name], plain[name], rtol=0, atol=tol)

@@ -160,36 +160,43 @@ def output_layer(z2, b2, Y, y, dz2, loss_kind):
     b2 with no entries means no bias. Returns (summed loss, argmax hits).
     """
     n, K = z2.shape
-    two_over_n = z2.dtype.type(2.0 / n)
-    fn = z2.dtype.type(n)
+    t = z2.dtype.type
+    two_over_n, inv_n = t(2.0 / n), t(1.0 / n)
+    bias = b2.shape[0] > 0
     total_loss = 0.0
     hits = 0
     for r in range(n):
-        p = z2[r]
-        if b2.shape[0] > 0:
+        z, d = z2[r], dz2[r]
+        if bias:
             for k in range(K):
-                p[k] += b2[k]
-        d = dz2[r]
-        d[:] = p  # the logits, kept for log-sum-exp
-        best = _softmax_row(p)
+                z[k] += b2[k]
+        best = 0
+        for k in range(1, K):
+            if z[k] > z[best]:
+                best = k
         hits += best == y[r]
+        top = z[best]
+        total = t(0.0)
+        for k in range(K):  # exp(z - max z), kept in d until the gradient overwrites it
+            d[k] = np.exp(z[k] - top)
+            total += d[k]
         if loss_kind == 0:
-            # log p_k = z_k - z_best - log(sum exp(z - z_best)), and p_best = 1 / sum exp(z - z_best)
-            log_p_best = math.log(p[best])
+            # log p_k = z_k - max z - log(sum exp(z - max z)): log-sum-exp, no log of a tiny p
+            log_total = math.log(total)
             for k in range(K):
-                if Y[r, k] != 0:
-                    total_loss -= Y[r, k] * (d[k] - d[best] + log_p_best)
-            for k in range(K):
-                d[k] = (p[k] - Y[r, k]) / fn
+                total_loss -= Y[r, k] * (z[k] - top - log_total)
+                z[k] = d[k] / total
+                d[k] = (z[k] - Y[r, k]) * inv_n
         else:
-            gp = z2.dtype.type(0.0)
+            gp = t(0.0)
             for k in range(K):
-                e = p[k] - Y[r, k]
+                z[k] = d[k] / total
+                e = z[k] - Y[r, k]
                 total_loss += e * e
                 d[k] = e * two_over_n
-                gp += d[k] * p[k]
+                gp += d[k] * z[k]
             for k in range(K):
-                d[k] = (d[k] - gp) * p[k]
+                d[k] = (d[k] - gp) * z[k]
     return total_loss, hits
 
 
@@ -204,22 +211,25 @@ def hidden_delta(dh, u, cut, scale, a1, gb1):
     bias = gb1.shape[0] > 0
     s = dh.dtype.type(scale)
     one = dh.dtype.type(1.0)
-    if bias:
-        gb1[:] = 0.0
+    for j in range(gb1.shape[0]):
+        gb1[j] = 0.0
     for r in range(n):
+        d, a = dh[r], a1[r]
+        if dropout:
+            m = u[r]
+            for j in range(H):
+                d[j] = d[j] * s if m[j] >= cut else d[j] * 0.0
         for j in range(H):
-            d = dh[r, j]
-            if dropout:
-                d = d * s if u[r, j] >= cut else d * 0.0
-            d *= one - a1[r, j] * a1[r, j]
-            dh[r, j] = d
-            if bias:
-                gb1[j] += d
+            d[j] *= one - a[j] * a[j]
+        if bias:
+            for j in range(H):
+                gb1[j] += d[j]
 
 
 @njit(cache=_CACHE, error_model="numpy")
 def column_sums(a, out):
-    out[:] = 0.0
+    for k in range(out.shape[0]):
+        out[k] = 0.0
     for r in range(a.shape[0]):
         for k in range(a.shape[1]):
             out[k] += a[r, k]
@@ -316,7 +326,7 @@ def predict_few(X, W1, b1, W2, b2, low, high):
     return P, -1
 
 
-@njit(cache=_CACHE, error_model="numpy", inline="always")
+@njit(cache=_CACHE, error_model="numpy", inline="always", fastmath={"contract"})
 def _tanh32(x):
     """tanh for float32: clamp to +-7.9053 (where tanh rounds to +-1) and a [13/6] rational function of x
     (Eigen's float tanh): within 6 ulp, and plain arithmetic, so the loop vectorises (glibc's tanhf does not)."""
@@ -337,7 +347,7 @@ def _tanh32(x):
     return x * p / q
 
 
-@njit(cache=_CACHE, error_model="numpy")
+@njit(cache=_CACHE, error_model="numpy", fastmath={"contract", "arcp", "afn"})
 def bias_tanh(a, b):
     """In place: a (+ b, when b has entries) -> tanh(a); float32 by :func:`_tanh32`, float64 by :func:`_tanh`."""
     n, H = a.shape
@@ -363,7 +373,8 @@ def gather(X, order, start, shifts, height, width, fill, out):
     for r in range(out.shape[0]):
         src, dst = X[order[start + r]], out[r]
         if not shifted:
-            dst[:] = src
+            for j in range(dst.shape[0]):  # a plain loop: a slice assignment checks shapes every row
+                dst[j] = src[j]
             continue
         dy, dx = shifts[start + r, 0], shifts[start + r, 1]
         first, last = max(0, dx), min(width, width + dx)  # the columns that come from the source row
@@ -400,7 +411,8 @@ def batch_epoch(X, Y, y, order, shifts, height, width, fill, U, step_sizes, batc
         gather(X, order, start, shifts, height, width, fill, xb)  # the batch, into fixed buffers
         for r in range(rows):
             i = order[start + r]
-            tb[r] = Y[i]
+            for k in range(Y.shape[1]):
+                tb[r, k] = Y[i, k]
             lb[r] = y[i]
         a, hb, d, z, dz = a1[:rows], h[:rows], dh[:rows], z2[:rows], dz2[:rows]
         np.dot(xb, W1, a)
