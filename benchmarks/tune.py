@@ -4,7 +4,8 @@
 
 For each seed, the seed's 75% training split is cut into stratified folds; each setting trains
 on all folds but one (with its own validation split for early stopping) and is scored on the
-one left out. Prints the mean held-out accuracy per setting, best first.
+one left out. Prints the mean held-out accuracy per setting (± its standard error over the
+seeds' folds), best first.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import digitnet
 from digitnet.data import load_digits, split
 
 
-def cv_accuracy(overrides: dict, seeds: range, folds: int) -> tuple[float, float]:
+def cv_accuracy(overrides: dict, seeds: range, folds: int) -> tuple[float, float, float]:
     data = load_digits()
     accuracy, epochs = [], []
     for seed in seeds:
@@ -31,7 +32,7 @@ def cv_accuracy(overrides: dict, seeds: range, folds: int) -> tuple[float, float
             model = digitnet.train(data, config, split_indices=(train[fit_rows], train[held_out]))
             accuracy.append(model.metrics["accuracy"])
             epochs.append(model.history.epochs)
-    return float(np.mean(accuracy)), float(np.mean(epochs))
+    return float(np.mean(accuracy)), float(np.mean(epochs)), float(np.std(accuracy) / np.sqrt(len(accuracy)))
 
 
 def main() -> None:
@@ -44,8 +45,8 @@ def main() -> None:
     grid = json.loads(args.grid)
     settings = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     scores = Parallel(n_jobs=args.jobs)(delayed(cv_accuracy)(s, range(args.seeds), args.folds) for s in settings)
-    for (accuracy, epochs), setting in sorted(zip(scores, settings), key=lambda r: -r[0][0]):
-        print(f"{accuracy:.4f}  epochs run {epochs:5.1f}  {setting}")
+    for (accuracy, epochs, error), setting in sorted(zip(scores, settings), key=lambda r: -r[0][0]):
+        print(f"{accuracy:.4f} ± {error:.4f}  epochs run {epochs:5.1f}  {setting}")
 
 
 if __name__ == "__main__":

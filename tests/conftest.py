@@ -16,8 +16,9 @@ def digits():
 
 @pytest.fixture(scope="session")
 def small_model():
-    """A modern model trained briefly on the embedded digits (seed 0): about 95% accurate, in well under a second."""
-    return digitnet.train(config=digitnet.Config.from_recipe("modern", epochs=8, patience=None, seed=0))
+    """A modern model trained briefly on the embedded digits (seed 0): about 97% accurate, in well under a second;
+    with a validation split (not modern's default), so that its history has validation curves to plot and check."""
+    return digitnet.train(config=digitnet.Config.from_recipe("modern", epochs=8, val_fraction=0.1, seed=0))
 
 
 @pytest.fixture(scope="session")

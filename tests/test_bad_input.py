@@ -203,7 +203,8 @@ CLI_CASES = [
     ("data binary", ["train", "--data", "{csv_binary}"], 2, "cannot read as CSV text (UnicodeDecodeError"),
     ("data ragged", ["train", "--data", "{csv_ragged}"], 2, "line 3: expected 65 columns"),
     ("data no labels", ["train", "--data", "{csv_pixels_only}"], 2, "line 1: expected 65 columns"),
-    ("data 40 rows", ["train", "--data", "{csv_40_rows}"], 2, "cannot split 30 samples into training and validation"),
+    ("data 40 rows", ["train", "--data", "{csv_40_rows}", "--set", "val_fraction=0.1"], 2,
+     "cannot split 30 samples into training and validation"),
     # evaluate: model files
     ("model missing", ["evaluate", "{missing_dir}"], 2, "no such model file"),
     ("model directory", ["evaluate", "{dir}"], 2, "is a directory, not a model file"),

@@ -47,7 +47,7 @@ def test_history_records_each_epoch(small_model):
 
 
 def test_early_stopping_restores_the_best_epoch(digits):
-    model = digitnet.train(digits, digitnet.Config.from_recipe("modern", patience=2, epochs=60, lr=0.05))
+    model = digitnet.train(digits, digitnet.Config.from_recipe("modern", val_fraction=0.1, patience=2, epochs=60, lr=0.05))
     h = model.history
     assert h.stop_reason == "early_stopping"
     assert h.epochs == h.best_epoch + 2

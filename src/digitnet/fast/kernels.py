@@ -382,11 +382,16 @@ def gather(X, order, start, shifts, height, width, fill, out):
             to = row * width
             from_row = row - dy
             if from_row < 0 or from_row >= height:
-                dst[to : to + width] = fill
+                for j in range(to, to + width):
+                    dst[j] = fill
                 continue
-            dst[to : to + first] = fill
-            dst[to + last : to + width] = fill
-            dst[to + first : to + last] = src[from_row * width + first - dx : from_row * width + last - dx]
+            for j in range(to, to + first):
+                dst[j] = fill
+            offset = from_row * width - dx - to  # dst[j] = src[j + offset] for the columns that come from the source
+            for j in range(to + first, to + last):
+                dst[j] = src[j + offset]
+            for j in range(to + last, to + width):
+                dst[j] = fill
 
 
 @njit(cache=_CACHE, error_model="numpy")
