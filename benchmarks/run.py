@@ -301,31 +301,31 @@ def bench_under_load(seeds, catch_up_epochs):
         names.append(TORCH_SAME)
     out = {name: {"quiet": [], "loaded": []} for name in names}
 
-    def measure(phase):
-        for seed in seeds:
-            train, test, Xtr, _ = sklearn_inputs(data, seed)
-            out["digitnet modern"][phase].append(digitnet_fit(data, train, test, seed=seed)[0])
-            if catch_up_epochs:
-                out[names[1]][phase].append(
-                    digitnet_fit(data, train, test, seed=seed, epochs=catch_up_epochs, lr=CATCH_UP[catch_up_epochs])[0])
-            if STRONGEST in out:
-                X32 = Xtr.astype(np.float32)
-                params = {**SKLEARN_STRONGEST, "n_iter_no_change": 10**6}
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    out[STRONGEST][phase].append(fit_time(lambda: MLPClassifier(
-                        hidden_layer_sizes=(200,), activation="tanh", random_state=seed, **params).fit(X32, data.y[train]))[0])
-            if TORCH_SAME in out:
-                same = digitnet.Config.from_recipe("modern", seed=seed)
-                out[TORCH_SAME][phase].append(fit_time(lambda: torch_reference.fit_like_digitnet(Xtr, data.y[train], same))[0])
+    def measure(phase, seed):
+        train, test, Xtr, _ = sklearn_inputs(data, seed)
+        out["digitnet modern"][phase].append(digitnet_fit(data, train, test, seed=seed)[0])
+        if catch_up_epochs:
+            out[names[1]][phase].append(
+                digitnet_fit(data, train, test, seed=seed, epochs=catch_up_epochs, lr=CATCH_UP[catch_up_epochs])[0])
+        if STRONGEST in out:
+            X32 = Xtr.astype(np.float32)
+            params = {**SKLEARN_STRONGEST, "n_iter_no_change": 10**6}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                out[STRONGEST][phase].append(fit_time(lambda: MLPClassifier(
+                    hidden_layer_sizes=(200,), activation="tanh", random_state=seed, **params).fit(X32, data.y[train]))[0])
+        if TORCH_SAME in out:
+            same = digitnet.Config.from_recipe("modern", seed=seed)
+            out[TORCH_SAME][phase].append(fit_time(lambda: torch_reference.fit_like_digitnet(Xtr, data.y[train], same))[0])
 
-    measure("quiet")
-    busy = competitor()
-    try:
-        measure("loaded")
-    finally:
-        busy.kill()
-        busy.wait()
+    for seed in seeds:  # quiet and loaded side by side, split by split: the shared machine's own load drifts
+        measure("quiet", seed)
+        busy = competitor()
+        try:
+            measure("loaded", seed)
+        finally:
+            busy.kill()
+            busy.wait()
     return out
 
 
@@ -565,8 +565,8 @@ def report(args, peak, small, blog, epoch, fits, catch_up, inference, memory, da
 def under_load_section(loaded):
     n = len(loaded["digitnet modern"]["quiet"])
     L = ["", "### Under load", "",
-         f"The first {n} splits again, each system's fit timed as above: quiet, then beside one competing CPU-bound "
-         "process (a busy Python loop; the machine has 2 cores). Threads as above: 2 for every system (digitnet's "
+         f"The first {n} splits again, each system's fit timed as above, split by split: quiet, then beside one "
+         "competing CPU-bound process (a busy Python loop; the machine has 2 cores). Threads as above: 2 for every system (digitnet's "
          "trainer pins BLAS to one thread for batches this small).", "",
          "| system | quiet | loaded | loaded / quiet | loaded, vs digitnet |", "|---|---|---|---|---|"]
     ours = loaded["digitnet modern"]["loaded"]

@@ -347,6 +347,8 @@ def _tanh32(x):
     return x * p / q
 
 
+# FMAs and a reciprocal for the division (1.3x faster, within 5 ulp of tanh); no "nnan"/"ninf", so a NaN still
+# propagates to the loss, which is how divergence is detected
 @njit(cache=_CACHE, error_model="numpy", fastmath={"contract", "arcp", "afn"})
 def bias_tanh(a, b):
     """In place: a (+ b, when b has entries) -> tanh(a); float32 by :func:`_tanh32`, float64 by :func:`_tanh`."""
