@@ -161,7 +161,7 @@ def torch_epoch_times(data, batch_size, repeats=2):
     return [_time(lambda: torch_reference.fit_like_digitnet(Xtr, data.y[train], config)) for _ in range(repeats)]
 
 
-def inference(data, model, torch_net, clf, repeats=5):
+def inference(data, model, torch_net, clf, repeats=15):
     """Rows per second over the 10,000 test images: digitnet from raw uint8 pixels (checks and scaling
     included), the others from pre-scaled float32."""
     test = data.test_rows
@@ -171,11 +171,16 @@ def inference(data, model, torch_net, clf, repeats=5):
         systems["PyTorch (inference_mode)"] = lambda: torch_reference.predict_proba(torch_net, pre)
     if clf is not None:
         systems["scikit-learn predict_proba"] = lambda: clf.predict_proba(pre)
-    out = {}
-    for name, fn in systems.items():
+    times = {name: [] for name in systems}
+    for fn in systems.values():
         fn()
-        out[name] = len(test) / statistics.median(_time(fn) for _ in range(repeats))
-    return out
+    # rounds of 5 calls per system, so that the machine's drifting load reaches every system alike; a pause before
+    # each, for the other library's worker threads to stop spinning (OpenBLAS and OpenMP busy-wait after work)
+    for _ in range(repeats // 5):
+        for name, fn in systems.items():
+            time.sleep(0.3)
+            times[name] += [_time(fn) for _ in range(5)]
+    return {name: len(test) / statistics.median(t) for name, t in times.items()}
 
 
 def peak_rss(directory: Path) -> float | None:

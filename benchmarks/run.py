@@ -54,7 +54,8 @@ STRONGEST_FILE = HERE / "sklearn_strongest.json"  # written by tune_sklearn.py (
 SKLEARN_STRONGEST = json.loads(STRONGEST_FILE.read_text()) if STRONGEST_FILE.exists() else None
 THREADS = 2  # every system may use both cores: BLAS (NumPy, scikit-learn, digitnet), PyTorch's intra-op pool
 # digitnet modern runs tried for "time to the baseline's accuracy": epochs -> the rate cross-validation chose for
-# that many (benchmarks/TUNING.md: 0.02 at every count from 4 to 16, 0.01 at 24 and 32)
+# that many (benchmarks/TUNING.md: 0.02 with smoothing 0.2 at every count from 4 to 16 but 5, where 0.04 with 0.1
+# led by 0.01%, well inside the noise; 0.01 at 24 and 32)
 CATCH_UP = {**{epochs: 0.02 for epochs in range(4, 17)}, 24: 0.01, 32: 0.01}
 CATCH_UP_EPOCHS = tuple(CATCH_UP)
 STRONGEST = "sklearn MLP strongest (searched on seeds 100-104), float32"
