@@ -98,7 +98,7 @@ SIZES = {"8", "10", "16", "64"}
 
 def test_no_digit_sizes_outside_the_description_of_the_embedded_digits():
     """No literal 8, 10, 16 or 64 in the package's code (comments and docstrings aside), except in data.py and preprocess.py
-    and as the value of a named setting (``batch_size: int = 64``, ``SMALL_BATCH = 16``, ``fontsize=8``)."""
+    and as the value of a named setting (``batch_size: int = 64``, ``SMALL_BATCH = 8``, ``fontsize=8``)."""
     found = []
     for path in sorted(SRC.rglob("*.py")):
         # the embedded digits' description; how they were made (the drawing recipe); the post's code as written

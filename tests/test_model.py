@@ -1,9 +1,12 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 import digitnet
 from digitnet import DataError, Dataset, network
 from digitnet.data import split
+from digitnet.fast.predict import SMALL_BATCH
 
 
 def test_predict_on_raw_pixels(small_model, digits):
@@ -87,15 +90,17 @@ def test_modern_accuracy_over_ten_splits(digits):
     assert min(accuracy) >= 0.96
 
 
-@pytest.mark.parametrize("n", [1, 7, 16, 17, 4096 + 300])
-def test_fast_inference_equals_the_plain_network(small_model, digits, n):
+@pytest.mark.parametrize("dtype, atol", [("float32", 2e-6), ("float64", 1e-12)])
+@pytest.mark.parametrize("n", [1, 7, SMALL_BATCH, SMALL_BATCH + 1, 4096 + 300])
+def test_fast_inference_equals_the_plain_network(small_model, digits, n, dtype, atol):
     """Model.predict_proba (scaling folded into W1, compiled or blocked) equals network.predict_proba."""
     from digitnet import network
 
+    model = dataclasses.replace(small_model, params={k: v.astype(dtype) for k, v in small_model.params.items()})
     X = np.tile(digits.X, (3, 1))[:n]
-    plain = network.predict_proba(small_model.params, small_model.scaling.apply(X).astype(np.float32))
+    plain = network.predict_proba(model.params, model.scaling.apply(X).astype(dtype))
     for raw in (X, X.astype(np.int64), X.astype(np.float32), np.asfortranarray(X)):
-        np.testing.assert_allclose(small_model.predict_proba(raw), plain, atol=2e-6)
+        np.testing.assert_allclose(model.predict_proba(raw), plain, rtol=0, atol=atol)
 
 
 @pytest.mark.parametrize("n, bad_row", [(5, 3), (9000, 8500)])

@@ -301,27 +301,34 @@ def predict_few(X, W1, b1, W2, b2, low, high):
     n, d = X.shape
     H, K = W2.shape
     P = np.empty((n, K), W1.dtype)
-    h = np.empty(H, W1.dtype)
+    A = np.empty((n, H), W1.dtype)
     for r in range(n):
         for i in range(d):
             x = X[r, i]
             if not (x >= low and x <= high):
                 return P, r
-        h[:] = b1
-        for i in range(d):
-            xi = W1.dtype.type(X[r, i])
-            row = W1[i]
-            for j in range(H):
-                h[j] += xi * row[j]
+        a = A[r]
         for j in range(H):
-            h[j] = _tanh(h[j])
+            a[j] = b1[j]
+    for i in range(d):  # W1's rows outermost: each is read once for all the rows
+        w = W1[i]
+        for r in range(n):
+            xi = W1.dtype.type(X[r, i])
+            if xi == 0:  # a zero pixel (most of an image's) adds nothing
+                continue
+            a = A[r]
+            for j in range(H):
+                a[j] += xi * w[j]
+    bias_tanh(A, b1[:0])
+    for r in range(n):
+        a = A[r]
         p = P[r]
         p[:] = b2
         for j in range(H):
-            hj = h[j]
-            row = W2[j]
+            aj = a[j]
+            w = W2[j]
             for k in range(K):
-                p[k] += hj * row[k]
+                p[k] += aj * w[k]
         _softmax_row(p)
     return P, -1
 

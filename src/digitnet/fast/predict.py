@@ -8,7 +8,8 @@ import numpy as np
 from . import kernels
 from .step import forward
 
-SMALL_BATCH = 16  # up to this many rows one compiled call (kernels.predict_few) beats a dozen NumPy calls
+SMALL_BATCH = 8  # up to this many rows one compiled call (kernels.predict_few) beats a dozen NumPy calls
+# (measured: 8x8 digits 3 µs for one row against 9 µs, even at 8 rows; MNIST images even at 16, skipping zero pixels)
 BLOCK = 4096  # rows per block: the hidden layer of a block stays in cache
 
 
