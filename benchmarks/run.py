@@ -189,7 +189,7 @@ def bench_epoch(repeats):
     A = rng.random((1024, 1024), dtype=np.float32)
     run()
     _products(*arrays, 1)
-    per_epoch, floors, per_step, products = [], [], [], []
+    per_epoch, floors, products = [], [], []
     for _ in range(repeats):
         peak = 2 * 1024**3 / min(timed(lambda: A @ A, 3)[0]) / 1e9
         floors.append(FLOPS_PER_SAMPLE * len(X) / (peak * 1e9))
@@ -197,7 +197,7 @@ def bench_epoch(repeats):
             products.append(timed(lambda: _products(*arrays, steps * config.epochs), 1)[0][0] / (steps * config.epochs))
         seconds = timed(run, 1)[0][0]
         per_epoch.append(seconds / config.epochs)
-        per_step.append(seconds / config.epochs / steps)
+    per_step = [e / steps for e in per_epoch]
     return {"per_epoch": per_epoch, "floor": floors, "n": len(X), "batch": config.batch_size, "per_step": per_step,
             "products": products, "floor_ratio": statistics.median(e / f for e, f in zip(per_epoch, floors)),
             "step_ratio": statistics.median(s / p for s, p in zip(per_step, products))}
