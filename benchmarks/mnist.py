@@ -28,7 +28,7 @@ import threadpoolctl
 
 import digitnet
 from digitnet.data import fit_scaling
-from digitnet.sources import load_mnist
+from digitnet.data.idx import load_mnist
 from digitnet.trainer import Run
 
 HERE = Path(__file__).resolve().parent

@@ -396,7 +396,7 @@ def bench_cross_writer(seeds):
     """Digits by other writers: MNIST's 10,000 test digits (other writers than load_digits') put through the
     8x8 optdigits recipe (preprocess.to_input), scored by models trained on each seed's load_digits training split."""
     from digitnet.preprocess import to_input
-    from digitnet.sources import load_mnist
+    from digitnet.data.idx import load_mnist
 
     if not MNIST.is_dir():
         return None

@@ -29,7 +29,7 @@ def cv_accuracy(overrides: dict, folds: int, directory: str) -> tuple[float, flo
     import threadpoolctl
 
     import digitnet
-    from digitnet.sources import load_mnist
+    from digitnet.data.idx import load_mnist
 
     data = load_mnist(directory)
     train = np.setdiff1d(np.arange(len(data.y)), data.test_rows)  # the t10k rows are dropped here

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import digitnet
 from digitnet import plots
-from digitnet.sources import held_out
+from digitnet.data import held_out
 
 OUT = Path(__file__).resolve().parent / "images"
 README = ("digits", "confusion", "weights", "curves")  # names in plots.FIGURES

@@ -147,4 +147,4 @@ def test_pickle_and_model_files_round_trip(digit_split, tmp_path):
     assert list(back.feature_names_in_) == names
     np.testing.assert_array_equal(back.predict_proba(pd.DataFrame(X_test, columns=names)), expected)
     with pytest.raises(digitnet.DataError, match="no held-out test split|does not record"):
-        digitnet.sources.held_out(back.model_)
+        digitnet.data.held_out(back.model_)

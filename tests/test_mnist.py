@@ -15,8 +15,10 @@ from typer.testing import CliRunner
 import digitnet
 from digitnet.cli import app
 from digitnet.errors import DataError
-from digitnet.idx import read_idx, read_mnist, write_idx
-from digitnet.sources import load_data, load_image_folder, load_mnist
+from digitnet.data.idx import read_idx, read_mnist, write_idx
+from digitnet.data import load_data
+from digitnet.data.idx import load_mnist
+from digitnet.data.images import load_image_folder
 
 # the original files: $MNIST_DIR, else ../shared/data/mnist beside the checkout, else the workplace's copy
 # (a CI clone in a temporary directory has no ../shared)

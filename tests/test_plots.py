@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from digitnet import plots
 from digitnet.metrics import calibration, evaluate
-from digitnet.sources import held_out
+from digitnet.data import held_out
 
 matplotlib.use("Agg")
 

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover
 from ._version import __version__
 from .config import RECIPES, Config
 from .data import Inputs, is_number, read_csv
-from .sources import held_out, load_data
+from .data import held_out, load_data
 from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .metrics import NO_DIGIT, Evaluation, blog_labels

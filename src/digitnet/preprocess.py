@@ -17,14 +17,13 @@ Everything starts as an "ink" image: a float array, 0 for background and 255 for
 
 from __future__ import annotations
 
-import io
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from .data import OPTDIGITS, Inputs
-from .errors import DataError, TooLargeError
+from .errors import DataError
+from .pictures import MAX_PIXELS, read_picture  # noqa: F401  (MAX_PIXELS re-exported: the pictures' size limit)
 
 INK_THRESHOLD = 128  # ink values above this are "on" (0..255)
 MIN_INK_SHARE = 0.1  # ink spanning less than this share of the picture's larger side is "no digit" (a dot of a pen is 6%)
@@ -37,56 +36,24 @@ ON_RANGE = (280, 345)
 MNIST_BOX = 20  # MNIST: the longer side of the digit, in pixels (of 19,997 of 20,000 training digits)
 FAINT_INK = 0.1  # MNIST: ink above this share of the strongest counts into the digit's box
 FAINT_CROP = 0.1
-MAX_PIXELS = 4096 * 4096  # larger pictures are refused (decompression bombs)
 MAX_STROKES, MAX_POINTS = 64, 10_000
 
 
 def ink_from_image(source: bytes | str | object) -> np.ndarray:
-    """The ink (H, W) in 0..255 of an image: file bytes, a path, or a PIL image.
+    """The ink (H, W) in 0..255 of an image: file bytes, a path, or a PIL image (:func:`.pictures.read_picture`).
 
     Transparency: where the picture has transparent pixels, the ink is the opacity (a black pen
     on a transparent background is ink, not all ink). Otherwise grey levels, with the ink taken
     as whichever is rarer of dark and light: the background is the majority of the border.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    image = source
-    if not isinstance(source, Image.Image):
-        try:
-            with warnings.catch_warnings():  # PIL warns of big pictures while reading the header: refuse them
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-            if image.width * image.height <= MAX_PIXELS:  # checked before the pixels are decoded
-                image.load()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise TooLargeError(f"{_name(source)}image is too large; the limit is {MAX_PIXELS:,} pixels") from None
-        except UnidentifiedImageError:
-            raise DataError(f"{_name(source)}not a PNG or JPEG image (its bytes are of no picture format known)") from None
-        except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
-            raise DataError(_image_error(source, e)) from None
-        if image.width * image.height > MAX_PIXELS:
-            raise TooLargeError(f"{_name(source)}picture of {image.width}x{image.height} pixels is too large; "
-                                f"the limit is {MAX_PIXELS:,} pixels")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
-        alpha = rgba[..., 3]
-        if alpha.min() < 255:
-            grey = rgba[..., :3].mean(axis=2)
-            opaque = alpha > INK_THRESHOLD
-            # ink drawn opaque on a transparent background; a transparent "ink" on an opaque page is rare
-            if opaque.mean() < 0.5:
-                return alpha
-            grey = grey * alpha / 255 + 255 * (1 - alpha / 255)  # over white
-            return _ink_from_grey(grey)
-    return _ink_from_grey(np.asarray(image.convert("L"), dtype=np.float64))
-
-
-def _name(source) -> str:
-    return f"{source}: " if isinstance(source, str) or hasattr(source, "__fspath__") else ""
-
-
-def _image_error(source, error: Exception) -> str:
-    return f"{_name(source)}not a readable PNG/JPEG image ({' '.join(str(error).split())})"
+    grey, alpha = read_picture(source)
+    if alpha is not None:
+        opaque = alpha > INK_THRESHOLD
+        # ink drawn opaque on a transparent background; a transparent "ink" on an opaque page is rare
+        if opaque.mean() < 0.5:
+            return alpha
+        grey = grey * alpha / 255 + 255 * (1 - alpha / 255)  # over white
+    return _ink_from_grey(grey)
 
 
 def _ink_from_grey(grey: np.ndarray) -> np.ndarray:

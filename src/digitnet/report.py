@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from . import plots
 from ._version import __version__
 from .metrics import NO_DIGIT
-from .sources import held_out
+from .data import held_out
 from .model import Model
 from .files import write_atomic
 from .trainer import STOP_REASONS

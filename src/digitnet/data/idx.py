@@ -18,14 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .files import write_atomic
+from ..errors import DataError
+from ..files import write_atomic
+from .dataset import Dataset, Inputs
 
 GZIP_MAGIC = b"\x1f\x8b"
 UBYTE = 0x08
 _CHUNK = 1 << 20  # bytes read at a time from a gzip stream: memory follows the data, never the header's claim
 
 MNIST_CLASSES = 10
+MNIST_RANGE = (0.0, 255.0)
 # (part, kind, dimensions): the four files of the official split
 MNIST_FILES = (("train", "images", 3), ("train", "labels", 1), ("t10k", "images", 3), ("t10k", "labels", 1))
 
@@ -160,3 +162,12 @@ def read_mnist(directory: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[int
     X = np.concatenate([train_images.reshape(len(train_images), -1), test_images.reshape(len(test_images), -1)])
     y = np.concatenate([train_labels, test_labels]).astype(np.int64)
     return X, y, train_images.shape[1:], len(train_images), hashes
+
+
+def load_mnist(directory: str | Path) -> Dataset:
+    """MNIST's IDX files in ``directory``: 60,000 training then 10,000 test images, 28x28, 0..255 (uint8)."""
+    directory = Path(directory)
+    X, y, shape, n_train, hashes = read_mnist(directory)
+    inputs = Inputs(shape[0] * shape[1], shape, MNIST_RANGE)
+    source = {"kind": "mnist", "path": str(directory.resolve()), "sha256": hashes}
+    return Dataset(X, y, source, inputs, MNIST_CLASSES, test_rows=np.arange(n_train, len(y)))

@@ -1,30 +1,29 @@
 """Where training data come from, as ``--data`` names them, and how a model finds its test split again.
 
 - nothing: scikit-learn's embedded 8x8 digits;
-- ``FILE.csv`` (any file): rows of pixels then the label (:func:`.data.load_csv`);
+- ``FILE.csv`` (any file): rows of pixels then the label (:func:`.csv.load_csv`);
 - ``mnist:DIR``, or a ``DIR`` holding them: MNIST's four IDX files (or EMNIST-digits', Fashion-MNIST's),
   with the official test split (the ``t10k`` files);
 - ``images:DIR``: one sub-folder per class (named 0, 1, ...) of PNG/JPEG pictures, each turned into
-  a 28x28 input by :func:`.preprocess.to_input` (MNIST's recipe); ``images8:DIR`` into 8x8 (optdigits').
+  a 28x28 input by :func:`digitnet.preprocess.to_input` (MNIST's recipe); ``images8:DIR`` into 8x8 (optdigits').
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data import OPTDIGITS, Dataset, Inputs, load_csv, load_digits
-from .errors import DataError, NoTestDataError
+from ..errors import DataError, NoTestDataError
+from .csv import load_csv
+from .dataset import Dataset
+from .embedded import load_digits
+from .idx import find_mnist_files, load_mnist
+from .images import IMAGE_INPUTS, load_image_folder
 
 if TYPE_CHECKING:
-    from .model import Model
-
-MNIST_RANGE = (0.0, 255.0)
-IMAGE_INPUTS = {"images": Inputs(784, (28, 28), MNIST_RANGE), "images8": OPTDIGITS}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+    from ..model import Model
 
 
 def load_data(spec: str | Path | None) -> Dataset:
@@ -39,72 +38,11 @@ def load_data(spec: str | Path | None) -> Dataset:
         return load_image_folder(rest, IMAGE_INPUTS[kind])
     path = Path(text)
     if path.is_dir():
-        from .idx import find_mnist_files
-
         if find_mnist_files(path):
             return load_mnist(path)
         raise DataError(f"{path}: a directory without MNIST's IDX files; for a folder of pictures "
                         f"use --data images:{path} (one sub-folder per class)")
     return load_csv(path)
-
-
-def load_mnist(directory: str | Path) -> Dataset:
-    """MNIST's IDX files in ``directory``: 60,000 training then 10,000 test images, 28x28, 0..255 (uint8)."""
-    from .idx import MNIST_CLASSES, read_mnist
-
-    directory = Path(directory)
-    X, y, shape, n_train, hashes = read_mnist(directory)
-    inputs = Inputs(shape[0] * shape[1], shape, MNIST_RANGE)
-    source = {"kind": "mnist", "path": str(directory.resolve()), "sha256": hashes}
-    return Dataset(X, y, source, inputs, MNIST_CLASSES, test_rows=np.arange(n_train, len(y)))
-
-
-def load_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["images"]) -> Dataset:
-    """Pictures in one sub-folder per class (named 0, 1, ...), each preprocessed to ``inputs``."""
-    from .preprocess import ink_from_image, to_input
-
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise DataError(f"{directory}: no such directory (expected one sub-folder of pictures per class)")
-    folders = sorted(p for p in directory.iterdir() if p.is_dir())
-    if not folders:
-        raise DataError(f"{directory}: no sub-folders; put each class's pictures in a folder named after it (0, 1, ...)")
-    bad = [p.name for p in folders if not p.name.isdigit()]
-    if bad:
-        raise DataError(f"{directory}: sub-folder {bad[0]!r} is not a class number; name them 0, 1, 2, ...")
-    rows, labels, digest, size, first = [], [], hashlib.sha256(), None, None
-    for folder in sorted(folders, key=lambda p: int(p.name)):
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-            data = _read(path)
-            digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
-            try:
-                ink = ink_from_image(data)  # (height, width)
-            except DataError as e:
-                raise DataError(f"{path}: {e}") from None
-            if size is None:
-                size, first = ink.shape, path
-            elif ink.shape != size:
-                raise DataError(f"{path}: {ink.shape[1]}x{ink.shape[0]} pixels, but {first.name} is "
-                                f"{size[1]}x{size[0]}; a folder holds pictures of one size")
-            x = to_input(ink, inputs)
-            if x is None:
-                raise DataError(f"{path}: no digit found (blank, or the ink is too small)")
-            rows.append(x)
-            labels.append(int(folder.name))
-    if not rows:
-        raise DataError(f"{directory}: no PNG or JPEG pictures in its sub-folders")
-    X = np.asarray(rows, dtype=np.float32)
-    n_classes = max(labels) + 1
-    source = {"kind": "images", "path": str(directory.resolve()), "sha256": digest.hexdigest(),
-              "inputs": "images" if inputs.image_shape != OPTDIGITS.image_shape else "images8"}
-    return Dataset(X, np.asarray(labels), source, inputs, max(n_classes, 2))
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
 
 
 def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:

@@ -1,0 +1,158 @@
+"""CSV files in the UCI optdigits layout: rows of pixels, then the class."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .dataset import OPTDIGITS, OPTDIGITS_CLASSES, Dataset, Inputs
+
+
+def read_csv(
+    path: str | Path, *, labels: bool | None = True, inputs: Inputs = OPTDIGITS, n_classes: int = OPTDIGITS_CLASSES
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read rows of ``inputs.n_features`` values, then a class 0..n_classes-1: by default the UCI
+    optdigits layout, 64 pixels 0..16 and a digit 0..9.
+
+    A first row that is mostly not numbers is a header, and is skipped; a UTF-8 byte-order mark
+    is allowed. ``labels=True`` requires the class column, ``False`` forbids it, ``None`` takes
+    d + 1 columns as values and labels, d as values only.
+    Returns (X (n, d) float32, y (n,) int64 or None); X is a view of the parsed table.
+    """
+    X, y, _ = _read_csv(Path(path), labels, inputs, n_classes)
+    return X, y
+
+
+def load_csv(path: str | Path, *, inputs: Inputs = OPTDIGITS, n_classes: int = OPTDIGITS_CLASSES) -> Dataset:
+    """A labelled CSV as a :class:`Dataset` whose source records the SHA-256 of the bytes that were read."""
+    path = Path(path)
+    X, y, digest = _read_csv(path, True, inputs, n_classes)
+    return Dataset(X, y, {"kind": "csv", "path": str(path.resolve()), "sha256": digest}, inputs, n_classes)
+
+
+_PEEK = 65_536  # bytes looked at to find the first line: a header, or data
+
+
+def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Parse the file in one pass (NumPy's C reader, float32), hashing the bytes as they are read:
+    a pipe or FIFO is read once, and the hash is of what was parsed."""
+    d = inputs.n_features
+    allowed = {True: (d + 1,), False: (d,), None: (d, d + 1)}[labels]
+    what = inputs.describe().split(" (")[0]  # "64 pixels 0..16"
+    layout = f"{' or '.join(map(str, allowed))} columns ({what}" + (
+        f", then a label 0..{n_classes - 1})" if labels is not False else ")"
+    )
+    try:
+        raw = path.open("rb")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, expected a CSV file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot open ({e.strerror or e})") from None
+    with raw:
+        hashing = _HashingReader(raw)
+        buffered = io.BufferedReader(hashing, _PEEK)
+        try:
+            head = buffered.peek(_PEEK)[:_PEEK].decode("utf-8-sig", errors="replace")
+            skip = _header_lines(head)
+            text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below
+                values = np.loadtxt(text, delimiter=",", quotechar='"', dtype=np.float32, ndmin=2, skiprows=skip)
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: cannot read as CSV text ({e.__class__.__name__}: {e})") from None
+        except ValueError as e:  # a cell that is not a number, or rows of different widths
+            raise DataError(_locate(path, skip, allowed, layout, e)) from None
+    if len(values) == 0:
+        raise DataError(f"{path}: no data rows: expected lines of {layout}")
+    if values.shape[1] not in allowed:
+        raise DataError(f"{path}, {_where(path, skip, 0)}: expected {layout}, got {values.shape[1]}")
+    X, y = values[:, :d], (values[:, d] if values.shape[1] == d + 1 else None)
+    # min and max make no temporary the size of the table; NaN propagates into both
+    if not (np.isfinite(values.min()) and np.isfinite(values.max())):
+        r, c = np.argwhere(~np.isfinite(values))[0]
+        raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: '{values[r, c]}' is not a finite number")
+    if not (inputs.accepts(X.min()) and inputs.accepts(X.max())):
+        r, c = np.argwhere(~inputs.accepts(X))[0]
+        low, high = inputs.value_range
+        raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: {inputs.noun[:-1]} {X[r, c]:g} is outside {low:g}..{high:g}")
+    if y is not None:
+        bad = np.flatnonzero((y != np.round(y)) | (y < 0) | (y >= n_classes))
+        if len(bad):
+            r = bad[0]
+            raise DataError(f"{path}, {_where(path, skip, r)}, column {d + 1}: label {y[r]:g} is not an integer 0..{n_classes - 1}")
+        y = y.astype(np.int64)
+    return X, y, hashing.sha256.hexdigest()
+
+
+class _HashingReader(io.RawIOBase):
+    """A binary file that updates a SHA-256 with every byte read through it."""
+
+    def __init__(self, raw: io.BufferedIOBase) -> None:
+        self.raw, self.sha256 = raw, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.raw.readinto(buffer)
+        self.sha256.update(memoryview(buffer)[:n])
+        return n
+
+
+def _header_lines(head: str) -> int:
+    """Lines to skip: through the first non-blank line when that line is mostly not numbers (a header), else 0."""
+    for number, line in enumerate(head.splitlines(), start=1):
+        cells = next(csv.reader([line]), [])
+        if any(cell.strip() for cell in cells):
+            return number if sum(not is_number(cell) for cell in cells) > len(cells) / 2 else 0
+    return 0
+
+
+def _where(path: Path, skip: int, row: int) -> str:
+    """'line L' for data row ``row`` (0-based), found by counting lines again; 'data row R' where the file cannot be re-read."""
+    if path.is_file():
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            seen = -1
+            for number, line in enumerate(f, start=1):
+                if number > skip and line.strip() and not line.lstrip().startswith("#"):
+                    seen += 1
+                    if seen == row:
+                        return f"line {number}"
+    return f"data row {row + 1}"
+
+
+def _locate(path: Path, skip: int, allowed: tuple[int, ...], layout: str, error: ValueError) -> str:
+    """The message for a parse error: the first bad line and cell, found by re-reading a regular file line by line."""
+    if path.is_file():
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            width = None
+            for number, cells in enumerate(csv.reader(f), start=1):
+                if number <= skip or not cells or cells[0].lstrip().startswith("#"):
+                    continue
+                if not any(cell.strip() for cell in cells):
+                    return f"{path}, line {number}: a line of only spaces or commas; remove it or leave it empty"
+                if len(cells) not in allowed or (width is not None and len(cells) != width):
+                    return f"{path}, line {number}: expected {layout}, got {len(cells)}"
+                width = len(cells)
+                for c, cell in enumerate(cells):
+                    if not is_number(cell):
+                        return f"{path}, line {number}, column {c + 1}: {cell.strip()!r} is not a number"
+    return f"{path}: {str(error).split(';')[0]} (expected {layout})"
+
+
+def is_number(cell: str) -> bool:
+    """True when ``float(cell)`` parses (NaN and inf included: they are rejected later, by name)."""
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+

@@ -1,0 +1,145 @@
+"""What data are: :class:`Inputs` (how many values, image or not, valid range), :class:`Dataset`, labels, splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DataError
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a network's inputs are: how many, whether they are an image's pixels, which raw values are valid."""
+
+    n_features: int
+    image_shape: tuple[int, int] | None = None  # (height, width) when the features are an image's pixels, row by row
+    value_range: tuple[float, float] | None = None  # raw values accepted, ends included; None: any finite number
+
+    def __post_init__(self) -> None:
+        if self.image_shape is not None and self.image_shape[0] * self.image_shape[1] != self.n_features:
+            raise DataError(f"{self.n_features} inputs do not make {self.image_shape[0]}x{self.image_shape[1]} images")
+        if self.value_range is not None and not self.value_range[0] < self.value_range[1]:
+            raise DataError(f"value_range must be (low, high) with low < high; got {self.value_range}")
+
+    @property
+    def noun(self) -> str:
+        return "pixels" if self.image_shape else "values"
+
+    def describe(self) -> str:
+        """'64 pixels 0..16 (8x8 images)', or '5 values'."""
+        text = f"{self.n_features} {self.noun}"
+        if self.value_range is not None:
+            text += f" {self.value_range[0]:g}..{self.value_range[1]:g}"
+        if self.image_shape is not None:
+            text += f" ({self.image_shape[0]}x{self.image_shape[1]} images)"
+        return text
+
+    def check(self, X: np.ndarray) -> np.ndarray:
+        """Validate raw inputs: shape (n, n_features), real, finite, within value_range. Returns X (not copied)."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            what = f"{self.n_features} pixel columns ({self.image_shape[0]}x{self.image_shape[1]} images)" \
+                if self.image_shape else f"{self.n_features} feature columns"
+            raise DataError(f"expected {what}, got shape {X.shape}")
+        if len(X) == 0:
+            raise DataError(f"no samples: expected at least one row of {self.noun}")
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise DataError(f"{self.noun} must be real numbers, got dtype {X.dtype}")
+        low, high = X.min(), X.max()  # no temporary the size of X; NaN propagates into both
+        if not (np.isfinite(low) and np.isfinite(high) and self.accepts(low) and self.accepts(high)):
+            row = int(np.argwhere(~self.accepts(X))[0, 0])
+            raise self.error(X[row], row)
+        return X
+
+    def accepts(self, x):
+        """Elementwise: x is finite and within value_range."""
+        low, high = self.value_range if self.value_range is not None else (-np.inf, np.inf)
+        return np.isfinite(x) & (x >= low) & (x <= high)
+
+    def error(self, x: np.ndarray, row: int) -> DataError:
+        """The error for row ``row``, ``x`` (n_features,), which has a value that is not finite or not in range."""
+        if not np.all(np.isfinite(x)):
+            return DataError(f"{self.noun} must be finite numbers; row {row} has NaN or inf")
+        low, high = self.value_range
+        return DataError(f"{self.noun} must lie in {low:g}..{high:g}; row {row} has values from {x.min():g} to {x.max():g}")
+
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) for the compiled checks: the largest finite floats when any finite value is valid."""
+        if self.value_range is not None:
+            return float(self.value_range[0]), float(self.value_range[1])
+        top = float(np.finfo(np.float64).max)
+        return -top, top
+
+
+# scikit-learn's load_digits (the UCI optdigits test set): "on" pixels of 32x32 bitmaps counted in 4x4 blocks
+OPTDIGITS = Inputs(64, (8, 8), (0.0, 16.0))
+OPTDIGITS_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Raw inputs and integer labels 0..n_classes-1, what the inputs are, and where they came from.
+
+    ``inputs`` defaults to plain features (any finite values); ``n_classes`` to the largest label + 1.
+    Encoding other class values (strings, say) as 0..K-1 is the caller's job.
+    """
+
+    X: np.ndarray  # (n, d) raw inputs
+    y: np.ndarray  # (n,) integer labels 0..n_classes-1
+    source: dict = field(default_factory=lambda: {"kind": "arrays"})  # how to find these data again
+    inputs: Inputs | None = None
+    n_classes: int | None = None
+    test_rows: np.ndarray | None = None  # a fixed test split (MNIST's t10k files); None: a seeded random one
+
+    def __post_init__(self) -> None:
+        X = np.asarray(self.X)
+        if self.inputs is None and X.ndim != 2:
+            raise DataError(f"expected a 2-D array of inputs (samples, features), got shape {X.shape}")
+        inputs = self.inputs or Inputs(X.shape[1])
+        inputs.check(X)
+        y = check_labels(self.y, len(X), self.n_classes)  # 3.0 becomes 3: labels index arrays
+        n_classes = self.n_classes if self.n_classes is not None else int(y.max()) + 1
+        if n_classes < 2:
+            raise DataError(f"need at least 2 classes to learn from; got labels {np.unique(y).tolist()}")
+        test_rows = self.test_rows
+        if test_rows is not None:
+            test_rows = np.asarray(test_rows)
+            if test_rows.ndim != 1 or not np.issubdtype(test_rows.dtype, np.integer) or len(test_rows) == 0 \
+                    or test_rows.min() < 0 or test_rows.max() >= len(X) or len(test_rows) >= len(X):
+                raise DataError(f"test_rows must be distinct row numbers 0..{len(X) - 1}, leaving rows to train on")
+        for name, value in (("X", X), ("y", y), ("inputs", inputs), ("n_classes", n_classes), ("test_rows", test_rows)):
+            object.__setattr__(self, name, value)
+
+
+def check_labels(y: np.ndarray, n: int, n_classes: int | None = None) -> np.ndarray:
+    """Validate labels: n integers >= 0 (and < n_classes when given). Returns them as int64."""
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise DataError(f"expected {n} labels, one per sample, got shape {y.shape}")
+    top = n_classes if n_classes is not None else np.inf
+    if not np.issubdtype(y.dtype, np.number) or np.any(y != np.round(y)) or np.any((y < 0) | (y >= top)):
+        expected = f"0..{n_classes - 1}" if n_classes is not None else ">= 0"
+        raise DataError(f"labels must be integers {expected}; got {np.unique(y)[:12].tolist()}")
+    return y.astype(np.int64)
+
+
+
+def split(
+    y: np.ndarray, test_size: float, seed: int, *, stratify: bool, parts: str = "train and test"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices, from scikit-learn's ``train_test_split`` seeded with ``seed``.
+
+    Unstratified, this is the post's ``train_test_split(X, y)`` with ``random_state=seed``.
+    ``parts`` names the two parts in the error message. The splitter behind ``train_test_split``
+    is called directly: the same indices without its argument checks (3 ms, a tenth of a fit).
+    """
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+    splitter = (StratifiedShuffleSplit if stratify else ShuffleSplit)(n_splits=1, test_size=test_size, random_state=seed)
+    try:
+        train, test = next(splitter.split(np.empty((len(y), 0)), y))
+    except ValueError as e:
+        raise DataError(f"cannot split {len(y)} samples into {parts}: {' '.join(str(e).split())}") from None
+    return train, test
+
