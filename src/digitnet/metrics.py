@@ -15,9 +15,21 @@ def labels(n_classes: int) -> list[int]:
 
 
 def blog_labels(P: np.ndarray) -> np.ndarray:
-    """The post's decision: the first class whose output rounds to 1, else -1 (NaN outputs give -1)."""
+    """The post's decision: the first class whose output rounds to 1, else -1; a row with a NaN output gives -1."""
     hit = np.round(P) == 1.0
-    return np.where(hit.any(axis=1), hit.argmax(axis=1), NO_DIGIT)
+    return np.where(hit.any(axis=1) & ~_undefined(P), hit.argmax(axis=1), NO_DIGIT)
+
+
+def predicted(P: np.ndarray) -> np.ndarray:
+    """The most probable class of each row of P (n, K); -1 for a row with a NaN output (a diverged network
+    answers nothing, so it is scored as wrong: NumPy's argmax would call it class 0)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(_undefined(P), NO_DIGIT, np.nan_to_num(P, nan=-np.inf).argmax(axis=1))
+
+
+def _undefined(P: np.ndarray) -> np.ndarray:
+    """(n,) True for rows with a NaN output."""
+    return np.isnan(P).any(axis=1)
 
 
 def blog_score(P: np.ndarray, y: np.ndarray) -> float:
@@ -36,7 +48,7 @@ def scores(P: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """The headline numbers, cheaply (the trainer records them in every model): n, accuracy, the post's score and error."""
     return {
         "n_test": len(y),
-        "accuracy": float(np.mean(np.nan_to_num(P, nan=-np.inf).argmax(axis=1) == y)),
+        "accuracy": float(np.mean(predicted(P) == y)),
         "blog_score": blog_score(P, y),
         "squared_error": squared_error(P, y),
     }
@@ -79,8 +91,7 @@ def evaluate(P: np.ndarray, y: np.ndarray) -> Evaluation:
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     blog = blog_labels(P)
-    with np.errstate(invalid="ignore"):
-        argmax = np.nan_to_num(P, nan=-np.inf).argmax(axis=1)
+    argmax = predicted(P)  # -1 (wrong) for NaN rows
     K = P.shape[1]
     precision, recall, f1, _ = precision_recall_fscore_support(y, argmax, labels=range(K), zero_division=0)
     return Evaluation(
@@ -99,7 +110,7 @@ def evaluate(P: np.ndarray, y: np.ndarray) -> Evaluation:
 def calibration(P: np.ndarray, y: np.ndarray, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Per confidence bin: mean confidence, accuracy, count; and the expected calibration error (ECE)."""
     confidence = P.max(axis=1)
-    correct = P.argmax(axis=1) == y
+    correct = predicted(P) == y
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
     count = np.bincount(which, minlength=n_bins)

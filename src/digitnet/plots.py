@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from .metrics import Evaluation, calibration, evaluate, labels as confusion_labels
+from .metrics import Evaluation, calibration, evaluate, labels as confusion_labels, predicted as predicted_classes
 from .model import Model
 from .trainer import History
 
@@ -154,9 +154,10 @@ def learning_curves(history: History, *, label_smoothing: float = 0.0, title: st
 def mistakes(model: Model, X: np.ndarray, y: np.ndarray, *, n: int = 12, n_cols: int = 6) -> Figure:
     """The ``n`` most confident wrong predictions on raw pixels X with labels y."""
     P = model.predict_proba(X)
-    predicted = P.argmax(axis=1)
+    predicted = predicted_classes(P)  # -1 for a NaN row: wrong, and least sure
+    sure = np.where(predicted >= 0, P[np.arange(len(P)), np.maximum(predicted, 0)], -1.0)
     wrong = np.flatnonzero(predicted != y)
-    wrong = wrong[np.argsort(-P[wrong, predicted[wrong]], kind="stable")][:n]
+    wrong = wrong[np.argsort(-sure[wrong], kind="stable")][:n]
     fig = Figure(figsize=(1.6 * n_cols, 1.9 * max(1, -(-len(wrong) // n_cols))), layout="constrained")
     if len(wrong) == 0:
         ax = fig.subplots()
@@ -167,7 +168,7 @@ def mistakes(model: Model, X: np.ndarray, y: np.ndarray, *, n: int = 12, n_cols:
     axes = fig.subplots(-(-len(wrong) // n_cols), n_cols, squeeze=False, subplot_kw={"xticks": [], "yticks": []})
     for ax, i in zip(axes.flat, wrong):
         ax.imshow(X[i].reshape(model.inputs.image_shape), cmap="binary", interpolation="nearest")
-        ax.set_title(f"true {y[i]}, said {predicted[i]}\n{P[i, predicted[i]]:.0%} sure", fontsize=9, color=WRONG)
+        ax.set_title(f"true {y[i]}, said {predicted[i]}\n{max(sure[i], 0):.0%} sure", fontsize=9, color=WRONG)
     for ax in list(axes.flat)[len(wrong):]:
         ax.set_axis_off()
     fig.suptitle(f"Most confident mistakes ({len(wrong)} of {int(np.sum(predicted != y))} wrong of {len(y)})")
@@ -268,7 +269,7 @@ def _least_confident(s: Scored) -> Figure:
 FIGURES: dict[str, FigureKind] = {
     "digits": FigureKind(
         "Test digits",
-        lambda s: digit_grid(s.X[:GRID], s.y[:GRID], s.P[:GRID].argmax(axis=1), image_shape=s.model.inputs.image_shape,
+        lambda s: digit_grid(s.X[:GRID], s.y[:GRID], predicted_classes(s.P[:GRID]), image_shape=s.model.inputs.image_shape,
                              title=f"{min(GRID, len(s.y))} digits from the {s.where}"),
         lambda s: f"The first {min(GRID, len(s.y))} digits scored, labelled as the post does; "
                   "wrong predictions in vermillion as true→predicted.",
