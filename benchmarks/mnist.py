@@ -32,8 +32,8 @@ from digitnet.data.idx import load_mnist
 from digitnet.trainer import Run
 
 HERE = Path(__file__).resolve().parent
-MNIST = next((p for p in (Path(os.environ.get("MNIST_DIR", "/nonexistent")), HERE.parents[1] / "shared" / "data" / "mnist",
-                          Path("/work/shared/data/mnist")) if p.is_dir()), HERE.parents[1] / "shared" / "data" / "mnist")
+# $MNIST_DIR, else ../shared/data/mnist from the repository's root
+MNIST = Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else HERE.parents[1] / "shared" / "data" / "mnist"
 THREADS = 2
 FLOPS_PER_SAMPLE = 2 * (2 * 784 * 200 + 3 * 200 * 10)  # X@W1, X.T@dz1; h@W2, h.T@dz2, dz2@W2.T
 TORCH_ANCHOR = {"epochs": 10, "strong": True, "dropout": 0.0, "lr": 0.005, "batch_size": 128}

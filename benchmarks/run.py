@@ -68,8 +68,8 @@ def catch_up_name(epochs: int) -> str:
     return f"{epochs} epochs, batch {settings['batch_size']}, lr {settings['lr']}"
 STRONGEST = "sklearn MLP strongest (searched on seeds 100-104), float32"
 TORCH_SAME = "PyTorch running digitnet's recipe (same epochs, batch, Adam, schedule, smoothing, init)"
-MNIST = next((p for p in (Path(os.environ.get("MNIST_DIR", "/nonexistent")), HERE.parents[1] / "shared" / "data" / "mnist",
-                          Path("/work/shared/data/mnist")) if p.is_dir()), HERE.parents[1] / "shared" / "data" / "mnist")
+# $MNIST_DIR, else ../shared/data/mnist from the repository's root
+MNIST = Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else HERE.parents[1] / "shared" / "data" / "mnist"
 TORCH_STRONG = {"epochs": 200, "strong": True, "dropout": 0.3, "lr": 0.01}
 FLOPS_PER_SAMPLE = 2 * (2 * 64 * 200 + 3 * 200 * 10)  # forward X@W1, h@W2; backward h.T@dz2, dz2@W2.T, X.T@dz1
 

@@ -21,8 +21,8 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.model_selection import StratifiedKFold
 
-MNIST = next((p for p in (Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist", Path("/work/shared/data/mnist"))
-              if p.is_dir()), Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
+# $MNIST_DIR, else ../shared/data/mnist from the repository's root
+MNIST = Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 def cv_accuracy(overrides: dict, folds: int, directory: str) -> tuple[float, float]:

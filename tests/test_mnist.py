@@ -20,12 +20,11 @@ from digitnet.data import load_data
 from digitnet.data.idx import load_mnist
 from digitnet.data.images import load_image_folder
 
-# the original files: $MNIST_DIR, else ../shared/data/mnist beside the checkout, else the workplace's copy
-# (a CI clone in a temporary directory has no ../shared)
-MNIST = next((p for p in (Path(os.environ.get("MNIST_DIR", "/nonexistent")),
-                          Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist",
-                          Path("/work/shared/data/mnist")) if p.is_dir()),
-             Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
+# the original files: $MNIST_DIR, else ../shared/data/mnist from the repository's root; without either (a CI clone in a
+# temporary directory has no ../shared) the tests that need them skip, saying where they looked
+SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+MNIST = next((p for p in (Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None, SHARED_MNIST)
+              if p is not None and p.is_dir()), SHARED_MNIST)
 MD5 = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
