@@ -7,6 +7,7 @@ code, and a fragment of the message. Library cases follow, then signals, a full 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import hashlib
@@ -93,6 +94,45 @@ def _small_csv(rows):
     return make
 
 
+def _png(path, k):
+    """A 28x28 picture of a bar of ink, placed by k."""
+    from PIL import Image
+
+    image = np.zeros((28, 28), np.uint8)
+    image[5:23, 6 + k : 12 + k] = 255
+    Image.fromarray(image).save(path, format="PNG")
+
+
+def _pictures(d, *folders, fifo=None, each=1):
+    root = d / "pics"
+    for k, name in enumerate(folders):
+        (root / name).mkdir(parents=True)
+        for i in range(each):
+            _png(root / name / f"{i}.png", k + i)
+    if fifo:
+        os.mkfifo(root / fifo)
+    return root
+
+
+def _mnist_fifos(d):
+    root = d / "mnist"
+    root.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        os.mkfifo(root / name)
+    return root
+
+
+def _recorded(d, m, path, *, kind="csv", size=None):
+    """A model file whose data source names ``path`` (its checksum made to match: anyone can)."""
+    digest = "ab" * 32
+    if kind == "mnist":
+        names = [p.name for p in Path(path).iterdir()]
+        data = {"kind": kind, "path": str(path), "sha256": {n: digest for n in names}, "size": {n: 1000 for n in names}}
+    else:
+        data = {"kind": kind, "path": str(path), "sha256": digest, **({"size": size} if size is not None else {})}
+    return rewrite_model(m, d / "recorded.safetensors", metadata={"data": data})
+
+
 MAKERS = {
     "model": lambda d, m: _write(d / "model.safetensors", m.read_bytes()),
     "dir": lambda d, m: (d / "sub").mkdir() or d / "sub",
@@ -153,6 +193,23 @@ MAKERS = {
     "extra_tensor": lambda d, m: rewrite_model(m, d / "xt.safetensors", tensors={"evil": np.ones(3)}),
     "missing_b1": lambda d, m: rewrite_model(m, d / "mb.safetensors", tensors={"b1": None}),
     "unknown_key": _crafted("uk", metadata={"surprise": 1}),
+    # folders of pictures (one sub-folder per class)
+    "pics_unicode": lambda d, m: _pictures(d, "0", "\u00b2"),
+    "pics_one_class": lambda d, m: _pictures(d, "3", each=4),
+    "pics_0_00": lambda d, m: _pictures(d, "0", "00"),
+    "pics_huge_class": lambda d, m: _pictures(d, "0", "99999999999999999999"),
+    "pics_fifo": lambda d, m: _pictures(d, "0", "1", fifo="1/x.png"),
+    # names with control characters
+    "newline_missing": lambda d, m: d / "bad\nname.png",
+    "newline_csv": lambda d, m: _write(d / "d\n.csv", "1,2,3\n"),
+    # model files whose recorded training data are not what they recorded (the checksum is no signature)
+    "recorded_zero": lambda d, m: _recorded(d, m, "/dev/zero", size=1000),
+    "recorded_zero_old": lambda d, m: _recorded(d, m, "/dev/zero"),
+    "recorded_fifo": lambda d, m: _recorded(d, m, _fifo(d, m), size=1000),
+    "recorded_dir": lambda d, m: _recorded(d, m, MAKERS["dir"](d, m), size=1000),
+    "recorded_grown": lambda d, m: _recorded(d, m, _write(d / "grown.csv", "1,2\n"), size=3),
+    "recorded_mnist_fifo": lambda d, m: _recorded(d, m, _mnist_fifos(d), kind="mnist"),
+    "recorded_pics_fifo": lambda d, m: _recorded(d, m, _pictures(d, "0", "1", fifo="0/x.png"), kind="images", size=1000),
 }
 
 PIXELS = ",".join(["0"] * 64)
@@ -258,7 +315,46 @@ CLI_CASES = [
     ("runs 0", ["reproduce-blog", "--runs", "0"], 2, "--runs must be at least 1"),
     ("jobs 0", ["reproduce-blog", "--jobs", "0"], 2, "--jobs must be a positive number"),
     ("dropout maybe", ["reproduce-blog", "--dropout", "maybe"], 2, "Invalid value for '--dropout'"),
+    # folders of pictures
+    ("class folder not ASCII", ["train", "--data", "images:{pics_unicode}"], 2, "sub-folder '\u00b2' is not a class number"),
+    ("one class folder", ["train", "--data", "images:{pics_one_class}"], 2, "need samples of at least 2 classes; all 4 are of class 3"),
+    ("class folders 0 and 00", ["train", "--data", "images:{pics_0_00}"], 2, "sub-folders '0' and '00' are both class 0"),
+    ("class folder huge", ["train", "--data", "images:{pics_huge_class}"], 2,
+     "sub-folder '99999999999999999999' names class 99999999999999999999; class numbers go up to 999"),
+    ("picture is a fifo", ["train", "--data", "images:{pics_fifo}"], 2, "x.png: is a FIFO (named pipe), not a regular file"),
+    # names in messages
+    ("image is a directory", ["predict", "{model}", "--image", "{dir}"], 2, "sub: is a directory, not a regular file"),
+    ("newline in a missing name", ["predict", "{model}", "--image", "{newline_missing}"], 2, "bad\\nname.png: no such file"),
+    ("newline in a data name", ["train", "--data", "{newline_csv}"], 2, "d\\n.csv, line 1: expected 65 columns"),
+    # recorded training data that are not a regular file of the recorded size (and hash)
+    ("recorded /dev/zero", ["evaluate", "{recorded_zero}"], 2, "/dev/zero: is a character device, not a regular file; pass --data"),
+    ("recorded /dev/zero, old", ["report", "{recorded_zero_old}", "--out", "r.html"], 2, "/dev/zero: is a character device"),
+    ("recorded fifo", ["plot", "confusion", "{recorded_fifo}", "--out", "c.png"], 2, "pipe: is a FIFO (named pipe), not a regular file"),
+    ("recorded directory", ["evaluate", "{recorded_dir}"], 2, "sub: is a directory, not a regular file"),
+    ("recorded file grew", ["evaluate", "{recorded_grown}"], 2, "grown.csv: has 4 bytes, not the 3 recorded: it has changed since"),
+    ("recorded mnist fifos", ["evaluate", "{recorded_mnist_fifo}"], 2, "is a FIFO (named pipe), not a regular file; pass --data"),
+    ("recorded picture fifo", ["evaluate", "{recorded_pics_fifo}"], 2, "x.png: is a FIFO (named pipe), not a regular file"),
 ]
+
+
+class Hung(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def hang_guard(seconds: int = 30):
+    """Fail, instead of waiting for ever, when the code under test blocks (on a FIFO, say)."""
+
+    def hung(signum, frame):
+        raise Hung(f"blocked for {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def snapshot(root: Path) -> dict:
@@ -293,8 +389,9 @@ def test_cli_bad_input_is_one_line_and_changes_nothing(tmp_path, model_file, mon
             args += ["--out", str(tmp_path / "precious.safetensors")]
         args += ["--quiet", "--epochs", "1"] if "--epochs" not in args else ["--quiet"]
     before = snapshot(tmp_path)
-    r = CliRunner().invoke(app, args)
-    assert r.exit_code == code, (r.stdout, r.stderr)
+    with hang_guard():
+        r = CliRunner().invoke(app, args)
+    assert r.exit_code == code, (r.stdout, r.stderr, r.exception)
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     assert message in lines[0]
@@ -328,7 +425,7 @@ LIBRARY_CASES = [
     ("float labels", lambda m: digitnet.Dataset(np.zeros((2, 64)), np.array([0.5, 1.0])), DataError, "labels must be integers >= 0"),
     ("label 10", lambda m: digitnet.Dataset(np.zeros((2, 64)), np.array([0, 10]), n_classes=10), DataError, "labels must be integers 0..9"),
     ("string labels", lambda m: digitnet.Dataset(np.zeros((2, 64)), np.array(["a", "b"])), DataError, "labels must be integers"),
-    ("one class", lambda m: digitnet.Dataset(np.zeros((2, 3)), np.array([0, 0])), DataError, "need at least 2 classes"),
+    ("one class", lambda m: digitnet.Dataset(np.zeros((2, 3)), np.array([0, 0])), DataError, "need samples of at least 2 classes; all 2 are of class 0"),
     ("3-D inputs", lambda m: digitnet.Dataset(np.zeros((2, 8, 8)), np.array([0, 1])), DataError, "expected a 2-D array of inputs"),
     ("image of 7x7", lambda m: digitnet.data.Inputs(64, (7, 7)), DataError, "64 inputs do not make 7x7 images"),
     ("pixels over range", lambda m: digitnet.Dataset(np.full((2, 64), 17.0), np.array([0, 1]), inputs=digitnet.data.OPTDIGITS),

@@ -1,6 +1,9 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
+import digitnet
 from digitnet import DataError, Dataset
 from digitnet.data import OPTDIGITS, fit_scaling, load_csv, read_csv, split
 
@@ -114,3 +117,42 @@ def test_standard_scaling_uses_the_training_statistics(digits):
 def test_constant_data_cannot_be_scaled():
     with pytest.raises(DataError, match="same value"):
         fit_scaling(np.zeros((5, 64)), "standard")
+
+
+def test_a_model_reads_its_recorded_csv_again_only_as_recorded(tmp_path, digits, monkeypatch):
+    """The data path in a model file is untrusted: it is read again only as a regular file of the recorded
+    size and SHA-256, hashed as it is read (issue 19, item 3)."""
+    from digitnet import files
+    from digitnet.data import held_out
+    from digitnet.errors import NoTestDataError
+
+    path = write_csv(tmp_path / "d.csv", digits.X[:300], digits.y[:300])
+    model = digitnet.train(digitnet.load_csv(path), digitnet.Config.from_recipe("modern", epochs=2))
+    assert model.data_source["size"] == path.stat().st_size
+    X, y, where = held_out(model)
+    assert len(y) == 75 and where.startswith("held-out test split of")
+    text = path.read_bytes()
+    path.write_bytes(text.replace(b"\n0,", b"\n1,", 1))  # the same size, another content
+    with pytest.raises(NoTestDataError, match="d.csv: has changed since \\(its SHA-256 is not the one recorded\\)"):
+        held_out(model)
+    path.write_bytes(text + b"0" * 10)
+    with pytest.raises(NoTestDataError, match=f"has {len(text) + 10:,} bytes, not the {len(text):,} recorded"):
+        held_out(model)
+    # a model file of an older digitnet records no size: its data are read up to a bound, never further
+    old = dataclasses.replace(model, data_source={k: v for k, v in model.data_source.items() if k != "size"})
+    path.write_bytes(text)
+    assert len(held_out(old)[1]) == 75
+    monkeypatch.setattr(files, "UNRECORDED_LIMIT", len(text) - 1)
+    with pytest.raises(NoTestDataError, match=f"has {len(text):,} bytes, more than the {len(text) - 1:,} allowed"):
+        held_out(old)
+
+
+def test_scoring_data_of_one_class_is_allowed_where_training_data_is_not(tmp_path, digits, small_model):
+    from digitnet.data import held_out
+
+    sevens = digits.y == 7
+    path = write_csv(tmp_path / "sevens.csv", digits.X[sevens], digits.y[sevens])
+    with pytest.raises(DataError, match="need samples of at least 2 classes; all 179 are of class 7"):
+        digitnet.load_csv(path)
+    X, y, _ = held_out(small_model, str(path))  # evaluate --data: a model can be scored on its sevens alone
+    assert len(y) == 179 and set(y.tolist()) == {7}

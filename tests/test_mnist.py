@@ -95,7 +95,8 @@ BAD_FILES = [
     ("header truncated", _header((2, 28, 28))[:9], 3, "truncated in its header"),
     ("data truncated", _header((3, 28, 28)) + bytes(2 * 784), 3, "truncated: the header announces 3x28x28 = 2,352 values"),
     ("data too long", _header((1, 28, 28)) + bytes(785), 3, "longer than its header says"),
-    ("huge claim", _header((4_000_000_000, 28, 28)) + bytes(784), 3, "truncated: the header announces"),
+    # raw: the file's size gives it away; gzipped: more than this machine's memory, refused before reading
+    ("huge claim", _header((4_000_000_000, 28, 28)) + bytes(784), 3, "truncated: the header announces|GiB to read and train on"),
     ("no values", _header((0, 28, 28)), 3, "holds no values"),
 ]
 
@@ -168,6 +169,83 @@ def test_cli_bad_idx_is_one_line_and_writes_nothing(tmp_path, rng, break_it, mes
     assert not (tmp_path / "m.safetensors").exists()
 
 
+@pytest.mark.parametrize("names", [
+    # EMNIST's shipped names, Fashion-MNIST's (MNIST's), and the 'test' spelling of the test split
+    ("emnist-digits-train-images-idx3-ubyte.gz", "emnist-digits-train-labels-idx1-ubyte.gz",
+     "emnist-digits-test-images-idx3-ubyte.gz", "emnist-digits-test-labels-idx1-ubyte.gz"),
+    ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    ("my_set.train-images.idx3-ubyte", "my_set.train-labels.idx1-ubyte", "my_set.test-images.idx3-ubyte",
+     "my_set.test-labels.idx1-ubyte"),
+], ids=["emnist", "mnist", "prefix and test"])
+def test_idx_file_names_with_a_prefix_and_test_for_t10k(tmp_path, rng, names):
+    X, y = digit_images(50, rng)
+    for name, array in zip(names, (X[:30], y[:30], X[30:], y[30:])):
+        write_idx(tmp_path / name, array, compress=name.endswith(".gz"))
+    (tmp_path / "README.txt").write_text("not an IDX file")
+    for spec in (f"mnist:{tmp_path}", str(tmp_path)):
+        data = load_data(spec)
+        np.testing.assert_array_equal(data.X, X.reshape(50, -1))
+        np.testing.assert_array_equal(data.test_rows, np.arange(30, 50))
+        assert sorted(data.source["sha256"]) == sorted(names)
+
+
+def test_two_idx_data_sets_in_one_folder_are_ambiguous(tmp_path, rng):
+    X, y = digit_images(20, rng)
+    for prefix in ("emnist-digits-", "emnist-mnist-"):
+        for part, images, labels in (("train", X[:10], y[:10]), ("test", X[10:], y[10:])):
+            write_idx(tmp_path / f"{prefix}{part}-images-idx3-ubyte.gz", images)
+            write_idx(tmp_path / f"{prefix}{part}-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(DataError, match="holds several IDX data sets \\('emnist-digits-train-images-...', "
+                                        "'emnist-mnist-train-images-...'\\); put each in a folder of its own"):
+        load_mnist(tmp_path)
+
+
+def _gzip_of_zeros(path, header: bytes, n: int):
+    """A gzip file of ``header`` then ``n`` zero bytes, compressed as they go (a 'bomb': tiny outside, large inside)."""
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header)
+        block = bytes(1 << 20)
+        for start in range(0, n, len(block)):
+            f.write(block[: min(len(block), n - start)])
+
+
+def test_an_idx_data_set_larger_than_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    from digitnet import memory
+
+    n = 64_000  # 64,000 28x28 images: 50 MB inside 50 KB of gzip, headers that match their content
+    _gzip_of_zeros(tmp_path / "train-images-idx3-ubyte.gz", _header((n, 28, 28)), n * 784)
+    _gzip_of_zeros(tmp_path / "train-labels-idx1-ubyte.gz", _header((n,)), n)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((10, 28, 28), np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(10, np.uint8))
+    monkeypatch.setattr(memory, "physical_memory", lambda: 100 << 20)  # a machine of 100 MiB: 250 MB do not fit
+    tracemalloc.start()
+    with pytest.raises(DataError, match=r"64,010 images of 28x28 need 0.2 GiB to read and train on .* this machine has 0.1 GiB"):
+        load_mnist(tmp_path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 << 20  # the headers and four read buffers: nothing of the 50 MB was read
+
+
+def test_idx_files_are_read_into_one_array_without_a_second_copy(tmp_path, rng):
+    X = rng.integers(0, 256, size=(20_000, 28, 28), dtype=np.uint8)  # 15.7 MB
+    for gz in (True, False):
+        path = write_idx(tmp_path / f"x{int(gz)}", X, compress=gz)
+        tracemalloc.start()
+        values, _ = read_idx(path, ndim=3)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        np.testing.assert_array_equal(values, X)
+        assert peak < X.nbytes * 1.2, (gz, peak / X.nbytes)  # the array, and buffers of a megabyte or two
+
+
+def test_an_idx_file_that_is_a_fifo_is_refused_without_blocking(tmp_path, rng):
+    write_mnist_dir(tmp_path, rng)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    os.mkfifo(tmp_path / "t10k-labels-idx1-ubyte.gz")  # nobody writes to it: reading would wait for ever
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: is a FIFO \\(named pipe\\), not a regular file"):
+        load_mnist(tmp_path)
+
+
 # ---- the official split, end to end ---------------------------------------------------------------------
 
 
@@ -210,7 +288,7 @@ def test_augmentation_trains_on_28x28_and_is_reproducible(tmp_path, rng):
 def test_the_real_mnist_files():
     for name, md5 in MD5.items():
         assert hashlib.md5((MNIST / name).read_bytes()).hexdigest() == md5
-    X, y, shape, n_train, _ = read_mnist(MNIST)
+    X, y, shape, n_train, *_ = read_mnist(MNIST)
     assert X.shape == (70_000, 784) and X.dtype == np.uint8 and shape == (28, 28) and n_train == 60_000
     assert y[0] == 5 and y[n_train] == 7
     assert np.bincount(y[:n_train]).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -241,7 +319,7 @@ def write_png_folder(folder: Path, X: np.ndarray, y: np.ndarray, *, invert=False
 
 @needs_mnist
 def test_a_folder_of_mnist_pngs_round_trips(tmp_path):
-    X, y, _, n_train, _ = read_mnist(MNIST)
+    X, y, _, n_train, *_ = read_mnist(MNIST)
     images, labels = X[n_train : n_train + 60].reshape(-1, 28, 28), y[n_train : n_train + 60]
     write_png_folder(tmp_path / "light", images, labels)
     write_png_folder(tmp_path / "dark", images, labels, invert=True)  # dark ink on white paper

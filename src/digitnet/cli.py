@@ -34,12 +34,12 @@ from ._version import __version__
 from .config import RECIPES, Config
 from .data import Inputs, is_number, read_csv
 from .data import held_out, load_data
-from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError
+from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError, one_line
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .metrics import NO_DIGIT, Evaluation, blog_labels
 from .model import Model
 from .pipeline import train as train_model
-from .files import check_writable, write_atomic
+from .files import check_writable, open_regular, write_atomic
 from .persistence import json_safe, load, save
 from .trainer import STOP_REASONS, History
 
@@ -63,7 +63,7 @@ class _OneLineErrors(TyperGroup):
             err.print(e.format_message(), markup=False)
             code = EXIT_BAD_INPUT
         except click.ClickException as e:
-            err.print(f"error: {_usage_message(e)}", markup=False)
+            err.print(f"error: {one_line(_usage_message(e))}", markup=False)
             code = EXIT_BAD_INPUT
         except (typer.Abort, KeyboardInterrupt):
             err.print("interrupted: nothing was written", markup=False)
@@ -108,6 +108,8 @@ def _by_recipe(field: str) -> str:
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print one line (names with control characters escaped: the one place they are) and exit with ``code``."""
+    message = one_line(message)
     err.print(message if code == EXIT_INTERRUPTED else f"error: {message}", markup=False)
     raise typer.Exit(code)
 
@@ -328,12 +330,16 @@ def predict(
 
 
 def _picture_input(path: Path, inputs: Inputs) -> np.ndarray:
+    from .data.images import MAX_PICTURE_BYTES
     from .preprocess import ink_from_image, to_input
 
-    if not path.is_file():
-        fail(f"{path}: no such file")
     try:
-        x = to_input(ink_from_image(path.read_bytes()), inputs)
+        with open_regular(path, limit=MAX_PICTURE_BYTES) as f:  # a directory, a FIFO, a device: said so, not read
+            data = f.read()
+    except DataError as e:
+        fail(str(e))
+    try:
+        x = to_input(ink_from_image(data), inputs)
     except DigitnetError as e:
         fail(f"{path}: {e}")
     if x is None:

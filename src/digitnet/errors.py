@@ -27,3 +27,11 @@ class OutputFileError(DigitnetError):
 
 class TooLargeError(DataError):
     """An input (a picture, a request) is larger than the limit set to protect memory."""
+
+
+def one_line(message: str) -> str:
+    """``message`` with control characters escaped (a newline in a file name as ``\\n``), so that it stays one line.
+
+    Names come from users and file systems; the CLI and the web layer pass every message through here.
+    """
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)

@@ -1,21 +1,29 @@
-"""Writing files safely: atomically, never over a device, a directory or a read-only file.
+"""Files, safely: written atomically, never over a device, a directory, a read-only file or an input;
+read only when regular, bounded, and hashed as they are read.
 
 Model files, figures and reports all go through :func:`write_atomic`: the data go to a
 temporary file beside the target, which is renamed over it once complete, so a reader, a
 crash or a full disk never leaves a half-written target. Temporaries carry the writer's
 process id; one left by a killed process is removed by the next write to the same target.
+:func:`check_distinct` keeps a command's outputs off its inputs and off each other.
+:func:`open_regular` opens a file whose name came from elsewhere (a model file's metadata, a folder
+of pictures): a FIFO, a device or a directory is refused before it is opened.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
+import io
 import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
-from .errors import OutputFileError
+from .errors import DataError, OutputFileError
 
 TMP_SUFFIX = ".digitnet-tmp"
 
@@ -111,3 +119,132 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# ---- outputs that are inputs ----------------------------------------------------------------------------
+
+
+def check_distinct(outputs: Iterable[tuple[str, str | Path]], inputs: Iterable[tuple[str, str | Path]] = ()) -> None:
+    """Raise OutputFileError when an output is the same file as an input, or as another output.
+
+    ``outputs`` and ``inputs`` are (what it is, path) pairs, e.g. ("--out", "m.safetensors"), ("--data", "d.csv").
+    The same file: the same path once symbolic links are resolved (a write follows a link to its target),
+    or the same inode on the same device (a hard link, or any other name of it).
+    """
+    outputs, inputs = list(outputs), list(inputs)
+    for i, (what, path) in enumerate(outputs):
+        for other, other_path in inputs:
+            if same_file(path, other_path):
+                raise OutputFileError(f"{what} {path} is the same file as {other} {other_path}: writing it would "
+                                      "destroy what this command reads; choose another path")
+        for other, other_path in outputs[:i]:
+            if same_file(path, other_path):
+                raise OutputFileError(f"{other} {other_path} and {what} {path} are the same file: one would overwrite "
+                                      "the other; choose different paths")
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """True when paths ``a`` and ``b`` name one file: equal once links are resolved, or one inode (hard links)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # one of them does not exist (yet): not the same file
+        return False
+
+
+# ---- reading a file whose name came from elsewhere ------------------------------------------------------
+
+
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+
+
+class HashingReader(io.RawIOBase):
+    """A binary file read through a SHA-256 of every byte read, and never past ``limit`` bytes (then it says end of file)."""
+
+    def __init__(self, raw: io.RawIOBase | io.BufferedIOBase, limit: int | None = None, name: str = "") -> None:
+        self.raw, self.limit, self.name = raw, limit, name
+        self.sha256, self.count = hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if self.limit is not None:
+            view = view[: max(0, self.limit - self.count)]
+            if not len(view):
+                return 0
+        n = self.raw.readinto(view) or 0
+        self.sha256.update(view[:n])
+        self.count += n
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+    def check(self, sha256: str) -> None:
+        """Raise DataError unless the file, read to its end, is exactly ``limit`` bytes whose SHA-256 is ``sha256``."""
+        while self.read(1 << 20):  # what the parser left unread still counts
+            pass
+        if self.raw.read(1):
+            raise DataError(f"{self.name}: has more than the {self.limit:,} bytes recorded: it has changed since")
+        if self.sha256.hexdigest() != sha256:
+            raise DataError(f"{self.name}: has changed since (its SHA-256 is not the one recorded)")
+
+
+def open_regular(path: str | Path, *, size: int | None = None, limit: int | None = None,
+                 expected: str = "expected") -> HashingReader:
+    """``path`` opened for reading, hashed as it is read, only if it is a regular file of ``size`` bytes (when given)
+    and no more than ``limit`` bytes (when given): reads stop there.
+
+    A FIFO (which would block), a device (which may never end), a socket or a directory is refused without reading
+    it. Raises DataError naming the file and what it is; ``expected`` names where ``size`` came from.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
+    _check_regular(path, st, size, limit, expected)
+    try:  # non-blocking: should it have become a FIFO since the check, the open still returns
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
+    raw = os.fdopen(fd, "rb", buffering=0)
+    try:
+        _check_regular(path, os.fstat(fd), size, limit, expected)
+    except DataError:
+        raw.close()
+        raise
+    return HashingReader(raw, size if size is not None else limit, str(path))
+
+
+# a file recorded by an older digitnet, without its size, is read up to this many bytes and no further
+UNRECORDED_LIMIT = 1 << 30
+
+
+class Recorded(NamedTuple):
+    """What a model file recorded of a file it was trained on. Untrusted (the model's checksum is no signature):
+    the file is read again only when it is regular, of ``size`` bytes and of this SHA-256."""
+
+    sha256: str
+    size: int | None = None  # None: recorded by a digitnet that kept no size (read up to UNRECORDED_LIMIT bytes)
+
+    def open(self, path: str | Path) -> HashingReader:
+        """``path`` opened as :func:`open_regular` does, at the recorded size; ``check(self.sha256)`` once it is read."""
+        return open_regular(path, size=self.size, limit=UNRECORDED_LIMIT if self.size is None else None,
+                            expected="recorded: it has changed since")
+
+
+def _check_regular(path: Path, st: os.stat_result, size: int | None, limit: int | None, expected: str) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise DataError(f"{path}: is {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a file')}, not a regular file")
+    if size is not None and st.st_size != size:
+        raise DataError(f"{path}: has {st.st_size:,} bytes, not the {size:,} {expected}")
+    if limit is not None and st.st_size > limit:
+        raise DataError(f"{path}: has {st.st_size:,} bytes, more than the {limit:,} allowed")

@@ -32,7 +32,7 @@ from .model import Model
 from .trainer import STOP_REASONS, History
 
 FORMAT = "digitnet"
-FORMAT_VERSION = 3  # 3: any inputs and classes; 2: the checksum covers the metadata too; 1: the tensors only
+FORMAT_VERSION = 4  # 4: data sizes; 3: any inputs and classes; 2: the checksum covers the metadata too; 1: the tensors only
 METADATA_KEY = "digitnet"
 _WEIGHTS = ("W1", "W2", "b1", "b2")
 _SHA256 = r"^[0-9a-f]{64}$"
@@ -68,6 +68,8 @@ class DataInfo(_Strict):
     path: str | None = None
     # one hash (csv, images: of the files read), or one per file (mnist: the four IDX files)
     sha256: Sha256 | dict[Annotated[str, Field(max_length=255)], Sha256] | None = None
+    # bytes read, as sha256 (format 4; older files have none): the data are read again only at these sizes
+    size: NonNegativeInt | dict[Annotated[str, Field(max_length=255)], NonNegativeInt] | None = None
     inputs: Literal["images", "images8"] | None = None  # images: the preprocessing recipe (sources.IMAGE_INPUTS)
 
 
@@ -101,7 +103,7 @@ class EstimatorInfo(_Strict):
 
 
 class ModelInfo(_Strict):
-    """The metadata of a model file (format 3), as JSON."""
+    """The metadata of a model file (format 4), as JSON."""
 
     format: Literal["digitnet"]
     format_version: int

@@ -19,13 +19,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import network
+from . import memory, network
 from .config import Config
 from .errors import ConfigError
 from .fast import kernels, step as fast_step
@@ -232,20 +231,13 @@ def check_memory(n: int, d: int, K: int, config: Config) -> int:
     rows = min(config.batch_size, n)
     # theta, gradient, Adam's two moments and scratch, the best epoch's copy; the batch buffers; targets; masks
     needed = size * (6 * n_params + rows * (d + 3 * K + 3 * H) + n * K + (n * H if config.dropout else 0))
-    total = _physical_memory()
-    if total and needed > total:
+    ok, total = memory.fits(needed)
+    if not ok:
         raise ConfigError(
-            f"n_hidden={H}, batch_size={config.batch_size} on {n} samples of {d} inputs need {needed / 2**30:,.1f} GiB "
-            f"for weights and training buffers; this machine has {total / 2**30:,.1f} GiB of memory"
+            f"n_hidden={H}, batch_size={config.batch_size} on {n} samples of {d} inputs need {memory.gib(needed)} "
+            f"for weights and training buffers; this machine has {memory.gib(total)} of memory"
         )
     return needed
-
-
-def _physical_memory() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not on this system: skip the check
-        return 0
 
 
 def per_sample(config: Config) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import warnings
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..files import HashingReader, Recorded
 from .dataset import OPTDIGITS, OPTDIGITS_CLASSES, Dataset, Inputs
 
 
@@ -30,34 +30,48 @@ def read_csv(
 
 
 def load_csv(path: str | Path, *, inputs: Inputs = OPTDIGITS, n_classes: int = OPTDIGITS_CLASSES) -> Dataset:
-    """A labelled CSV as a :class:`Dataset` whose source records the SHA-256 of the bytes that were read."""
+    """A labelled CSV as a :class:`Dataset` whose source records the size and SHA-256 of the bytes that were read."""
+    X, y, source = read_labelled_csv(path, inputs=inputs, n_classes=n_classes)
+    return Dataset(X, y, source, inputs, n_classes)
+
+
+def read_labelled_csv(path: str | Path, *, inputs: Inputs = OPTDIGITS, n_classes: int = OPTDIGITS_CLASSES,
+                      recorded: Recorded | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A labelled CSV: (X (n, d) float32, y (n,) int64, its source: kind, path, size and SHA-256 of the bytes read).
+
+    ``recorded``: read it only as a regular file of the recorded size and hash (a model's own training data,
+    found again from its untrusted metadata); DataError otherwise.
+    """
     path = Path(path)
-    X, y, digest = _read_csv(path, True, inputs, n_classes)
-    return Dataset(X, y, {"kind": "csv", "path": str(path.resolve()), "sha256": digest}, inputs, n_classes)
+    X, y, (size, digest) = _read_csv(path, True, inputs, n_classes, recorded)
+    return X, y, {"kind": "csv", "path": str(path.resolve()), "sha256": digest, "size": size}
 
 
 _PEEK = 65_536  # bytes looked at to find the first line: a header, or data
 
 
-def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Parse the file in one pass (NumPy's C reader, float32), hashing the bytes as they are read:
-    a pipe or FIFO is read once, and the hash is of what was parsed."""
+def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int,
+              recorded: Recorded | None = None) -> tuple[np.ndarray, np.ndarray | None, tuple[int, str]]:
+    """Parse the file in one pass (NumPy's C reader, float32), hashing the bytes as they are read: a pipe or
+    FIFO is read once, and the hash is of what was parsed. Returns X, y and (bytes read, their SHA-256)."""
     d = inputs.n_features
     allowed = {True: (d + 1,), False: (d,), None: (d, d + 1)}[labels]
     what = inputs.describe().split(" (")[0]  # "64 pixels 0..16"
     layout = f"{' or '.join(map(str, allowed))} columns ({what}" + (
         f", then a label 0..{n_classes - 1})" if labels is not False else ")"
     )
-    try:
-        raw = path.open("rb")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, expected a CSV file") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot open ({e.strerror or e})") from None
-    with raw:
-        hashing = _HashingReader(raw)
+    if recorded is not None:
+        hashing = recorded.open(path)
+    else:
+        try:
+            hashing = HashingReader(path.open("rb"), name=str(path))
+        except FileNotFoundError:
+            raise DataError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise DataError(f"{path}: is a directory, expected a CSV file") from None
+        except OSError as e:
+            raise DataError(f"{path}: cannot open ({e.strerror or e})") from None
+    with hashing:
         buffered = io.BufferedReader(hashing, _PEEK)
         try:
             head = buffered.peek(_PEEK)[:_PEEK].decode("utf-8-sig", errors="replace")
@@ -69,7 +83,11 @@ def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int) -
         except (OSError, UnicodeDecodeError) as e:
             raise DataError(f"{path}: cannot read as CSV text ({e.__class__.__name__}: {e})") from None
         except ValueError as e:  # a cell that is not a number, or rows of different widths
+            if recorded is not None:
+                hashing.check(recorded.sha256)  # a file that has changed says so, not where it stopped parsing
             raise DataError(_locate(path, skip, allowed, layout, e)) from None
+        if recorded is not None:
+            hashing.check(recorded.sha256)
     if len(values) == 0:
         raise DataError(f"{path}: no data rows: expected lines of {layout}")
     if values.shape[1] not in allowed:
@@ -89,22 +107,7 @@ def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int) -
             r = bad[0]
             raise DataError(f"{path}, {_where(path, skip, r)}, column {d + 1}: label {y[r]:g} is not an integer 0..{n_classes - 1}")
         y = y.astype(np.int64)
-    return X, y, hashing.sha256.hexdigest()
-
-
-class _HashingReader(io.RawIOBase):
-    """A binary file that updates a SHA-256 with every byte read through it."""
-
-    def __init__(self, raw: io.BufferedIOBase) -> None:
-        self.raw, self.sha256 = raw, hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = self.raw.readinto(buffer)
-        self.sha256.update(memoryview(buffer)[:n])
-        return n
+    return X, y, (hashing.count, hashing.sha256.hexdigest())
 
 
 def _header_lines(head: str) -> int:

@@ -79,7 +79,8 @@ OPTDIGITS_CLASSES = 10
 
 @dataclass(frozen=True)
 class Dataset:
-    """Raw inputs and integer labels 0..n_classes-1, what the inputs are, and where they came from.
+    """Raw inputs and integer labels 0..n_classes-1, what the inputs are, and where they came from: data to
+    learn from, so samples of at least 2 distinct classes (DataError otherwise, naming the one class).
 
     ``inputs`` defaults to plain features (any finite values); ``n_classes`` to the largest label + 1.
     Encoding other class values (strings, say) as 0..K-1 is the caller's job.
@@ -99,9 +100,10 @@ class Dataset:
         inputs = self.inputs or Inputs(X.shape[1])
         inputs.check(X)
         y = check_labels(self.y, len(X), self.n_classes)  # 3.0 becomes 3: labels index arrays
+        if y.min() == y.max():  # one class: a constant model would score 100% on its test split
+            raise DataError(f"need samples of at least 2 classes; all {len(y):,} are of class {int(y[0])}, "
+                            f"so a model could only ever answer {int(y[0])}")
         n_classes = self.n_classes if self.n_classes is not None else int(y.max()) + 1
-        if n_classes < 2:
-            raise DataError(f"need at least 2 classes to learn from; got labels {np.unique(y).tolist()}")
         test_rows = self.test_rows
         if test_rows is not None:
             test_rows = np.asarray(test_rows)

@@ -8,18 +8,21 @@ The same layout holds EMNIST (digits) and Fashion-MNIST.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
-import hashlib
 import io
 import math
+import os
+import re
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .. import memory
 from ..errors import DataError
-from ..files import write_atomic
+from ..files import Recorded, open_regular, write_atomic
 from .dataset import Dataset, Inputs
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -32,24 +35,39 @@ MNIST_RANGE = (0.0, 255.0)
 MNIST_FILES = (("train", "images", 3), ("train", "labels", 1), ("t10k", "images", 3), ("t10k", "labels", 1))
 
 
-def read_idx(path: str | Path, *, ndim: int | None = None) -> tuple[np.ndarray, str]:
+def read_idx(path: str | Path, *, ndim: int | None = None, recorded: Recorded | None = None) -> tuple[np.ndarray, str]:
     """The unsigned-byte array in the IDX file ``path`` (raw or gzipped), and the SHA-256 of the file's bytes.
 
-    The header's dimensions are checked against the data actually there: nothing is allocated
-    because a header claims it. ``ndim`` (1 for labels, 3 for images) is what the caller expects.
+    The header's dimensions are checked against the data actually there, and against this machine's
+    memory, before anything is allocated; the values are read straight into the one array returned.
+    ``ndim`` (1 for labels, 3 for images) is what the caller expects; ``recorded``: read it only as a
+    regular file of that size and hash (a model's own data, found again).
     """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not an IDX file") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
-    digest = hashlib.sha256(raw).hexdigest()
-    gzipped = raw[:2] == GZIP_MAGIC
-    stream = gzip.GzipFile(fileobj=io.BytesIO(raw)) if gzipped else io.BytesIO(raw)
-    try:
-        header = _read_up_to(stream, 4, path)
+    with _IdxFile(Path(path), ndim, recorded) as f:
+        _check_memory(f.size, f"{f.path}: {_shape_text(f.shape)} = {f.size:,} values")
+        values = np.empty(f.shape, np.uint8)
+        f.read_into(values.reshape(-1))
+        return values, f.digest
+
+
+class _IdxFile:
+    """An IDX file, opened (a regular file only) and its header read; :meth:`read_into` reads the values."""
+
+    def __init__(self, path: Path, ndim: int | None, recorded: Recorded | None) -> None:
+        self.path, self.recorded = path, recorded
+        self.raw = recorded.open(path) if recorded is not None else open_regular(path)
+        try:
+            self._read_header(ndim)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_header(self, ndim: int | None) -> None:
+        path = self.path
+        self.buffered = io.BufferedReader(self.raw, _CHUNK)
+        self.gzipped = self.buffered.peek(2)[:2] == GZIP_MAGIC
+        self.stream = gzip.GzipFile(fileobj=self.buffered) if self.gzipped else self.buffered
+        header = self._read(4)
         if len(header) < 4 or header[:2] != b"\0\0":
             raise DataError(f"{path}: not an IDX file (wrong magic number {header.hex() or 'none'}; "
                             "expected 0000 08 then the number of dimensions)")
@@ -59,43 +77,79 @@ def read_idx(path: str | Path, *, ndim: int | None = None) -> tuple[np.ndarray, 
         if ndim is not None and n_dims != ndim:
             what = "labels (1 dimension)" if ndim == 1 else f"images ({ndim} dimensions: count, rows, columns)"
             raise DataError(f"{path}: has {n_dims} dimensions; expected {what}")
-        dims_bytes = _read_up_to(stream, 4 * n_dims, path)
+        dims_bytes = self._read(4 * n_dims)
         if len(dims_bytes) < 4 * n_dims:
             raise DataError(f"{path}: truncated in its header ({n_dims} dimensions announced)")
-        shape = struct.unpack(f">{n_dims}I", dims_bytes)
-        size = math.prod(shape)
-        if size == 0:
-            raise DataError(f"{path}: holds no values (dimensions {'x'.join(map(str, shape))})")
-        if not gzipped and len(raw) - 4 - 4 * n_dims != size:
-            return _wrong_size(path, shape, len(raw) - 4 - 4 * n_dims)
-        data = _read_up_to(stream, size + 1, path) if gzipped else raw[4 + 4 * n_dims :]
-        if len(data) != size:
-            return _wrong_size(path, shape, len(data))
-    finally:
-        stream.close()
-    return np.frombuffer(data, np.uint8).reshape(shape), digest
+        self.shape = struct.unpack(f">{n_dims}I", dims_bytes)
+        self.size = math.prod(self.shape)
+        if self.size == 0:
+            raise DataError(f"{path}: holds no values (dimensions {_shape_text(self.shape)})")
+        if not self.gzipped:  # a raw file's size says whether the header tells the truth, before any reading
+            held = os.fstat(self.raw.raw.fileno()).st_size - 4 - 4 * n_dims
+            if held != self.size:
+                _wrong_size(path, self.shape, held)
+
+    def _read(self, n: int) -> bytes:
+        try:
+            return self.stream.read(n)
+        except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+            raise DataError(f"{self.path}: corrupt gzip data ({e})") from None
+
+    def read_into(self, out: np.ndarray) -> None:
+        """The values into ``out`` ((size,) uint8, contiguous), chunk by chunk: memory holds them once."""
+        view, have = memoryview(out).cast("B"), 0
+        try:
+            while have < self.size:
+                n = self.stream.readinto(view[have : have + _CHUNK])
+                if not n:
+                    break
+                have += n
+            extra = self.stream.read(1) if have == self.size else b""  # and, for gzip, its checksum verified
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{self.path}: corrupt gzip data ({e})") from None
+        if have < self.size or extra:
+            _wrong_size(self.path, self.shape, have + len(extra))
+        while self.buffered.read(_CHUNK):  # the rest of the file (gzip's trailer) is hashed too
+            pass
+        if self.recorded is not None:
+            self.raw.check(self.recorded.sha256)
+
+    @property
+    def digest(self) -> str:
+        return self.raw.sha256.hexdigest()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> _IdxFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
 
 
 def _wrong_size(path: Path, shape: tuple[int, ...], got: int):
     size = math.prod(shape)
     problem = "truncated" if got < size else "longer than its header says"
-    raise DataError(f"{path}: {problem}: the header announces {'x'.join(map(str, shape))} = {size:,} values, "
+    raise DataError(f"{path}: {problem}: the header announces {_shape_text(shape)} = {size:,} values, "
                     f"the file holds {got:,}" + (" or more" if got > size else ""))
 
 
-def _read_up_to(stream, n: int, path: Path) -> bytes:
-    """At most n bytes, read in chunks so that memory grows only with what is really there."""
-    parts, have = [], 0
-    try:
-        while have < n:
-            chunk = stream.read(min(_CHUNK, n - have))
-            if not chunk:
-                break
-            parts.append(chunk)
-            have += len(chunk)
-    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
-        raise DataError(f"{path}: corrupt gzip data ({e})") from None
-    return b"".join(parts)
+# bytes per value of an IDX data set in memory: the uint8 images, and the float32 copy that training scales them into
+_BYTES_PER_VALUE = 1 + 4
+
+
+def _check_memory(n_values: int, what: str) -> None:
+    """Refuse, before reading, a data set that would not fit in this machine's memory (a gzip bomb, say)."""
+    needed = n_values * _BYTES_PER_VALUE
+    ok, total = memory.fits(needed)
+    if not ok:
+        raise DataError(f"{what} need {memory.gib(needed)} to read and train on (the bytes, then a float32 copy); "
+                        f"this machine has {memory.gib(total)} of memory")
 
 
 def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = None) -> Path:
@@ -115,59 +169,115 @@ def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = No
     return write_atomic(path, payload, example="train-images-idx3-ubyte.gz")
 
 
-def find_mnist_files(directory: str | Path) -> dict[tuple[str, str], Path] | None:
-    """The four files of an MNIST-layout directory, by (part, kind); None when it has none of them.
+# [PREFIX-]PART-KIND{-|.}idxD-ubyte[.gz]: MNIST's and Fashion-MNIST's names (no prefix), EMNIST's ("emnist-digits-"),
+# the '.idx' spelling of some copies; PART is train, or t10k / test (the test split); KIND images (D = 3) or labels (D = 1)
+IDX_NAME = re.compile(r"(?P<prefix>(?:.*[-_.])?)(?P<part>train|t10k|test)-(?P<kind>images|labels)"
+                      r"(?P<sep>[-.])idx(?P<dims>\d)-ubyte(?P<gz>\.gz)?")
+IDX_NAMES = "[PREFIX-]{train,t10k,test}-{images-idx3,labels-idx1}-ubyte[.gz] ('.idx3'/'.idx1' spellings too)"
 
-    Both spellings (``train-images-idx3-ubyte`` and ``train-images.idx3-ubyte``), each raw or .gz.
+
+def find_mnist_files(directory: str | Path) -> dict[tuple[str, str], Path] | None:
+    """The four files of an MNIST-layout directory, by (part, kind) with part "train" or "t10k"; None when it has
+    none of them.
+
+    The names looked for are :data:`IDX_NAME`'s: ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte`` (``test`` for ``t10k`` too), each raw or ``.gz``,
+    with ``.idx3``/``.idx1`` for ``-idx3``/``-idx1`` too, and all four behind one prefix, as EMNIST's
+    ``emnist-digits-train-images-idx3-ubyte.gz``. Where a name has several spellings, the first of
+    ``-``/``.`` then raw/``.gz`` is taken. A folder holding complete sets under two prefixes is ambiguous
+    (DataError); an incomplete one gives the files found, for the caller to say what is missing.
     """
     directory = Path(directory)
-    found: dict[tuple[str, str], Path] = {}
-    for part, kind, dims in MNIST_FILES:
-        for sep in ("-", "."):
-            for suffix in ("", ".gz"):
-                candidate = directory / f"{part}-{kind}{sep}idx{dims}-ubyte{suffix}"
-                if candidate.is_file():
-                    found.setdefault((part, kind), candidate)
-    return found or None
+    sets: dict[str, dict[tuple[str, str], list]] = {}
+    try:
+        names = sorted(p.name for p in directory.iterdir())
+    except OSError:
+        return None
+    for name in names:
+        m = IDX_NAME.fullmatch(name)
+        if m is None or m["dims"] != {"images": "3", "labels": "1"}[m["kind"]]:
+            continue
+        part = "train" if m["part"] == "train" else "t10k"
+        preference = (m["sep"] != "-", m["gz"] is not None)
+        sets.setdefault(m["prefix"], {}).setdefault((part, m["kind"]), []).append((preference, directory / name))
+    if not sets:
+        return None
+    found = {prefix: {key: min(paths)[1] for key, paths in files.items()} for prefix, files in sets.items()}
+    complete = sorted(prefix for prefix, files in found.items() if len(files) == len(MNIST_FILES))
+    if len(complete) > 1:
+        shown = ", ".join(repr(p + "train-images-...") for p in complete)
+        raise DataError(f"{directory}: holds several IDX data sets ({shown}); put each in a folder of its own")
+    return found[complete[0]] if complete else max(found.values(), key=len)
 
 
-def read_mnist(directory: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[int, int], int, dict[str, str]]:
+def read_mnist(directory: str | Path, recorded: dict[str, Recorded] | None = None
+               ) -> tuple[np.ndarray, np.ndarray, tuple[int, int], int, dict[str, str], dict[str, int]]:
     """Images (n, rows * columns) uint8 and labels (n,) of an MNIST-layout directory: the training files'
     rows first, then the t10k files' (the official test split).
-    Returns (X, y, (rows, columns), number of training rows, {file name: sha256})."""
+
+    The four headers are read and checked against each other and against this machine's memory first; then
+    the images go straight into one array (never a second copy). ``recorded`` ({file name: Recorded}): read
+    only files of those names, sizes and hashes (a model's own data, found again).
+    Returns (X, y, (rows, columns), number of training rows, {file name: sha256}, {file name: size in bytes}).
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"{directory}: no such directory (expected a folder with MNIST's IDX files)")
     found = find_mnist_files(directory) or {}
     missing = [f"{part}-{kind}-idx{dims}-ubyte[.gz]" for part, kind, dims in MNIST_FILES if (part, kind) not in found]
     if missing:
-        raise DataError(f"{directory}: missing {', '.join(missing)} (MNIST's IDX files; '.idx' spellings work too)")
-    parts, hashes = {}, {}
-    for part in ("train", "t10k"):
-        images, images_hash = read_idx(found[part, "images"], ndim=3)
-        labels, labels_hash = read_idx(found[part, "labels"], ndim=1)
-        hashes[found[part, "images"].name], hashes[found[part, "labels"].name] = images_hash, labels_hash
-        if len(images) != len(labels):
-            raise DataError(f"{found[part, 'images']}: {len(images):,} images but {found[part, 'labels'].name} "
-                            f"has {len(labels):,} labels")
+        raise DataError(f"{directory}: missing {', '.join(missing)} (MNIST's IDX files; the names read: {IDX_NAMES})")
+    with contextlib.ExitStack() as stack:
+        files = {}
+        for part, kind, dims in MNIST_FILES:
+            path = found[part, kind]
+            expected = None
+            if recorded is not None:
+                expected = recorded.get(path.name)
+                if expected is None:
+                    raise DataError(f"{path}: not one of the files recorded ({', '.join(sorted(recorded))})")
+            files[part, kind] = stack.enter_context(_IdxFile(path, dims, expected))
+        counts = {}
+        for part in ("train", "t10k"):
+            images, labels = files[part, "images"], files[part, "labels"]
+            if images.shape[0] != labels.shape[0]:
+                raise DataError(f"{images.path}: {images.shape[0]:,} images but {labels.path.name} "
+                                f"has {labels.shape[0]:,} labels")
+            counts[part] = images.shape[0]
+        shape = files["train", "images"].shape[1:]
+        if files["t10k", "images"].shape[1:] != shape:
+            raise DataError(f"{directory}: training images are {_shape_text(shape)}, "
+                            f"test images {_shape_text(files['t10k', 'images'].shape[1:])}")
+        n_train, n = counts["train"], counts["train"] + counts["t10k"]
+        _check_memory(n * math.prod(shape), f"{directory}: {n:,} images of {_shape_text(shape)}")
+        X = np.empty((n, math.prod(shape)), np.uint8)
+        y = np.empty(n, np.uint8)
+        files["train", "images"].read_into(X[:n_train].reshape(-1))
+        files["t10k", "images"].read_into(X[n_train:].reshape(-1))
+        files["train", "labels"].read_into(y[:n_train])
+        files["t10k", "labels"].read_into(y[n_train:])
+        hashes = {f.path.name: f.digest for f in files.values()}
+        sizes = {f.path.name: f.raw.count for f in files.values()}
+    for part, rows in (("train", slice(0, n_train)), ("t10k", slice(n_train, n))):
+        labels = y[rows]
         if labels.max() >= MNIST_CLASSES:
             row = int(np.argmax(labels >= MNIST_CLASSES))
-            raise DataError(f"{found[part, 'labels']}: label {labels[row]} at position {row} is out of range; "
+            raise DataError(f"{files[part, 'labels'].path}: label {labels[row]} at position {row} is out of range; "
                             f"expected 0..{MNIST_CLASSES - 1}")
-        parts[part] = images, labels
-    (train_images, train_labels), (test_images, test_labels) = parts["train"], parts["t10k"]
-    if train_images.shape[1:] != test_images.shape[1:]:
-        raise DataError(f"{directory}: training images are {'x'.join(map(str, train_images.shape[1:]))}, "
-                        f"test images {'x'.join(map(str, test_images.shape[1:]))}")
-    X = np.concatenate([train_images.reshape(len(train_images), -1), test_images.reshape(len(test_images), -1)])
-    y = np.concatenate([train_labels, test_labels]).astype(np.int64)
-    return X, y, train_images.shape[1:], len(train_images), hashes
+    return X, y.astype(np.int64), shape, n_train, hashes, sizes
 
 
 def load_mnist(directory: str | Path) -> Dataset:
-    """MNIST's IDX files in ``directory``: 60,000 training then 10,000 test images, 28x28, 0..255 (uint8)."""
+    """MNIST's IDX files in ``directory`` (or EMNIST-digits', Fashion-MNIST's: see :func:`find_mnist_files`):
+    60,000 training then 10,000 test images, 28x28, 0..255 (uint8)."""
+    X, y, source, inputs, test_rows = read_mnist_source(directory)
+    return Dataset(X, y, source, inputs, MNIST_CLASSES, test_rows=test_rows)
+
+
+def read_mnist_source(directory: str | Path, recorded: dict[str, Recorded] | None = None):
+    """(X, y, source, inputs, test rows) of an MNIST-layout directory; the source records each file's size and hash."""
     directory = Path(directory)
-    X, y, shape, n_train, hashes = read_mnist(directory)
+    X, y, shape, n_train, hashes, sizes = read_mnist(directory, recorded)
     inputs = Inputs(shape[0] * shape[1], shape, MNIST_RANGE)
-    source = {"kind": "mnist", "path": str(directory.resolve()), "sha256": hashes}
-    return Dataset(X, y, source, inputs, MNIST_CLASSES, test_rows=np.arange(n_train, len(y)))
+    source = {"kind": "mnist", "path": str(directory.resolve()), "sha256": hashes, "size": sizes}
+    return X, y, source, inputs, np.arange(n_train, len(y))

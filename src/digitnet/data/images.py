@@ -3,35 +3,54 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from ..files import Recorded, open_regular
 from .dataset import OPTDIGITS, Dataset, Inputs
 from .idx import MNIST_RANGE
 
 IMAGE_INPUTS = {"images": Inputs(784, (28, 28), MNIST_RANGE), "images8": OPTDIGITS}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+MAX_CLASSES = 1000  # class folders are numbered 0..999: the network has one output per class 0..K-1
+MAX_PICTURE_BYTES = 1 << 27  # 128 MiB: a picture file larger than this is refused (no digit needs it)
 
 
 def load_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["images"]) -> Dataset:
-    """Pictures in one sub-folder per class (named 0, 1, ...), each preprocessed to ``inputs``."""
+    """Pictures in one sub-folder per class (named 0, 1, ...), each preprocessed to ``inputs``; at least 2 classes."""
+    X, y, source = read_image_folder(directory, inputs)
+    try:
+        return Dataset(X, y, source, inputs, int(y.max()) + 1)
+    except DataError as e:
+        raise DataError(f"{directory}: {e}") from None
+
+
+def read_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["images"], recorded: Recorded | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The pictures of ``directory``'s class folders as (X (n, d) float32, y (n,) int64, source), the source
+    recording the total size of the pictures and one SHA-256 of their names and contents.
+
+    Every picture must be a regular file (a FIFO would block, a device never end) of at most
+    MAX_PICTURE_BYTES. ``recorded``: read the folder only if it still holds exactly the pictures recorded
+    (a model's own data, found again), stopping once more bytes than recorded were read.
+    Raises DataError naming the folder or file and the problem.
+    """
     from ..preprocess import ink_from_image, to_input
 
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"{directory}: no such directory (expected one sub-folder of pictures per class)")
-    folders = sorted(p for p in directory.iterdir() if p.is_dir())
-    if not folders:
-        raise DataError(f"{directory}: no sub-folders; put each class's pictures in a folder named after it (0, 1, ...)")
-    bad = [p.name for p in folders if not p.name.isdigit()]
-    if bad:
-        raise DataError(f"{directory}: sub-folder {bad[0]!r} is not a class number; name them 0, 1, 2, ...")
-    rows, labels, digest, size, first = [], [], hashlib.sha256(), None, None
-    for folder in sorted(folders, key=lambda p: int(p.name)):
+    budget = recorded.size if recorded is not None else None
+    rows, labels, digest, total, size, first = [], [], hashlib.sha256(), 0, None, None
+    for label, folder in class_folders(directory):
         for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-            data = _read(path)
+            limit = MAX_PICTURE_BYTES if budget is None else max(0, min(MAX_PICTURE_BYTES, budget - total))
+            with open_regular(path, limit=limit) as f:
+                data = f.read()
+            total += len(data)
             digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
             try:
                 ink = ink_from_image(data)  # (height, width)
@@ -46,18 +65,36 @@ def load_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["imag
             if x is None:
                 raise DataError(f"{path}: no digit found (blank, or the ink is too small)")
             rows.append(x)
-            labels.append(int(folder.name))
+            labels.append(label)
+    if recorded is not None and (digest.hexdigest() != recorded.sha256 or budget not in (None, total)):
+        raise DataError(f"{directory}: its pictures are not the ones recorded (their names, sizes or contents "
+                        "differ): it has changed")
     if not rows:
         raise DataError(f"{directory}: no PNG or JPEG pictures in its sub-folders")
-    X = np.asarray(rows, dtype=np.float32)
-    n_classes = max(labels) + 1
-    source = {"kind": "images", "path": str(directory.resolve()), "sha256": digest.hexdigest(),
+    source = {"kind": "images", "path": str(directory.resolve()), "sha256": digest.hexdigest(), "size": total,
               "inputs": "images" if inputs.image_shape != OPTDIGITS.image_shape else "images8"}
-    return Dataset(X, np.asarray(labels), source, inputs, max(n_classes, 2))
+    return np.asarray(rows, dtype=np.float32), np.asarray(labels, dtype=np.int64), source
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
+def class_folders(directory: Path) -> list[tuple[int, Path]]:
+    """(class, folder) for each sub-folder of ``directory``, by class. A folder's name is its class number in
+    ASCII digits, below MAX_CLASSES, one folder per class; anything else is refused by name."""
+    folders = sorted(p for p in directory.iterdir() if p.is_dir())
+    if not folders:
+        raise DataError(f"{directory}: no sub-folders; put each class's pictures in a folder named after it (0, 1, ...)")
+    classes: dict[int, Path] = {}
+    for folder in folders:
+        name = folder.name
+        if not re.fullmatch(r"[0-9]+", name):  # not str.isdigit: '²' and '٣' are digits to it, and int() refuses them
+            raise DataError(f"{directory}: sub-folder {name!r} is not a class number; name the class folders "
+                            "0, 1, 2, ... (ASCII digits)")
+        number = name.lstrip("0") or "0"
+        if len(number) > len(str(MAX_CLASSES - 1)) or int(number) >= MAX_CLASSES:
+            raise DataError(f"{directory}: sub-folder {name!r} names class {number}; class numbers go up to "
+                            f"{MAX_CLASSES - 1} (the network has one output per class 0..K-1)")
+        label = int(number)
+        if label in classes:
+            raise DataError(f"{directory}: sub-folders {classes[label].name!r} and {name!r} are both class {label}; "
+                            "keep one")
+        classes[label] = folder
+    return sorted(classes.items())
