@@ -133,6 +133,33 @@ def _recorded(d, m, path, *, kind="csv", size=None):
     return rewrite_model(m, d / "recorded.safetensors", metadata={"data": data})
 
 
+def _link(kind):
+    """A symbolic or hard link to the 40-row CSV."""
+
+    def make(d, m):
+        target = MAKERS["csv_40_rows"](d, m)
+        link = d / f"{kind}.csv"
+        (link.symlink_to if kind == "link" else lambda t: os.link(t, link))(target)
+        return link
+
+    return make
+
+
+def _mnist_dir(d):
+    from digitnet.data.idx import write_idx
+
+    root = d / "mnist"
+    if not root.exists():
+        root.mkdir()
+        images = np.zeros((20, 28, 28), np.uint8)
+        for k in range(20):
+            images[k, 4:24, 4 + k % 10 : 8 + k % 10] = 255
+        for part, rows in (("train", slice(0, 15)), ("t10k", slice(15, 20))):
+            write_idx(root / f"{part}-images-idx3-ubyte.gz", images[rows])
+            write_idx(root / f"{part}-labels-idx1-ubyte.gz", (np.arange(20) % 10)[rows].astype(np.uint8))
+    return root
+
+
 MAKERS = {
     "model": lambda d, m: _write(d / "model.safetensors", m.read_bytes()),
     "dir": lambda d, m: (d / "sub").mkdir() or d / "sub",
@@ -199,6 +226,15 @@ MAKERS = {
     "pics_0_00": lambda d, m: _pictures(d, "0", "00"),
     "pics_huge_class": lambda d, m: _pictures(d, "0", "99999999999999999999"),
     "pics_fifo": lambda d, m: _pictures(d, "0", "1", fifo="1/x.png"),
+    # outputs that are inputs
+    "csv_link": _link("link"),
+    "csv_hardlink": _link("hard"),
+    "csv_png": lambda d, m: _write(d / "d.png", MAKERS["csv_40_rows"](d, m).read_bytes()),
+    "mnist_dir": lambda d, m: _mnist_dir(d),
+    "mnist_file": lambda d, m: _mnist_dir(d) / "train-images-idx3-ubyte.gz",
+    "model_png": lambda d, m: _write(d / "m.png", m.read_bytes()),
+    "rec_csv": lambda d, m: _write(d / "rec.csv", "0\n"),
+    "recorded_csv": lambda d, m: _recorded(d, m, d / "rec.csv", size=2),
     # names with control characters
     "newline_missing": lambda d, m: d / "bad\nname.png",
     "newline_csv": lambda d, m: _write(d / "d\n.csv", "1,2,3\n"),
@@ -315,6 +351,27 @@ CLI_CASES = [
     ("runs 0", ["reproduce-blog", "--runs", "0"], 2, "--runs must be at least 1"),
     ("jobs 0", ["reproduce-blog", "--jobs", "0"], 2, "--jobs must be a positive number"),
     ("dropout maybe", ["reproduce-blog", "--dropout", "maybe"], 2, "Invalid value for '--dropout'"),
+    # outputs that are inputs: the same path, a symbolic link, a hard link; or two outputs of one command
+    ("out is the data", ["train", "--data", "{csv_40_rows}", "--out", "{csv_40_rows}"], 2, "small.csv is the same file as --data"),
+    ("out links to the data", ["train", "--data", "{csv_40_rows}", "--out", "{csv_link}"], 2, "link.csv is the same file as --data"),
+    ("out is a hard link", ["train", "--data", "{csv_40_rows}", "--out", "{csv_hardlink}"], 2, "hard.csv is the same file as --data"),
+    ("out is an IDX file", ["train", "--data", "mnist:{mnist_dir}", "--out", "{mnist_file}"], 2,
+     "train-images-idx3-ubyte.gz is the same file as --data"),
+    ("report over its model", ["report", "{model}", "--out", "{model}"], 2, "model.safetensors is the same file as MODEL"),
+    ("export over its model", ["export", "{model}", "--out", "{model}"], 2, "model.safetensors is the same file as MODEL"),
+    ("plot over its model", ["plot", "confusion", "{model_png}", "--out", "{model_png}"], 2, "m.png is the same file as MODEL"),
+    ("plot over its data", ["plot", "confusion", "{model}", "--data", "{csv_png}", "--out", "{csv_png}"], 2,
+     "d.png is the same file as --data"),
+    ("report over recorded data", ["report", "{recorded_csv}", "--out", "{rec_csv}"], 2,
+     "rec.csv is the same file as the model's training data"),
+    ("sweep over its data", ["sweep", "--grid", "hidden=5", "--data", "{csv_40_rows}", "--out", "{csv_40_rows}"], 2,
+     "small.csv is the same file as --data"),
+    ("sweep best over its data", ["sweep", "--grid", "hidden=5", "--data", "{csv_40_rows}", "--save-best", "{csv_hardlink}"], 2,
+     "hard.csv is the same file as --data"),
+    ("sweep out is the figure", ["sweep", "--grid", "hidden=5", "--out", "s.png"], 2,
+     "--out s.png and the figure beside --out s.png are the same file"),
+    ("sweep best is the figure", ["sweep", "--grid", "hidden=5", "--out", "s.csv", "--save-best", "s.png"], 2,
+     "the figure beside --out s.png and --save-best s.png are the same file"),
     # folders of pictures
     ("class folder not ASCII", ["train", "--data", "images:{pics_unicode}"], 2, "sub-folder '\u00b2' is not a class number"),
     ("one class folder", ["train", "--data", "images:{pics_one_class}"], 2, "need samples of at least 2 classes; all 4 are of class 3"),

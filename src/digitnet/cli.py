@@ -34,12 +34,13 @@ from ._version import __version__
 from .config import RECIPES, Config
 from .data import Inputs, is_number, read_csv
 from .data import held_out, load_data
+from .data.sources import input_files, recorded_files
 from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError, one_line
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .metrics import NO_DIGIT, Evaluation, blog_labels
 from .model import Model
 from .pipeline import train as train_model
-from .files import check_writable, open_regular, write_atomic
+from .files import check_distinct, check_writable, open_regular, write_atomic
 from .persistence import json_safe, load, save
 from .trainer import STOP_REASONS, History
 
@@ -225,6 +226,7 @@ def train(
         given[name] = Config.parse(name, text)
     config = Config.from_recipe(recipe.value, **given)
     check_writable(out_path)
+    check_distinct([("--out", out_path)], _data_inputs(data))
     dataset = load_data(data)
     if not quiet:
         err.print(f"Training '{config.recipe}' on {len(dataset.y)} digits; Ctrl-C stops and keeps what was learnt.", markup=False)
@@ -413,7 +415,9 @@ def plot(
     check_writable(out_path, example=f"{kind.value}.png")
     if out_path.suffix.lower() not in FIGURE_FORMATS:
         fail(f"--out {out_path}: unsupported image type {out_path.suffix or '(none)'!r}; use one of {', '.join(FIGURE_FORMATS)}")
+    check_distinct([("--out", out_path)], [("MODEL", model_path), *_data_inputs(data)])
     model = load(model_path)
+    check_distinct([("--out", out_path)], _recorded_inputs(model, data))
     from . import plots  # matplotlib is imported only by the commands that draw
 
     figure = plots.FIGURES[kind.value]
@@ -434,7 +438,9 @@ def report(
 ) -> None:
     """Write one self-contained HTML report: settings, scores and every figure, images embedded."""
     check_writable(out_path, example="report.html")
+    check_distinct([("--out", out_path)], [("MODEL", model_path), *_data_inputs(data)])
     model = load(model_path)
+    check_distinct([("--out", out_path)], _recorded_inputs(model, data))
     from . import report as html_report
 
     written = html_report.write(model, out_path, data)
@@ -464,8 +470,11 @@ def sweep(
     from . import sweep as sweeps
 
     png = out_path.with_suffix(".png")
-    for path, example in ((out_path, "sweep.csv"), (png, "sweep.png"), *([(save_best, "best.safetensors")] if save_best else [])):
+    outputs = [("--out", out_path, "sweep.csv"), ("the figure beside --out", png, "sweep.png"),
+               *([("--save-best", save_best, "best.safetensors")] if save_best else [])]
+    for _, path, example in outputs:
         check_writable(path, example=example)
+    check_distinct([(what, path) for what, path, _ in outputs], _data_inputs(data))
     if n_jobs == 0:
         fail("--n-jobs must be a positive number of processes or -1 for one per core; got 0")
     parsed = sweeps.parse_grid(grid)
@@ -502,6 +511,7 @@ def export(
 ) -> None:
     """Write the model's inference graph as ONNX (raw inputs in; probabilities and label out). Needs digitnet[onnx]."""
     check_writable(out_path, example="model.onnx")
+    check_distinct([("--out", out_path)], [("MODEL", model_path)])
     model = load(model_path)
     from . import export as onnx_export
 
@@ -563,6 +573,16 @@ def _default_model() -> Model:
     except (OSError, DigitnetError):
         pass  # no cache this time: nothing is lost
     return model
+
+
+def _data_inputs(data: str | None) -> list[tuple[str, Path]]:
+    """The files ``--data`` reads, named for check_distinct."""
+    return [("--data", path) for path in input_files(data)]
+
+
+def _recorded_inputs(model: Model, data: str | None) -> list[tuple[str, Path]]:
+    """Without --data: the files of the model's own training data, which held_out reads again."""
+    return [] if data is not None else [("the model's training data", path) for path in recorded_files(model)]
 
 
 def _check_port_free(host: str, port: int) -> None:
