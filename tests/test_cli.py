@@ -277,3 +277,92 @@ def test_reproduce_blog_table_through_the_entry_point():
 def test_reproduce_blog_bad_arguments():
     assert cli("reproduce-blog", "--runs", "0").exit_code == 2
     assert cli("reproduce-blog", "--dropout", "maybe").exit_code == 2
+
+
+# ---- every model file digitnet writes works in every command (issue 19, item 5) ---------------------------
+
+
+def test_every_command_takes_an_estimators_model_file(tmp_path, digits):
+    from digitnet import DigitNetClassifier
+
+    data = write_csv(tmp_path / "d.csv", digits.X[:400], digits.y[:400])
+    saved = digitnet.save(DigitNetClassifier(epochs=8).fit(digits.X[400:], digits.y[400:]), tmp_path / "est.safetensors")
+    r = cli("sweep", "--grid", "hidden=20", "--cv", "2", "--data", data, "--quiet", "--out", tmp_path / "s.csv",
+            "--save-best", tmp_path / "best.safetensors")
+    assert r.exit_code == 0, r.output
+    pixels = ",".join(str(int(v)) for v in digits.X[0])
+    for model in (saved, tmp_path / "best.safetensors"):
+        r = cli("evaluate", model, "--data", data, "--json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["accuracy"] > 0.8
+        r = cli("evaluate", model)  # fitted on all it was given: no held-out split to find again
+        assert r.exit_code == 2 and "has no held-out test split" in r.stderr and "pass --data" in r.stderr
+        r = cli("predict", model, "--pixels", pixels, "--json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["predictions"][0]["most_likely"] == digits.y[0]
+        for kind in ("confusion", "weights"):
+            r = cli("plot", kind, model, "--data", data, "--out", tmp_path / f"{kind}.png")
+            assert r.exit_code == 0, r.output
+        r = cli("report", model, "--data", data, "--out", tmp_path / "r.html")
+        assert r.exit_code == 0, r.output
+        r = cli("export", model, "--out", tmp_path / "m.onnx")
+        assert r.exit_code == 0, r.output
+
+
+def test_an_estimator_with_label_names_answers_its_labels(tmp_path, digits):
+    from digitnet import DigitNetClassifier
+
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    model = digitnet.save(DigitNetClassifier(epochs=8).fit(digits.X, names[digits.y]), tmp_path / "named.safetensors")
+    seven = ",".join(str(int(v)) for v in digits.X[digits.y == 7][0])
+    r = cli("predict", model, "--pixels", seven, "--json")
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.stdout)["predictions"][0]
+    assert row["digit"] == "seven" and row["most_likely"] == "seven"
+    r = cli("predict", model, "--pixels", seven)
+    assert r.exit_code == 0 and "seven" in r.stdout
+    data = write_csv(tmp_path / "d.csv", digits.X[:50], digits.y[:50])
+    r = cli("evaluate", model, "--data", data)
+    assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1
+    assert "its classes are labels ('eight', 'five', ...)" in r.stderr  # classes_ in np.unique's order
+
+
+def test_the_cached_default_model_may_be_an_estimators_file(tmp_path, monkeypatch, digits):
+    from digitnet import DigitNetClassifier, Model
+    from digitnet import cli as command
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "digitnet").mkdir()
+    entry = tmp_path / "digitnet" / f"default-{digitnet.__version__}.safetensors"
+    digitnet.save(DigitNetClassifier(epochs=8).fit(digits.X, digits.y), entry)
+    model = command._default_model()
+    assert isinstance(model, Model) and np.mean(model.predict(digits.X) == digits.y) > 0.97
+
+
+# ---- the serve cache (issue 19, item 2) ------------------------------------------------------------------
+
+
+def test_the_serve_cache_never_follows_a_link_out_of_its_directory(tmp_path, monkeypatch):
+    import os
+
+    from digitnet import cli as command
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "digitnet").mkdir(parents=True)
+    entry = tmp_path / "cache" / "digitnet" / f"default-{digitnet.__version__}.safetensors"
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(b"a user's notes, not a model")
+    entry.symlink_to(precious)  # an entry that fails to load, linking out of the cache
+    model = command._default_model()
+    assert precious.read_bytes() == b"a user's notes, not a model"
+    assert entry.is_file() and not entry.is_symlink() and digitnet.load(entry).config == model.config
+    outside = digitnet.save(model, tmp_path / "outside.safetensors")  # a link to a good model: not read either
+    before = outside.read_bytes()
+    entry.unlink()
+    entry.symlink_to(outside)
+    command._default_model()
+    assert not entry.is_symlink() and outside.read_bytes() == before
+    entry.unlink()
+    os.link(precious, entry)  # a hard link: replaced by a new file, the other name keeps its content
+    command._default_model()
+    assert precious.read_bytes() == b"a user's notes, not a model" and digitnet.load(entry).config == model.config

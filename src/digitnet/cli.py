@@ -41,7 +41,7 @@ from .metrics import NO_DIGIT, Evaluation, blog_labels
 from .model import Model
 from .pipeline import train as train_model
 from .files import check_distinct, check_writable, open_regular, write_atomic
-from .persistence import json_safe, load, save
+from .persistence import json_safe, load_model, save, to_bytes
 from .trainer import STOP_REASONS, History
 
 Recipe = enum.Enum("Recipe", {name: name for name in RECIPES}, type=str)  # type: ignore[misc]
@@ -279,7 +279,7 @@ def evaluate(
 
     Without --data, scores the model's own held-out test split, never data it trained on.
     """
-    model = load(model_path)
+    model = load_model(model_path)
     X, y, where = held_out(model, data)
     scores = model.evaluate(X, y)
     if as_json:
@@ -306,7 +306,7 @@ def predict(
         fail("give exactly one of --csv FILE, --pixels \"v1,v2,...,v64\" or --image FILE")
     if labels is not None and csv is None:
         fail("--labels/--no-labels describe a --csv file")
-    model = load(model_path)
+    model = load_model(model_path)
     if csv is not None:
         X, y = read_csv(csv, labels=labels, inputs=model.inputs, n_classes=model.n_classes)
         if labels is None:
@@ -320,11 +320,12 @@ def predict(
     P = model.predict_proba(X)
     chosen = blog_labels(P)
     if as_json:
-        _write_predictions_json(chosen, P)
+        _write_predictions_json(chosen, P, model.classes)
         return
-    table = Table("row", "digit", "p", *[str(k) for k in range(model.n_classes)], title="Predictions (probabilities in %)")
+    names = [str(k) for k in (range(model.n_classes) if model.classes is None else model.classes.tolist())]
+    table = Table("row", "digit", "p", *names, title="Predictions (probabilities in %)")
     for i, (c, p) in enumerate(zip(chosen[:TABLE_ROWS], P[:TABLE_ROWS]), start=1):
-        digit = str(c) if c != NO_DIGIT else f"no digit (-1), likeliest {p.argmax()}"
+        digit = names[c] if c != NO_DIGIT else f"no digit (-1), likeliest {names[p.argmax()]}"
         table.add_row(str(i), digit, f"{p.max():.3f}", *[f"{100 * v:.0f}" for v in p])
     out.print(table)
     if len(P) > TABLE_ROWS:
@@ -352,8 +353,10 @@ def _picture_input(path: Path, inputs: Inputs) -> np.ndarray:
 TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any number
 
 
-def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, block: int = 8192) -> None:
-    """{"predictions": [{"digit", "most_likely", "probabilities"}, ...]}, written block by block (NaN as null)."""
+def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, classes: np.ndarray | None = None, block: int = 8192) -> None:
+    """{"predictions": [{"digit", "most_likely", "probabilities"}, ...]}, written block by block (NaN as null);
+    "digit" and "most_likely" are class labels when the model has them (-1: no digit)."""
+    label = (lambda k: str(k)) if classes is None else (lambda k: "-1" if k == NO_DIGIT else _dumps(classes[k]))
     write = sys.stdout.write
     write('{"predictions": [')
     for start in range(0, len(P), block):
@@ -362,7 +365,7 @@ def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, block: int = 8192
         # repr of a finite float is valid JSON and 1.5x faster than json.dumps; NaN goes through _dumps
         row_json = (lambda p: f"[{', '.join(map(repr, p))}]") if np.isfinite(Pb).all() else _dumps
         rows = [
-            f'{{"digit": {c}, "most_likely": {m}, "probabilities": {row_json(p)}}}'
+            f'{{"digit": {label(c)}, "most_likely": {label(m)}, "probabilities": {row_json(p)}}}'
             for c, m, p in zip(chosen[start : start + block].tolist(), likeliest.tolist(), Pb.tolist())
         ]
         write((", " if start else "") + ", ".join(rows))
@@ -416,7 +419,7 @@ def plot(
     if out_path.suffix.lower() not in FIGURE_FORMATS:
         fail(f"--out {out_path}: unsupported image type {out_path.suffix or '(none)'!r}; use one of {', '.join(FIGURE_FORMATS)}")
     check_distinct([("--out", out_path)], [("MODEL", model_path), *_data_inputs(data)])
-    model = load(model_path)
+    model = load_model(model_path)
     check_distinct([("--out", out_path)], _recorded_inputs(model, data))
     from . import plots  # matplotlib is imported only by the commands that draw
 
@@ -439,7 +442,7 @@ def report(
     """Write one self-contained HTML report: settings, scores and every figure, images embedded."""
     check_writable(out_path, example="report.html")
     check_distinct([("--out", out_path)], [("MODEL", model_path), *_data_inputs(data)])
-    model = load(model_path)
+    model = load_model(model_path)
     check_distinct([("--out", out_path)], _recorded_inputs(model, data))
     from . import report as html_report
 
@@ -512,7 +515,7 @@ def export(
     """Write the model's inference graph as ONNX (raw inputs in; probabilities and label out). Needs digitnet[onnx]."""
     check_writable(out_path, example="model.onnx")
     check_distinct([("--out", out_path)], [("MODEL", model_path)])
-    model = load(model_path)
+    model = load_model(model_path)
     from . import export as onnx_export
 
     written = write_atomic(out_path, onnx_export.to_bytes(model), example="model.onnx")
@@ -539,8 +542,7 @@ def serve(
         fail(f"--port must be 1..65535; got {port}")
     served = {}
     for path in models or []:
-        model = load(path)
-        model = getattr(model, "model_", model)  # a saved DigitNetClassifier serves its model
+        model = load_model(path)
         name = path.stem
         while name in served:
             name += "'"
@@ -554,13 +556,23 @@ def serve(
 
 
 def _default_model() -> Model:
-    """The default model, from the cache when an earlier `serve` trained it, else trained now (about a second)."""
+    """The default model, from the cache when an earlier `serve` trained it, else trained now (about a second).
+
+    The cache entry ($XDG_CACHE_HOME/digitnet/default-VERSION.safetensors) is read only when it is a regular
+    file in that directory, never through a link; one that is anything else or fails to load is replaced by
+    a regular file there (a link is replaced, its target never touched).
+    """
     import os
+    import stat
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "digitnet" / f"default-{__version__}.safetensors"
-    if cache.is_file():
+    try:
+        regular = stat.S_ISREG(cache.lstat().st_mode)
+    except OSError:
+        regular = False
+    if regular:
         try:
-            model = load(cache)
+            model = load_model(cache)
             err.print(f"Using the default model cached in {cache}", markup=False)
             return model
         except DigitnetError:
@@ -569,7 +581,7 @@ def _default_model() -> Model:
     model = train_model()
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        save(model, cache)
+        write_atomic(cache, to_bytes(model), follow_links=False)
     except (OSError, DigitnetError):
         pass  # no cache this time: nothing is lost
     return model

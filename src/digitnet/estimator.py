@@ -198,13 +198,11 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
 
     def file_contents(self) -> tuple[Model, dict]:
         """What ``digitnet.save`` writes: the model, and the labels and feature names it was fitted with."""
+        from .persistence import classes_info
+
         check_is_fitted(self)
         names = getattr(self, "feature_names_in_", None)
-        return self.model_, {
-            "classes": [c.item() if isinstance(c, np.generic) else c for c in self.classes_],
-            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "O",
-            "feature_names": None if names is None else [str(n) for n in names],
-        }
+        return self.model_, classes_info(self.classes_, None if names is None else [str(n) for n in names])
 
     @classmethod
     def from_file_contents(cls, model: Model, info: dict) -> DigitNetClassifier:

@@ -56,15 +56,23 @@ def check_writable(path: str | Path, example: str = "model.safetensors") -> int:
     return mode
 
 
-def write_atomic(path: str | Path, data: bytes, example: str = "model.safetensors") -> Path:
+def write_atomic(path: str | Path, data: bytes, example: str = "model.safetensors", *, follow_links: bool = True) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename; a failure leaves ``path`` as it was.
 
-    A symbolic link is followed: its target is replaced, the link stays.
+    A symbolic link is followed: its target is replaced, the link stays. With ``follow_links=False`` the
+    link itself is replaced by the new file and its target is not touched (a cache never writes out of
+    its directory).
     """
     path = Path(path)
-    if path.is_symlink():
+    if not path.is_symlink():
+        mode = check_writable(path, example)
+    elif follow_links:
         path = path.resolve()
-    mode = check_writable(path, example)
+        mode = check_writable(path, example)
+    else:
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise OutputFileError(f"cannot write {path}: no permission to write in {path.parent}")
+        mode = 0o666 & ~_umask()
     remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX)
     try:

@@ -20,7 +20,8 @@ class Model:
     """A network with its config, input scaling, training history, and the split it was tested on.
 
     ``predict`` and ``predict_proba`` take RAW inputs (n, d), as ``inputs`` describes them
-    (for the embedded digits: 64 pixels 0..16): the model scales them itself.
+    (for the embedded digits: 64 pixels 0..16): the model scales them itself. Outputs are columns
+    0..K-1; ``classes[k]`` is column k's label when the model has labels (an estimator's network).
     """
 
     params: Params
@@ -31,6 +32,8 @@ class Model:
     data_source: dict = field(default_factory=lambda: {"kind": "sklearn-digits"})
     inputs: Inputs = OPTDIGITS  # how many inputs, whether an image, which raw values are valid
     metrics: dict = field(default_factory=dict)  # test-split scores measured after training
+    # (K,) the outputs' class labels, for a DigitNetClassifier's network (its classes_); None: the classes 0..K-1
+    classes: np.ndarray | None = None
 
     @property
     def n_inputs(self) -> int:

@@ -37,7 +37,7 @@ METADATA_KEY = "digitnet"
 _WEIGHTS = ("W1", "W2", "b1", "b2")
 _SHA256 = r"^[0-9a-f]{64}$"
 
-__all__ = ["ModelInfo", "load", "save", "to_bytes"]
+__all__ = ["ModelInfo", "load", "load_model", "save", "to_bytes"]
 
 
 class _Strict(BaseModel):
@@ -154,8 +154,8 @@ def to_bytes(model: Model, estimator: dict | None = None) -> bytes:
 def save(model, path: str | Path) -> Path:
     """Write ``model`` (a Model, or a fitted DigitNetClassifier) to ``path`` (conventionally ``*.safetensors``)
     atomically; returns the path."""
-    if isinstance(model, Model):
-        return write_atomic(path, to_bytes(model))
+    if isinstance(model, Model):  # one with class labels is an estimator's network: its file says so
+        return write_atomic(path, to_bytes(model, None if model.classes is None else classes_info(model.classes)))
     from .estimator import DigitNetClassifier
 
     if not isinstance(model, DigitNetClassifier):
@@ -166,7 +166,27 @@ def save(model, path: str | Path) -> Path:
 def load(path: str | Path):
     """Read a file written by :func:`save`: a Model, or the DigitNetClassifier that was saved.
     Any other file raises :class:`ModelFileError`."""
-    path = Path(path)
+    model, info = _read(Path(path))
+    if info.estimator is None:
+        return model
+    from .estimator import DigitNetClassifier
+
+    try:
+        return DigitNetClassifier.from_file_contents(model, info.estimator.model_dump())
+    except ValueError as e:
+        raise ModelFileError(f"{path}: corrupted or inconsistent model file: {_first_line(e)}") from None
+
+
+def load_model(path: str | Path) -> Model:
+    """Read any model file digitnet writes as a :class:`Model`: what ``train`` wrote, or the network of a
+    DigitNetClassifier (``digitnet.save(estimator)``, ``sweep --save-best``), its class labels in
+    ``Model.classes``. What the commands load: each of them takes every model file.
+    Any other file raises :class:`ModelFileError`."""
+    return _read(Path(path))[0]
+
+
+def _read(path: Path) -> tuple[Model, ModelInfo]:
+    """The model in the file at ``path`` and its checked metadata; ModelFileError for anything else."""
     if not path.exists():
         raise ModelFileError(f"{path}: no such model file")
     if path.is_dir():
@@ -202,18 +222,22 @@ def load(path: str | Path):
     try:
         text = metadata[METADATA_KEY] if version >= 3 else json.dumps(_upgrade(info))
         info = ModelInfo.model_validate_json(text)
-        model = _build(tensors, info)
-        if info.estimator is None:
-            return model
-        from .estimator import DigitNetClassifier
-
-        return DigitNetClassifier.from_file_contents(model, info.estimator.model_dump())
+        return _build(tensors, info), info
     except ValidationError as e:
         error = e.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise ModelFileError(f"{path}: corrupted or inconsistent model file: {where}: {error['msg']}") from None
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise ModelFileError(f"{path}: corrupted or inconsistent model file: {_first_line(e)}") from None
+
+
+def classes_info(classes: np.ndarray, feature_names: list[str] | None = None) -> dict:
+    """The ``estimator`` entry of a model file (:class:`EstimatorInfo`) for these class labels and feature names."""
+    return {
+        "classes": [c.item() if isinstance(c, np.generic) else c for c in classes],
+        "classes_dtype": classes.dtype.str if classes.dtype != object else "O",
+        "feature_names": feature_names,
+    }
 
 
 def _upgrade(info: dict) -> dict:
@@ -274,6 +298,11 @@ def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
     if h.best_epoch is not None and h.best_epoch > len(h.loss):
         raise ValueError(f"history.best_epoch {h.best_epoch} is past the last epoch {len(h.loss)}")
     history = History.from_dict({k: _nan_for_none(v) for k, v in h.model_dump().items()})
+    classes = None
+    if info.estimator is not None:
+        classes = np.array(info.estimator.classes, dtype=np.dtype(info.estimator.classes_dtype))
+        if classes.shape != (arch.n_outputs,):
+            raise ValueError(f"{len(classes)} class labels for a network of {arch.n_outputs} outputs")
     return Model(
         params=params,
         config=config,
@@ -283,6 +312,7 @@ def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
         data_source=info.data.model_dump(exclude_none=True),
         inputs=inputs,
         metrics={k: (math.nan if v is None else v) for k, v in info.metrics.model_dump().items()} if info.metrics else {},
+        classes=classes,
     )
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import DataError, NoTestDataError
 from ..files import Recorded
 from .csv import load_csv, read_labelled_csv
-from .dataset import Dataset, Inputs
+from .dataset import Dataset
 from .embedded import load_digits
 from .idx import MNIST_CLASSES, find_mnist_files, load_mnist, read_mnist_source
 from .images import IMAGE_INPUTS, IMAGE_SUFFIXES, class_folders, load_image_folder, read_image_folder
@@ -113,6 +113,8 @@ def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, 
     """
     if data is not None:
         return _scoring_data(model, data)
+    if len(model.test_indices) == 0:
+        raise NoTestDataError("the model has no held-out test split (it was fitted on all its data)")
     source = model.data_source
     kind, path = source.get("kind"), source.get("path")
     if kind == "sklearn-digits":
@@ -127,8 +129,6 @@ def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, 
         where = f"{'official' if kind == 'mnist' else 'held-out'} test split of {path}"
     else:
         raise NoTestDataError("the model does not record where its training data came from")
-    if len(model.test_indices) == 0:
-        raise NoTestDataError("the model has no held-out test split (it was fitted on all its data)")
     if model.test_indices.max() >= len(y):
         raise NoTestDataError("the model's test split does not fit its training data")
     return X[model.test_indices], y[model.test_indices], where
@@ -168,16 +168,39 @@ def _scoring_data(model: Model, data: str | Path) -> tuple[np.ndarray, np.ndarra
         X, y, _ = read_image_folder(where.path, inputs)
         n_classes = int(y.max()) + 1
     else:
-        inputs, n_classes = model.inputs, model.n_classes
+        inputs, n_classes = model.inputs, _class_numbers(model, text)
         X, y, _ = read_labelled_csv(where.path, inputs=inputs, n_classes=n_classes)
-    _check_compatible(model, inputs, n_classes, text)
+    if inputs.n_features != model.n_inputs:
+        raise DataError(f"{text} has {inputs.describe()}; the model takes {model.inputs.describe()}")
+    y = _as_outputs(model, y, n_classes, text)
     if test_rows is not None:
         return X[test_rows], y[test_rows], f"official test split of {text}"
     return X, y, text
 
 
-def _check_compatible(model: Model, inputs: Inputs, n_classes: int, where: str) -> None:
-    if inputs.n_features != model.n_inputs:
-        raise DataError(f"{where} has {inputs.describe()}; the model takes {model.inputs.describe()}")
-    if n_classes > model.n_classes:
-        raise DataError(f"{where} has {n_classes} classes; the model knows {model.n_classes}")
+def _class_numbers(model: Model, where: str) -> int:
+    """How many class numbers (0..n-1) a data set may use to label samples for ``model``."""
+    classes = model.classes
+    if classes is None:
+        return model.n_classes
+    if classes.dtype.kind not in "iu" or classes.min() < 0:
+        shown = ", ".join(repr(c) for c in classes[:2].tolist())
+        raise DataError(f"{where} labels its samples with class numbers, and this model was fitted with other labels: "
+                        f"its classes are labels ({shown}, ...); score it in Python with DigitNetClassifier.score")
+    return int(classes.max()) + 1
+
+
+def _as_outputs(model: Model, y: np.ndarray, n_classes: int, where: str) -> np.ndarray:
+    """Class numbers y as the model's output columns: themselves, or their places in ``model.classes``."""
+    classes = model.classes
+    if classes is None:
+        if n_classes > model.n_classes and y.max() >= model.n_classes:
+            raise DataError(f"{where} has samples of class {int(y.max())}; the model knows classes 0..{model.n_classes - 1}")
+        return y
+    _class_numbers(model, where)
+    columns = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
+    unknown = classes[columns] != y
+    if unknown.any():
+        raise DataError(f"{where} has samples of class {int(y[unknown][0])}, which is not one of the model's classes "
+                        f"{classes[:12].tolist()}")
+    return columns
