@@ -109,14 +109,17 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"DigitNetClassifier needs samples of at least 2 classes; got 1 class ({self.classes_[0]!r})")
         config = self.config()
         data = Dataset(X, y_codes, {"kind": "arrays"}, _inputs(X.shape[1]), len(self.classes_))
+        run = self._new_run(X.shape[1], config)
         try:
-            model = fit_model(data, config)
+            model = fit_model(data, config, run=run)
         except DataError as e:
             if config.val_fraction == 0 or "training and validation" not in str(e):
                 raise ValueError(str(e)) from None
             # too few samples of some class for a validation split: train on all of them, without early stopping
             warnings.warn(f"{e}; training without a validation split", UserWarning, stacklevel=2)
-            model = fit_model(data, Config(**{**config.to_dict(), "val_fraction": 0.0, "patience": None}))
+            config = Config(**{**config.to_dict(), "val_fraction": 0.0, "patience": None})
+            run = self._new_run(X.shape[1], config)
+            model = fit_model(data, config, run=run)
         history = model.history
         if history.stop_reason == "diverged":
             raise ValueError(
@@ -130,33 +133,48 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
                 f"the validation loss was still falling after the last of {config.epochs} epochs; "
                 "more epochs may help", ConvergenceWarning, stacklevel=2,
             )
-        self._run = None  # a later partial_fit starts afresh
+        self._continue(model, run)
         self._learnt(model)
         return self
+
+    def _new_run(self, n_features: int, config: Config) -> Run:
+        return Run(n_features, len(self.classes_), config, np.random.default_rng(config.seed),
+                   image_shape=_inputs(n_features).image_shape)
+
+    def _continue(self, model: Model, run: Run) -> None:
+        """What partial_fit continues: ``run`` (weights, optimizer state, epochs), the model's scaling, a copy of its history."""
+        curves = {k: list(v) if isinstance(v, list) else v for k, v in model.history.to_dict().items()}
+        self._run, self._scaling = run, model.scaling
+        self._history = History(**{**curves, "stop_reason": "max_epochs"})
 
     def partial_fit(self, X, y, classes=None):
         """One epoch on X, y, continuing the weights and the optimizer's state of earlier calls.
 
-        The first call needs ``classes`` (every label that will ever come) and sets the input
-        scaling from its X; after ``fit``, it continues from the fitted weights and scaling (with a
-        fresh optimizer state). Early stopping and the validation split do not apply.
+        Without an earlier ``fit``, the first call needs ``classes`` (every label that will ever come)
+        and sets the input scaling from its X; the learning rate follows the schedule over ``epochs``
+        calls, then stays at its last epoch's rates.
+
+        After ``fit``, it continues fit's run where it ended: the same weights and scaling, Adam's
+        moments and step count, at the learning rate of the schedule's last epoch (the cosine
+        schedule's end: about 0.2% of ``lr`` and falling), so a continuation refines the fit and
+        never undoes it. An estimator loaded from a file keeps no optimizer state: its continuation
+        starts a fresh Adam at those same last-epoch rates. Early stopping and the validation split
+        do not apply.
         """
         fitted = hasattr(self, "model_")
         first = getattr(self, "_run", None) is None
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=first and not fitted)
         check_classification_targets(y)
-        if first and fitted:  # continue what fit learnt
+        if first and fitted:  # a loaded estimator: continue its weights, with no optimizer state to continue
             classes = self.classes_ if classes is None else classes
             if not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(f"classes={np.unique(classes).tolist()} differ from fit's {self.classes_.tolist()}")
             model = self.model_
-            self._scaling = model.scaling
-            self._run = Run(X.shape[1], len(self.classes_), model.config, np.random.default_rng(model.config.seed),
-                            image_shape=_inputs(X.shape[1]).image_shape)
+            run = self._new_run(X.shape[1], model.config)
             for name, w in model.params.items():
-                self._run.params[name][...] = w
-            curves = {k: list(v) if isinstance(v, list) else v for k, v in model.history.to_dict().items()}
-            self._history = History(**{**curves, "stop_reason": "max_epochs"})
+                run.params[name][...] = w
+            run.epochs = model.history.epochs
+            self._continue(model, run)
         elif first:
             if classes is None:
                 raise ValueError("the first call to partial_fit needs classes=, every class label that will come")
@@ -165,8 +183,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"DigitNetClassifier needs at least 2 classes; got {self.classes_.tolist()}")
             config = self.config()
             self._scaling = fit_scaling(X, config.scaling)
-            self._run = Run(X.shape[1], len(self.classes_), config, np.random.default_rng(config.seed),
-                            image_shape=_inputs(X.shape[1]).image_shape)
+            self._run = self._new_run(X.shape[1], config)
             self._history = History(stop_reason="max_epochs")
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={np.unique(classes).tolist()} differ from the first call's {self.classes_.tolist()}")
@@ -175,14 +192,16 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"labels {unknown.tolist()} are not among classes {self.classes_.tolist()}")
         run, h = self._run, self._history
         y_codes = np.searchsorted(self.classes_, y)
+        lr = run.learning_rate()
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, by name
             sum_loss, hits = run.epoch(self._scaling.apply(X, dtype=run.config.dtype), run.targets(y_codes), y_codes)
+        run.release_data()
         if not np.isfinite(sum_loss):
             raise ValueError(f"training diverged (the loss became NaN or infinite); lower lr (now {run.config.lr})")
         h.loss.append(sum_loss / len(X))
         h.accuracy.append(hits / len(X))
         h.error.append(sum_loss / len(X))
-        h.lr.append(run.config.lr)
+        h.lr.append(lr)
         params = {name: w.copy() for name, w in run.params.items()}
         self._learnt(Model(params, run.config, self._scaling, h, np.empty(0, np.int64), {"kind": "arrays"},
                            _inputs(X.shape[1])))

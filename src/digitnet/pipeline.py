@@ -11,7 +11,7 @@ from .config import Config
 from .data import Dataset, fit_scaling, load_digits, split
 from .metrics import scores
 from .model import Model
-from .trainer import History, fit
+from .trainer import History, Run, fit
 
 
 def train(
@@ -43,11 +43,13 @@ def train(
 
 
 def fit_model(
-    data: Dataset, config: Config, rows: np.ndarray | None = None, *, callback: Callable[[History], None] | None = None
+    data: Dataset, config: Config, rows: np.ndarray | None = None, *, callback: Callable[[History], None] | None = None,
+    run: Run | None = None,
 ) -> Model:
     """Fit a network on ``rows`` of ``data`` (default: all of it), less a validation split when
     ``config.val_fraction`` > 0; the inputs are scaled with statistics of the rows it fits on.
-    The model has no test split and no test metrics: ``train`` adds them, cross-validation scores it itself."""
+    The model has no test split and no test metrics: ``train`` adds them, cross-validation scores it itself.
+    ``run``: the :class:`~digitnet.trainer.Run` to train (see :func:`~digitnet.trainer.fit`), kept by the caller."""
     train_idx = np.arange(len(data.y)) if rows is None else np.asarray(rows)
     fit_idx, val_idx = train_idx, train_idx[:0]
     if config.val_fraction > 0:
@@ -67,5 +69,6 @@ def fit_model(
         n_total=len(data.y),
         callback=callback,
         image_shape=data.inputs.image_shape,
+        run=run,
     )
     return Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs)

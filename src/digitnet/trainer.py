@@ -87,6 +87,7 @@ def fit(
     callback: Callable[[History], None] | None = None,
     plain: bool = False,
     image_shape: tuple[int, int] | None = None,
+    run: Run | None = None,
 ) -> tuple[Params, History]:
     """Train a network on scaled inputs X (n, d) with integer labels y (n,) in 0..n_classes-1.
 
@@ -98,13 +99,16 @@ def fit(
     Ctrl-C ends training early and returns what was learnt, with stop_reason "interrupted".
     ``plain=True`` runs through network.forward/backward instead of the compiled kernels
     (slower; the same weights up to rounding). ``image_shape`` (height, width) of X's rows is
-    what ``config.augment`` needs to move them.
+    what ``config.augment`` needs to move them. ``run``: train this :class:`Run` (made with ``rng``
+    for X's width, ``n_classes`` and ``config``) instead of a new one, and keep it: afterwards it holds
+    the weights, the optimizer's state and the epochs run, from where ``partial_fit`` continues.
     """
     dtype = np.dtype(config.dtype)
     n_classes = n_classes if n_classes is not None else int(np.max(y)) + 1
     check_memory(len(X), X.shape[1], n_classes, config)
     X = np.ascontiguousarray(X, dtype=dtype)
-    run = Run(X.shape[1], n_classes, config, rng, plain=plain, image_shape=image_shape)
+    if run is None:
+        run = Run(X.shape[1], n_classes, config, rng, plain=plain, image_shape=image_shape)
     theta, params = run.theta, run.params
     Y = run.targets(y)
     has_val = X_val is not None and y_val is not None and len(X_val) > 0
@@ -151,6 +155,7 @@ def fit(
         history.stop_reason = "interrupted"
     if best_theta is not None:
         theta[:] = best_theta
+    run.release_data()
     return {name: w.copy() for name, w in params.items()}, history
 
 
@@ -189,6 +194,16 @@ class Run:
             rng, n_inputs, config.n_hidden, n_classes, init=config.init, bias=config.bias, dtype=config.dtype))
         self.engine = _PerSample(self.theta, self.params, config, plain) if per_sample(config) else \
             _Batches(self.theta, self.params, config, plain, image_shape)
+
+    def release_data(self) -> None:
+        """Forget the data of the last epoch (kept to reuse what was computed from it): a Run kept after
+        training holds its weights and optimizer state, not the training set."""
+        if isinstance(self.engine, _Batches):
+            self.engine.fill_of = None
+
+    def learning_rate(self) -> float:
+        """The rate the next epoch starts at: the schedule's, and past ``config.epochs`` its last epoch's."""
+        return learning_rate(self.config, min(self.epochs, self.config.epochs - 1) / self.config.epochs)
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         """One-hot rows (n, K) for labels y, smoothed by config.label_smoothing."""
