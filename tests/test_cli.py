@@ -366,3 +366,42 @@ def test_the_serve_cache_never_follows_a_link_out_of_its_directory(tmp_path, mon
     os.link(precious, entry)  # a hard link: replaced by a new file, the other name keeps its content
     command._default_model()
     assert precious.read_bytes() == b"a user's notes, not a model" and digitnet.load(entry).config == model.config
+
+
+# ---- --recipe auto, the default (issue 19, item 19) ------------------------------------------------------
+
+
+def _fake_mnist(folder, n_train, n_test=10):
+    from digitnet.data.idx import write_idx
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    y = (np.arange(n_train + n_test) % 10).astype(np.uint8)
+    X = rng.integers(0, 30, size=(n_train + n_test, 28, 28), dtype=np.uint8)
+    X[np.arange(len(y)), 4:24, 2 + 2 * y] = 255  # a bar of ink whose place is the class
+    for part, rows in (("train", slice(0, n_train)), ("t10k", slice(n_train, None))):
+        write_idx(folder / f"{part}-images-idx3-ubyte.gz", X[rows])
+        write_idx(folder / f"{part}-labels-idx1-ubyte.gz", y[rows])
+    return folder
+
+
+@pytest.mark.parametrize("n_train, expected", [(10_000, "mnist"), (500, "modern")])
+def test_train_chooses_the_recipe_from_the_data_and_says_so(tmp_path, n_train, expected):
+    folder = _fake_mnist(tmp_path / "mnist", n_train)
+    out = tmp_path / "m.safetensors"
+    r = cli("train", "--data", f"mnist:{folder}", "--epochs", "1", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert f"Training '{expected}' (--recipe auto's choice for {n_train + 10:,} 28x28 images" in r.stderr
+    assert f"Trained '{expected}' (--recipe auto's choice" in r.stdout
+    model = digitnet.load(out)
+    assert model.config.recipe == expected and model.config.batch_size == (256 if expected == "mnist" else 64)
+    r = cli("train", "--data", f"mnist:{folder}", "--recipe", "modern", "--epochs", "1", "--quiet", "--json", "--out", out)
+    assert r.exit_code == 0 and json.loads(r.stdout)["recipe"] == "modern"  # chosen by the user: kept
+    assert json.loads(r.stdout)["recipe_chosen_by"] == "--recipe"
+
+
+def test_train_on_the_embedded_digits_chooses_modern(tmp_path):
+    r = cli("train", "--epochs", "1", "--quiet", "--json", "--out", tmp_path / "m.safetensors")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["recipe"] == "modern" and summary["recipe_chosen_by"] == "auto"

@@ -100,3 +100,12 @@ def test_the_command_line_reaches_every_setting(tmp_path):
     ]:
         r = CliRunner().invoke(app, ["train", *args, "--quiet", "--out", str(tmp_path / "x.safetensors")])
         assert r.exit_code == 2 and r.stderr.startswith("error: ") and message in r.stderr, (args, r.stderr)
+
+
+def test_recipe_auto_chooses_mnist_for_mnist_sized_images_only():
+    from digitnet.config import recipe_for
+
+    assert recipe_for((28, 28), 70_000) == "mnist" and recipe_for((28, 28), 10_000) == "mnist"
+    assert recipe_for((28, 28), 9_999) == "modern"  # a small folder of pictures: modern's settings
+    assert recipe_for((8, 8), 1_797) == "modern" and recipe_for(None, 100_000) == "modern"
+    assert recipe_for((32, 32), 60_000) == "modern"

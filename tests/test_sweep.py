@@ -107,3 +107,34 @@ def test_sweep_bad_input_is_one_line(tmp_path, args, message):
     r = CliRunner().invoke(app, ["sweep", *args, "--quiet", "--out", str(tmp_path / "s.csv")])
     assert r.exit_code == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1 and message in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_scheduler_without_workers_fails_in_bounded_time_with_one_line(tmp_path, small):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None, processes=True) as cluster:
+        t = time.perf_counter()
+        r = CliRunner().invoke(app, ["sweep", "--grid", "hidden=20", "--cv", "2", "--dask-scheduler",
+                                     cluster.scheduler_address, "--quiet", "--out", str(tmp_path / "s.csv")])
+        assert time.perf_counter() - t < 30
+    assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1, r.output
+    assert f"the Dask scheduler at {cluster.scheduler_address} has no workers (none joined within 5 s)" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_starts_from_the_recipe_auto_chooses(digits):
+    from digitnet.sweep import base_estimator, choose_recipe
+
+    images = digitnet.Dataset(np.zeros((10_000, 784), np.uint8) + np.arange(10_000)[:, None] % 2,
+                              np.arange(10_000) % 2, inputs=digitnet.Inputs(784, (28, 28), (0, 255)))
+    assert choose_recipe("auto", images) == "mnist" and choose_recipe("auto", digits) == "modern"
+    assert choose_recipe("blog", images) == "blog"
+    params = base_estimator("mnist", 3).get_params()
+    assert (params["batch_size"], params["lr"], params["augment"], params["random_state"]) == (256, 0.004, 1, 3)
+
+
+def test_a_fit_that_fails_ranks_last_and_says_why(small):
+    results, _ = search(small, {"lr": [0.01, 1e300]}, cv=2)
+    assert [r.params["lr"] for r in results] == [0.01, 1e300]
+    assert np.isfinite(results[0].mean_score) and results[0].failure is None
+    assert np.isnan(results[1].mean_score) and "training diverged" in results[1].failure

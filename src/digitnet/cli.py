@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
     import click
 
 from ._version import __version__
-from .config import RECIPES, Config
+from .config import AUTO_RECIPE, MNIST_MIN_ROWS, RECIPES, Config, recipe_for
 from .data import Inputs, is_number, read_csv
 from .data import held_out, load_data
 from .data.sources import input_files, recorded_files
@@ -44,7 +44,11 @@ from .files import check_distinct, check_writable, open_regular, write_atomic
 from .persistence import json_safe, load_model, save, to_bytes
 from .trainer import STOP_REASONS, History
 
-Recipe = enum.Enum("Recipe", {name: name for name in RECIPES}, type=str)  # type: ignore[misc]
+# auto, then the recipes: auto (the default) chooses one from the data (config.recipe_for)
+Recipe = enum.Enum("Recipe", {name: name for name in (AUTO_RECIPE, *RECIPES)}, type=str)  # type: ignore[misc]
+RECIPE_HELP = (f"Settings to start from: {AUTO_RECIPE} (mnist for 28x28 images of {MNIST_MIN_ROWS:,} rows or more, "
+               "modern otherwise), modern, mnist (28x28 images, 60,000 of them), the post's (blog), or the post's with "
+               "the exact gradient.")
 
 
 class DropoutChoice(str, enum.Enum):
@@ -97,7 +101,7 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-FLAGS = {"n_hidden": "--hidden", "batch_size": "--batch-size"}  # Config fields whose option has another name
+FLAGS = {"n_hidden": "--hidden", "batch_size": "--batch-size", "n_iter": "--n-iter"}  # names whose option differs
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130
@@ -192,7 +196,7 @@ DataOption = Annotated[
 @app.command(epilog="Example: digitnet train --recipe blog --dropout 0 --seed 3 --out blog.safetensors")
 @translate_errors
 def train(
-    recipe: Annotated[Recipe, typer.Option(help="Settings to start from: modern, mnist (28x28 images, 60,000 of them), the post's (blog), or the post's with the exact gradient.")] = Recipe("modern"),
+    recipe: Annotated[Recipe, typer.Option(help=RECIPE_HELP)] = Recipe(AUTO_RECIPE),
     hidden: Annotated[int | None, typer.Option(help=f"Hidden neurons ({_by_recipe('n_hidden')}).")] = None,
     dropout: Annotated[float | None, typer.Option(help=f"Fraction of hidden neurons dropped in training ({_by_recipe('dropout')}).")] = None,
     epochs: Annotated[int | None, typer.Option(help=f"Maximum epochs ({_by_recipe('epochs')}).")] = None,
@@ -224,12 +228,18 @@ def train(
         if name in given:
             fail(f"{name} is set twice (--set {name}=... and {FLAGS.get(name, '--' + name)} or another --set)")
         given[name] = Config.parse(name, text)
-    config = Config.from_recipe(recipe.value, **given)
+    auto = recipe.value == AUTO_RECIPE
+    config = Config.from_recipe("modern" if auto else recipe.value, **given)  # the options checked before any reading
     check_writable(out_path)
     check_distinct([("--out", out_path)], _data_inputs(data))
     dataset = load_data(data)
+    chosen = ""
+    if auto:
+        config = Config.from_recipe(recipe_for(dataset.inputs.image_shape, len(dataset.y)), **given)
+        chosen = f" (--recipe auto's choice for {_data_shape(dataset)}; --recipe NAME to choose)"
     if not quiet:
-        err.print(f"Training '{config.recipe}' on {len(dataset.y)} digits; Ctrl-C stops and keeps what was learnt.", markup=False)
+        err.print(f"Training '{config.recipe}'{chosen} on {len(dataset.y)} digits; Ctrl-C stops and keeps what was learnt.",
+                  markup=False)
     with _EpochProgress(config, enabled=not quiet) as callback:
         model = train_model(dataset, config, callback=callback)
     h = model.history
@@ -248,6 +258,7 @@ def train(
             ctrl_c.deferring = False
     summary = {
         "recipe": config.recipe,
+        "recipe_chosen_by": AUTO_RECIPE if auto else "--recipe",
         "epochs": h.epochs,
         "stop_reason": h.stop_reason,
         "best_epoch": h.best_epoch,
@@ -258,7 +269,7 @@ def train(
     if as_json:
         sys.stdout.write(_dumps(summary) + "\n")
     else:
-        _print_train_summary(model, written)
+        _print_train_summary(model, written, chosen)
     if written is None:
         fail(f"training diverged at epoch {h.epochs} (loss is NaN or infinite); no model written. "
              "Lower the learning rate (--lr) or turn dropout off (--dropout 0).", EXIT_DIVERGED)
@@ -464,6 +475,7 @@ def sweep(
     n_jobs: Annotated[int, typer.Option(help="Parallel fits on this machine (-1: one per core); with --dask-scheduler, the cluster's.")] = 1,
     dask_scheduler: Annotated[str | None, typer.Option(help="Run the fits on a Dask cluster, e.g. tcp://host:8786.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the folds, the random search and every fit.")] = 0,
+    recipe: Annotated[Recipe, typer.Option(help=RECIPE_HELP.replace("Settings to start from", "The settings the grid changes"))] = Recipe(AUTO_RECIPE),
     data: DataOption = None,
     out_path: Annotated[Path, typer.Option("--out", help="Ranked results as CSV; a PNG of score against each parameter beside it.")] = Path("sweep.csv"),
     save_best: Annotated[Path | None, typer.Option(help="Refit the best settings on all the data and write the model file.")] = None,
@@ -472,33 +484,42 @@ def sweep(
     """Cross-validated search over settings with scikit-learn's searches, on this machine's cores or a Dask cluster."""
     from . import sweep as sweeps
 
+    if n_jobs == 0:
+        fail("--n-jobs must be a positive number of processes or -1 for one per core; got 0")
+    # everything that can be checked, before the data are read and long before the first fit
+    sweeps.check_options(cv=cv, kind=search.value, n_iter=n_iter, n_jobs=n_jobs, seed=seed, recipe=recipe.value,
+                         scheduler=dask_scheduler)
     png = out_path.with_suffix(".png")
     outputs = [("--out", out_path, "sweep.csv"), ("the figure beside --out", png, "sweep.png"),
                *([("--save-best", save_best, "best.safetensors")] if save_best else [])]
     for _, path, example in outputs:
         check_writable(path, example=example)
     check_distinct([(what, path) for what, path, _ in outputs], _data_inputs(data))
-    if n_jobs == 0:
-        fail("--n-jobs must be a positive number of processes or -1 for one per core; got 0")
-    parsed = sweeps.parse_grid(grid)
+    parsed = sweeps.parse_grid(grid, limit=sweeps.MAX_RANDOM_GRID if search.value == "random" else sweeps.MAX_CANDIDATES)
     dataset = load_data(data)
-    n = int(np.prod([len(v) for v in parsed.values()]))
+    chosen = sweeps.choose_recipe(recipe.value, dataset)
+    n = math.prod(len(v) for v in parsed.values())
     planned = f"{min(n, n_iter) if search.value == 'random' else n} candidates x {cv} folds"
     if not quiet:
-        err.print(f"Sweep ({search.value} search): {planned} on {len(dataset.y)} samples"
+        err.print(f"Sweep ({search.value} search from recipe '{chosen}'): {planned} on {len(dataset.y)} samples"
                   f"{' on ' + dask_scheduler if dask_scheduler else ''}; progress from joblib below.", markup=False)
     start = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):  # scikit-learn prints its progress; stdout is for results
         results, searcher = sweeps.search(dataset, parsed, cv=cv, kind=search.value, n_iter=n_iter, n_jobs=n_jobs,
-                                          scheduler=dask_scheduler, seed=seed, verbose=0 if quiet else SWEEP_PROGRESS)
+                                          scheduler=dask_scheduler, seed=seed, recipe=chosen,
+                                          verbose=0 if quiet else SWEEP_PROGRESS)
     elapsed = time.perf_counter() - start
+    failed = [res for res in results if not math.isfinite(res.mean_score)]
+    if failed:
+        err.print(one_line(f"warning: {len(failed)} of {len(results)} candidates failed to fit and rank last "
+                           f"({failed[0].failure})"), markup=False)
     write_atomic(out_path, sweeps.to_csv(results), example="sweep.csv")
     _write_figure(sweeps.plot(results), png, example="sweep.png", dpi=100)
     names = sorted(parsed)
     table = Table("rank", *names, "accuracy (mean ± std)", "fit time", title=f"Sweep: {planned}, {elapsed:.1f} s")
     for res in results[:TABLE_ROWS]:
-        table.add_row(str(res.rank), *[str(res.params.get(k)) for k in names],
-                      f"{res.mean_score:.2%} ± {res.std_score:.2%}", f"{res.mean_fit_time * 1000:.0f} ms")
+        score = f"{res.mean_score:.2%} ± {res.std_score:.2%}" if math.isfinite(res.mean_score) else "failed"
+        table.add_row(str(res.rank), *[str(res.params.get(k)) for k in names], score, f"{res.mean_fit_time * 1000:.0f} ms")
     out.print(table)
     out.print(f"Results written to {out_path} and {png}", markup=False)
     if save_best is not None:
@@ -648,12 +669,19 @@ class _EpochProgress:
         self.progress.stop()
 
 
-def _print_train_summary(model: Model, written: Path | None) -> None:
+def _data_shape(dataset) -> str:
+    """'1,797 8x8 images' or '150 rows of 5 features': what --recipe auto looked at."""
+    shape = dataset.inputs.image_shape
+    n = len(dataset.y)
+    return f"{n:,} {shape[0]}x{shape[1]} images" if shape else f"{n:,} rows of {dataset.inputs.n_features} features"
+
+
+def _print_train_summary(model: Model, written: Path | None, chosen: str = "") -> None:
     h, m = model.history, model.metrics
     why = STOP_REASONS[h.stop_reason]
     kept = f"; kept the weights of epoch {h.best_epoch} (lowest validation loss)" if h.best_epoch else ""
     epochs = f"{h.epochs} epoch{'s' if h.epochs != 1 else ''}"
-    out.print(f"Trained '{model.config.recipe}' for {epochs}: {why}{kept}.", markup=False)
+    out.print(f"Trained '{model.config.recipe}'{chosen} for {epochs}: {why}{kept}.", markup=False)
     if written is not None:
         out.print(
             f"Test accuracy {m['accuracy']:.2%}, the post's score {m['blog_score']:.2%}, "

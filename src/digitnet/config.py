@@ -218,3 +218,16 @@ RECIPES: dict[str, Config] = {
     # the post's network, loss, optimiser and stopping rule, with the exact gradient
     "blog-exact": dataclasses.replace(_BLOG, recipe="blog-exact", gradient="exact"),
 }
+
+
+AUTO_RECIPE = "auto"  # what `train --recipe auto` (the default) and `sweep --recipe auto` mean: recipe_for the data
+MNIST_IMAGE = (28, 28)
+MNIST_MIN_ROWS = 10_000  # the mnist recipe was tuned on 60,000 images; below this, modern's settings fit better
+
+
+def recipe_for(image_shape: tuple[int, int] | None, n_rows: int) -> str:
+    """The recipe for data of this shape and size: "mnist" for 28x28 images, MNIST_MIN_ROWS rows or more (what
+    it was tuned on: batches of 256, 1-pixel shifts); "modern" for anything else (8x8 digits, plain features)."""
+    if image_shape is not None and tuple(image_shape) == MNIST_IMAGE and n_rows >= MNIST_MIN_ROWS:
+        return "mnist"
+    return "modern"
