@@ -119,6 +119,37 @@ def test_constant_data_cannot_be_scaled():
         fit_scaling(np.zeros((5, 64)), "standard")
 
 
+def test_scaling_of_ordinary_data_is_numpys_mean_and_std_exactly(digits):
+    X = digits.X[:300].astype(np.float32)
+    s = fit_scaling(X, "standard")
+    assert s.offset[0] == X.mean(dtype=np.float64) and s.scale[0] == np.sqrt(np.var(X, dtype=np.float64))
+    assert fit_scaling(X, "blog").scale[0] == np.var(X, dtype=np.float64)
+
+
+@pytest.mark.parametrize("factor", [1e200, 1e300, 1e-300, 1e-305])
+def test_features_of_any_finite_size_are_scaled_and_learnt(digits, tmp_path, factor):
+    """Features of 1e200 overflowed the sum of squares (an infinite scale, 10% accuracy, a file load refused),
+    and of 1e-300 underflowed it ("every pixel has the same value"): now scaled as the digits are (issue 19, item 20)."""
+    data = Dataset(digits.X * factor, digits.y)  # plain features: any finite values
+    s = fit_scaling(data.X, "standard")
+    reference = fit_scaling(digits.X, "standard")
+    np.testing.assert_allclose([s.offset[0] / factor, s.scale[0] / factor], [reference.offset[0], reference.scale[0]],
+                               rtol=1e-12)
+    model = digitnet.train(data, digitnet.Config.from_recipe("modern", epochs=8))
+    assert model.metrics["accuracy"] > 0.95
+    loaded = digitnet.load(digitnet.save(model, tmp_path / "m.safetensors"))
+    test = model.test_indices
+    assert np.mean(loaded.predict(data.X[test]) == data.y[test]) == model.metrics["accuracy"]
+    assert np.mean(loaded.predict(data.X[test[:5]]) == data.y[test[:5]]) > 0.5  # the few-rows path too
+
+
+@pytest.mark.parametrize("factor, problem", [(1e200, "overflows"), (1e-300, "underflows")])
+def test_the_posts_scaling_by_the_variance_says_when_it_cannot(digits, factor, problem):
+    with pytest.raises(DataError, match=f"the post's scaling divides by the variance of the inputs, which {problem} "
+                                        "float64"):
+        fit_scaling(digits.X * factor, "blog")
+
+
 def test_a_model_reads_its_recorded_csv_again_only_as_recorded(tmp_path, digits, monkeypatch):
     """The data path in a model file is untrusted: it is read again only as a regular file of the recorded
     size and SHA-256, hashed as it is read (issue 19, item 3)."""

@@ -69,3 +69,15 @@ def test_a_model_without_biases(digits, tmp_path):
     path.write_bytes(export.to_bytes(model))
     P, _ = run_onnx(path, digits.X)
     assert P.dtype == np.float64 and np.abs(P - model.predict_proba(digits.X)).max() < 1e-12
+
+
+def test_features_of_size_1e200_export_as_a_float64_graph(digits, tmp_path):
+    """Their folded first layer (W1 / 1e200) does not fit float32: the model and its graph compute in float64."""
+    data = digitnet.Dataset(digits.X * 1e200, digits.y)
+    model = digitnet.train(data, digitnet.Config.from_recipe("modern", epochs=4))
+    out = export.to_onnx(model)
+    path = tmp_path / "big.onnx"
+    path.write_bytes(out.SerializeToString())
+    P, label = run_onnx(path, data.X)
+    assert P.dtype == np.float64 and np.abs(P - model.predict_proba(data.X)).max() < 1e-9
+    assert np.mean(label == data.y) > 0.95

@@ -31,9 +31,9 @@ def to_onnx(model: Model):
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
         raise DigitnetError("ONNX export needs the onnx package: pip install 'digitnet[onnx]'") from None
-    dtype = model.params["W1"].dtype
-    elem = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE}[dtype]
     W1, b1, W2, b2 = model.folded
+    dtype = W1.dtype  # the network's, or float64 where the folded scaling needs it (inputs of size 1e200)
+    elem = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): TensorProto.DOUBLE}[dtype]
     weights = [numpy_helper.from_array(np.ascontiguousarray(w, dtype=dtype), name)
                for w, name in ((W1, "W1"), (b1, "b1"), (W2, "W2"), (b2, "b2"))]
     nodes = [

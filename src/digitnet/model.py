@@ -44,7 +44,7 @@ class Model:
         return self.params["W2"].shape[1]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, K) for raw inputs X (n, d), in the network's dtype.
+        """Class probabilities (n, K) for raw inputs X (n, d), in the dtype of ``folded`` (the network's, as a rule).
 
         The same numbers as ``network.predict_proba(params, scaling.apply(X))`` up to rounding,
         computed with the scaling folded into the first layer: one compiled call for a few
@@ -61,14 +61,21 @@ class Model:
 
     @functools.cached_property
     def folded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """W1, b1 with the input scaling folded in: ((x - o) / s) @ W1 + b1 = x @ (W1 / s) + (b1 - (o / s) @ W1)."""
+        """W1, b1 with the input scaling folded in: ((x - o) / s) @ W1 + b1 = x @ (W1 / s) + (b1 - (o / s) @ W1).
+
+        In the network's dtype; in float64 when the folded weights do not fit it (inputs of size 1e200 or
+        1e-300 make W1 / s leave float32's range), so that inference stays what training learnt.
+        """
         dtype = self.params["W1"].dtype
         W1 = self.params["W1"].astype(np.float64)
         o, s = self.scaling.offset, self.scaling.scale
         b1 = self.params["b1"] if "b1" in self.params else np.zeros(W1.shape[1])
         b2 = self.params["b2"] if "b2" in self.params else np.zeros(self.params["W2"].shape[1])
-        W1f = np.ascontiguousarray(W1 / s[:, None], dtype=dtype)
-        return W1f, (b1 - (o / s) @ W1).astype(dtype), np.ascontiguousarray(self.params["W2"]), b2.astype(dtype)
+        W1f, b1f = W1 / s[:, None], b1 - (o / s) @ W1
+        if not (_fits(W1f, dtype) and _fits(b1f, dtype)):
+            dtype = np.dtype(np.float64)
+        return (np.ascontiguousarray(W1f, dtype=dtype), b1f.astype(dtype),
+                np.ascontiguousarray(self.params["W2"], dtype=dtype), b2.astype(dtype))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable class (n,) for raw inputs X (n, d)."""
@@ -80,3 +87,11 @@ class Model:
 
     def is_finite(self) -> bool:
         return all(np.all(np.isfinite(w)) for w in self.params.values())
+
+
+def _fits(values: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether float64 ``values`` keep their size in ``dtype``: none beyond its largest number, none of its
+    normal numbers lost below its smallest one."""
+    info = np.finfo(dtype)
+    size = np.abs(values[values != 0])
+    return bool(np.all(np.isfinite(values))) and (not size.size or (size.max() <= info.max and size.min() >= info.tiny))
