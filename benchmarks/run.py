@@ -488,7 +488,7 @@ def report(args, peak, small, blog, epoch, fits, catch_up, inference, memory, da
         f"float32 matrix products: {peak:.0f} GFLOP/s on 1024x1024 (the peak), {small:.0f} GFLOP/s on the "
         "training batch's 64x64x200 products.",
         "",
-        f"## Accuracy and fit time on {seeds} seeded 75/25 splits of load_digits",
+        f"## Accuracy and fit time on {seeds} seeded, stratified 75/25 splits of load_digits",
         "",
         "Test accuracy mean ± std over the splits; fit time median (min–max) over the splits, each split's "
         "time the median of 3 fits when one takes under a second; epochs median. Every system's time is its fit on "

@@ -1,4 +1,4 @@
-"""Every number quoted in docs/backprop.md, measured: python docs/backprop_numbers.py [--write | --check]
+"""Every number quoted in docs/backprop.md, measured or read from the recipes: python docs/backprop_numbers.py [--write | --check]
 
 The document holds blocks between `<!-- numbers:NAME -->` and `<!-- /numbers -->`; this script
 computes each block. --write puts fresh blocks into the document, --check (what `make docs-check`
@@ -17,7 +17,10 @@ from joblib import Parallel, delayed
 
 import digitnet
 from digitnet import network
+from digitnet.config import RECIPES
 from digitnet.data import fit_scaling, load_digits, split
+from digitnet.optim import Adam
+from digitnet.trainer import Run, learning_rate
 
 DOC = Path(__file__).resolve().parent / "backprop.md"
 SEEDS = range(10)
@@ -154,6 +157,120 @@ def block_saturated_output():
             f"squared error and {ce:.4f} for cross-entropy ({ce / mse:.0f} times larger).\n")
 
 
+def block_chaos():
+    """How far a change of 1e-12 in one weight travels in the per-sample recipes: chaotic in blog-exact, not in blog."""
+    samples, long = 400, 5 * 1347
+    rows = ["| recipe (dropout on, as the recipe) | largest weight difference after 400 samples | after 6,735 samples (5 epochs) |",
+            "|---|---|---|"]
+    for recipe in ("blog-exact", "blog"):
+        short = [_perturbed(recipe, seed, samples) for seed in CHAOS_SEEDS]
+        longer = [_perturbed(recipe, seed, long) for seed in CHAOS_SEEDS]
+        rows.append(f"| {recipe} | {_range(short, '.3g')} | {_range(longer, '.3g')} |")
+    return ("\n".join(rows) + f"\n\nW1[0, 0] moved by 1e-12 before training, seeds {CHAOS_SEEDS[0]}–{CHAOS_SEEDS[-1]} "
+            "(the same split, weights and masks otherwise); min–max over the seeds.\n")
+
+
+CHAOS_SEEDS = range(5)
+
+
+def _perturbed(recipe, seed, samples):
+    """The largest difference of any weight between two runs of ``recipe`` whose W1[0, 0] differed by 1e-12."""
+    config = digitnet.Config.from_recipe(recipe, seed=seed)
+    data = load_digits()
+    X = fit_scaling(data.X, config.scaling).apply(data.X)
+    train, _ = split(data.y, config.test_size, seed, stratify=config.stratify)
+    Xt, yt = X[train], data.y[train]
+    thetas = []
+    for bump in (0.0, 1e-12):
+        run = Run(64, 10, config, np.random.default_rng(seed))
+        run.params["W1"][0, 0] += bump
+        done = 0
+        while done < samples:  # whole epochs, then the first rows of one more
+            k = min(len(Xt), samples - done)
+            run.epoch(Xt[:k], run.targets(yt[:k]), yt[:k])
+            done += k
+        thetas.append(run.theta.copy())
+    return float(np.abs(thetas[0] - thetas[1]).max())
+
+
+def _range(values, spec):
+    return f"{min(values):{spec}}–{max(values):{spec}}"
+
+
+def block_adam_eps():
+    """digitnet's Adam (the paper's section 2 form, constant epsilon-hat) against the textbook form (PyTorch's)."""
+    steps = 50
+    by_norm, by_entry = zip(*(_adam_forms(seed, steps) for seed in ADAM_SEEDS))
+    return (f"After {steps} steps of `modern` from the same start on the same batches (float64, seeds "
+            f"{ADAM_SEEDS[0]}–{ADAM_SEEDS[-1]}), the two forms' $W_1$ differ by {_range(by_norm, '.2%')} of the way "
+            f"$W_1$ moved (by norm); the largest difference of one entry is {_range(by_entry, '.2%')} of the largest "
+            "move of one entry.\n")
+
+
+ADAM_SEEDS = range(5)
+
+
+def _adam_forms(seed, steps):
+    """(|W1_a - W1_b| / |W1_a - W1_0|, max |W1_a - W1_b| / max |W1_a - W1_0|) after ``steps`` of modern's mini-batches,
+    a with digitnet's Adam (optim.Adam), b with eps added to sqrt(v_hat) (torch.optim.Adam), in float64."""
+    c = RECIPES["modern"]
+    data = load_digits()
+    train, _ = split(data.y, c.test_size, seed, stratify=c.stratify)
+    X = fit_scaling(data.X[train], c.scaling).apply(data.X[train])
+    K, n = 10, len(train)
+    Y = np.eye(K)[data.y[train]] * (1 - c.label_smoothing) + c.label_smoothing / K
+    rng = np.random.default_rng(seed)
+    start = network.init_params(rng, 64, c.n_hidden, K, init=c.init, bias=c.bias, dtype="float64")
+    batches = []
+    while len(batches) < steps:
+        order = rng.permutation(n)
+        batches += [order[i : i + c.batch_size] for i in range(0, n, c.batch_size)]
+    per_epoch = -(-n // c.batch_size)
+    W1 = []
+    for textbook in (False, True):
+        theta, params = network.flatten({k: v.copy() for k, v in start.items()})
+        decayed = params["W1"].size + params["W2"].size
+        adam = Adam(theta, l2=c.l2, n_decayed=decayed)
+        for t, rows in enumerate(batches[:steps]):
+            epoch, i = divmod(t, per_epoch)
+            lr = learning_rate(c, (epoch + i * c.batch_size / n) / c.epochs)
+            _, cache = network.forward(params, X[rows])
+            g = network.backward(params, cache, Y[rows], "cross_entropy")
+            grad = np.concatenate([g[k].ravel() for k in network.PARAM_ORDER if k in g])
+            if not textbook:
+                adam.step_numpy(theta, grad, lr)
+                continue
+            adam.t += 1
+            grad[:decayed] += c.l2 * theta[:decayed]
+            adam.m = adam.beta1 * adam.m + (1 - adam.beta1) * grad
+            adam.v = adam.beta2 * adam.v + (1 - adam.beta2) * grad * grad
+            m_hat, v_hat = adam.m / (1 - adam.beta1**adam.t), adam.v / (1 - adam.beta2**adam.t)
+            theta -= lr * m_hat / (np.sqrt(v_hat) + adam.eps)
+        W1.append(params["W1"].copy())
+    moved, apart = W1[0] - start["W1"], W1[0] - W1[1]
+    return np.linalg.norm(apart) / np.linalg.norm(moved), np.abs(apart).max() / np.abs(moved).max()
+
+
+def block_modern_targets():
+    """modern's smoothed targets, from the recipe."""
+    eps, K = RECIPES["modern"].label_smoothing, 10
+    return (f"The `modern` recipe uses cross-entropy, with label smoothing {eps:g}: each target row of its {K} classes "
+            f"becomes ${1 - eps:g}\\,y + {eps / K:g}$, which still sums to 1, so the same $\\delta_2$ holds.\n")
+
+
+def block_modern_parameters():
+    c = RECIPES["modern"]
+    d, H, K = 64, c.n_hidden, 10
+    return (f"It updates one flat vector of all the parameters at once: {d * H + H + H * K + K:,} of them for `modern` "
+            f"on the 8x8 digits (${d} \\cdot {H} + {H} + {H} \\cdot {K} + {K}$).\n")
+
+
+def block_modern_schedule():
+    c = RECIPES["modern"]
+    return (f"In `modern` the rate $\\eta$ follows a {c.schedule} schedule from {c.lr:g} to 0 over its {c.epochs} epochs, "
+            f"updated every step (batches of {c.batch_size}), and $\\lambda = {c.l2:g}$.\n")
+
+
 BLOCKS = {
     "scaling": block_scaling,
     "saturation": block_saturation,
@@ -161,6 +278,11 @@ BLOCKS = {
     "outcomes": block_outcomes,
     "growth": block_growth,
     "saturated_output": block_saturated_output,
+    "chaos": block_chaos,
+    "modern_targets": block_modern_targets,
+    "modern_parameters": block_modern_parameters,
+    "adam_eps": block_adam_eps,
+    "modern_schedule": block_modern_schedule,
 }
 
 

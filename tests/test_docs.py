@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import digitnet
 import test_backprop_equations
 from digitnet.cli import app
 
@@ -42,3 +43,18 @@ def test_numbers_in_the_document_are_what_the_code_gives():
         [sys.executable, str(ROOT / "docs" / "backprop_numbers.py"), "--check"], capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_figures_of_the_current_recipes_in_the_document_come_from_them(monkeypatch):
+    """The quick blocks of docs/backprop.md that quote the recipes (smoothing, schedule, sizes) are fresh, and
+    follow the recipe when it changes: `make docs-check` fails when they go stale."""
+    monkeypatch.syspath_prepend(str(ROOT / "docs"))
+    import backprop_numbers
+
+    blocks = {m.group(2): m.group(3) for m in backprop_numbers.BLOCK.finditer(DOC)}
+    for name in ("modern_targets", "modern_parameters", "modern_schedule"):
+        assert blocks[name] == backprop_numbers.BLOCKS[name](), name
+    assert "label smoothing 0.2: each target row of its 10 classes becomes $0.8\\,y + 0.02$" in blocks["modern_targets"]
+    monkeypatch.setitem(backprop_numbers.RECIPES, "modern", digitnet.Config(label_smoothing=0.1, lr=0.02, epochs=16))
+    assert "$0.9\\,y + 0.01$" in backprop_numbers.block_modern_targets()
+    assert "from 0.02 to 0 over its 16 epochs" in backprop_numbers.block_modern_schedule()

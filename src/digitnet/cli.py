@@ -733,7 +733,7 @@ def _parse_pixels(text: str, inputs: Inputs) -> np.ndarray:
 
 
 def _print_blog_runs(runs: list[BlogRun], summary: dict) -> None:
-    table = Table(title="The post's algorithm over seeds (test scores on each seed's 25% split)")
+    table = Table(title="The post's algorithm over seeds (test scores on each seed's 25% split, unstratified as the post's train_test_split)")
     for name in ("seed", "dropout", "epochs", "stopped", "train error", "test error", "post's score", "accuracy"):
         table.add_column(name, justify="right")
     for r in runs:
