@@ -360,6 +360,22 @@ def test_image_folder_bad_input(tmp_path, rng):
         load_image_folder(tmp_path / "blank")
 
 
+def test_a_changed_picture_folder_is_hashed_again_never_decoded(tmp_path, rng, monkeypatch):
+    from digitnet import preprocess
+    from digitnet.data import held_out
+    from digitnet.errors import NoTestDataError
+
+    X, y = digit_images(40, rng)
+    write_png_folder(tmp_path / "pics", X, y)
+    model = digitnet.train(load_image_folder(tmp_path / "pics"), digitnet.Config.from_recipe("modern", epochs=1))
+    assert model.data_source["size"] == sum(p.stat().st_size for p in (tmp_path / "pics").rglob("*.png"))
+    assert len(held_out(model)[1]) == 10
+    (tmp_path / "pics" / "3" / "0003.png").write_bytes((tmp_path / "pics" / "3" / "0013.png").read_bytes())
+    monkeypatch.setattr(preprocess, "ink_from_image", lambda data: pytest.fail("decoded a folder that changed"))
+    with pytest.raises(NoTestDataError, match="pics: its pictures are not the ones recorded"):
+        held_out(model)
+
+
 def test_train_on_pictures_and_predict_a_picture(tmp_path, rng):
     X, y = digit_images(200, rng)
     write_png_folder(tmp_path / "pics", X, y)

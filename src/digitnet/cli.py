@@ -322,8 +322,8 @@ def predict(
         X, y = read_csv(csv, labels=labels, inputs=model.inputs, n_classes=model.n_classes)
         if labels is None:
             layout = "then a label column (ignored)" if y is not None else "no label column"
-            err.print(f"{csv}: read {len(X)} rows of {X.shape[1]} {model.inputs.noun}, {layout}; "
-                      "--labels/--no-labels says which", markup=False)
+            err.print(one_line(f"{csv}: read {len(X)} rows of {X.shape[1]} {model.inputs.noun}, {layout}; "
+                               "--labels/--no-labels says which"), markup=False)
     elif pixels is not None:
         X = _parse_pixels(pixels, model.inputs)
     else:
@@ -594,7 +594,7 @@ def _default_model() -> Model:
     if regular:
         try:
             model = load_model(cache)
-            err.print(f"Using the default model cached in {cache}", markup=False)
+            err.print(one_line(f"Using the default model cached in {cache}"), markup=False)
             return model
         except DigitnetError:
             pass  # a damaged cache: train again

@@ -61,7 +61,10 @@ def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int,
         f", then a label 0..{n_classes - 1})" if labels is not False else ")"
     )
     if recorded is not None:
-        hashing = recorded.open(path)
+        # first only hashed, in constant memory: parsing a file that is not the recorded one could fill memory
+        with recorded.open(path) as first:
+            first.check(recorded.sha256)
+        hashing = recorded.open(path)  # then parsed, and checked again: it may have changed in between
     else:
         try:
             hashing = HashingReader(path.open("rb"), name=str(path))

@@ -43,37 +43,57 @@ def read_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["imag
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"{directory}: no such directory (expected one sub-folder of pictures per class)")
-    budget = recorded.size if recorded is not None else None
-    rows, labels, digest, total, size, first = [], [], hashlib.sha256(), 0, None, None
-    for label, folder in class_folders(directory):
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-            limit = MAX_PICTURE_BYTES if budget is None else max(0, min(MAX_PICTURE_BYTES, budget - total))
-            with open_regular(path, limit=limit) as f:
-                data = f.read()
-            total += len(data)
-            digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
-            try:
-                ink = ink_from_image(data)  # (height, width)
-            except DataError as e:
-                raise DataError(f"{path}: {e}") from None
-            if size is None:
-                size, first = ink.shape, path
-            elif ink.shape != size:
-                raise DataError(f"{path}: {ink.shape[1]}x{ink.shape[0]} pixels, but {first.name} is "
-                                f"{size[1]}x{size[0]}; a folder holds pictures of one size")
-            x = to_input(ink, inputs)
-            if x is None:
-                raise DataError(f"{path}: no digit found (blank, or the ink is too small)")
-            rows.append(x)
-            labels.append(label)
-    if recorded is not None and (digest.hexdigest() != recorded.sha256 or budget not in (None, total)):
-        raise DataError(f"{directory}: its pictures are not the ones recorded (their names, sizes or contents "
-                        "differ): it has changed")
+    if recorded is not None:  # first only hashed, one picture at a time: decoding what was not recorded could fill memory
+        for _ in _Pictures(directory, recorded):
+            pass
+    rows, labels, size, first = [], [], None, None
+    pictures = _Pictures(directory, recorded)
+    for label, path, data in pictures:
+        try:
+            ink = ink_from_image(data)  # (height, width)
+        except DataError as e:
+            raise DataError(f"{path}: {e}") from None
+        if size is None:
+            size, first = ink.shape, path
+        elif ink.shape != size:
+            raise DataError(f"{path}: {ink.shape[1]}x{ink.shape[0]} pixels, but {first.name} is "
+                            f"{size[1]}x{size[0]}; a folder holds pictures of one size")
+        x = to_input(ink, inputs)
+        if x is None:
+            raise DataError(f"{path}: no digit found (blank, or the ink is too small)")
+        rows.append(x)
+        labels.append(label)
     if not rows:
         raise DataError(f"{directory}: no PNG or JPEG pictures in its sub-folders")
-    source = {"kind": "images", "path": str(directory.resolve()), "sha256": digest.hexdigest(), "size": total,
-              "inputs": "images" if inputs.image_shape != OPTDIGITS.image_shape else "images8"}
+    source = {"kind": "images", "path": str(directory.resolve()), "sha256": pictures.digest.hexdigest(),
+              "size": pictures.total, "inputs": "images" if inputs.image_shape != OPTDIGITS.image_shape else "images8"}
     return np.asarray(rows, dtype=np.float32), np.asarray(labels, dtype=np.int64), source
+
+
+class _Pictures:
+    """(class, path, bytes) of each picture of ``directory``'s class folders, in order, each a regular file of at most
+    MAX_PICTURE_BYTES, hashed into one digest of names and contents; with ``recorded``, reads stop past the recorded
+    size and the end checks the digest (DataError: it has changed)."""
+
+    def __init__(self, directory: Path, recorded: Recorded | None = None) -> None:
+        self.directory, self.recorded = directory, recorded
+        self.digest, self.total = hashlib.sha256(), 0
+
+    def __iter__(self):
+        budget = self.recorded.size if self.recorded is not None else None
+        for label, folder in class_folders(self.directory):
+            for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+                limit = MAX_PICTURE_BYTES if budget is None else max(0, min(MAX_PICTURE_BYTES, budget - self.total))
+                with open_regular(path, limit=limit) as f:
+                    data = f.read()
+                self.total += len(data)
+                self.digest.update(path.relative_to(self.directory).as_posix().encode() + b"\0"
+                                   + hashlib.sha256(data).digest())
+                yield label, path, data
+        if self.recorded is not None and (self.digest.hexdigest() != self.recorded.sha256
+                                          or budget not in (None, self.total)):
+            raise DataError(f"{self.directory}: its pictures are not the ones recorded (their names, sizes or "
+                            "contents differ): it has changed since")
 
 
 def class_folders(directory: Path) -> list[tuple[int, Path]]:
