@@ -234,6 +234,8 @@ MAKERS = {
     "mnist_dir": lambda d, m: _mnist_dir(d),
     "mnist_file": lambda d, m: _mnist_dir(d) / "train-images-idx3-ubyte.gz",
     "model_png": lambda d, m: _write(d / "m.png", m.read_bytes()),
+    "pics_two": lambda d, m: _pictures(d, "0", "1") if not (d / "pics").exists() else d / "pics",
+    "picture_file": lambda d, m: MAKERS["pics_two"](d, m) / "1" / "0.png",
     "rec_csv": lambda d, m: _write(d / "rec.csv", "0\n"),
     "recorded_csv": lambda d, m: _recorded(d, m, d / "rec.csv", size=2),
     # names with control characters
@@ -363,6 +365,8 @@ CLI_CASES = [
     ("plot over its model", ["plot", "confusion", "{model_png}", "--out", "{model_png}"], 2, "m.png is the same file as MODEL"),
     ("plot over its data", ["plot", "confusion", "{model}", "--data", "{csv_png}", "--out", "{csv_png}"], 2,
      "d.png is the same file as --data"),
+    ("plot over a picture it reads", ["plot", "digits", "{model}", "--data", "images8:{pics_two}", "--out", "{picture_file}"],
+     2, "0.png is the same file as --data"),
     ("report over recorded data", ["report", "{recorded_csv}", "--out", "{rec_csv}"], 2,
      "rec.csv is the same file as the model's training data"),
     ("sweep over its data", ["sweep", "--grid", "hidden=5", "--data", "{csv_40_rows}", "--out", "{csv_40_rows}"], 2,
