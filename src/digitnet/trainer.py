@@ -36,7 +36,7 @@ from .network import Params
 from .optim import OPTIMIZERS, Adam
 
 SMALL_PRODUCT = 1 << 22  # multiply-adds of a batch's first product up to which BLAS runs on one thread
-PROGRESS_SECONDS = 0.2  # with a progress hook: about the time an epoch's steps run between two reports
+PROGRESS_SECONDS = 0.1  # with a progress hook: about the time an epoch's steps run between two reports
 STOP_REASONS = {
     "tolerance": "reached the error tolerance",
     "early_stopping": "validation loss stopped improving (early stopping)",
