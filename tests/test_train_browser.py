@@ -13,7 +13,7 @@ from digitnet.jobs import Runner  # noqa: E402
 from digitnet.run_cache import RunCache  # noqa: E402
 from digitnet.web.app import create_app  # noqa: E402
 
-from test_browser import ARGS, ARTIFACTS, CHROMIUM, Watched, draw_with_mouse  # noqa: E402
+from test_browser import ARTIFACTS, CHROMIUM, Watched, browser, draw_with_mouse  # noqa: E402,F401 (browser: a fixture)
 from test_preprocess import STROKES  # noqa: E402
 from webserver import running  # noqa: E402
 
@@ -35,14 +35,6 @@ def url(digits, small_model, tmp_path_factory):
             yield base
     finally:
         runner.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture
