@@ -49,6 +49,7 @@ SETTINGS = {
 }
 WORKER_NICENESS = 10  # the worker yields the CPU to the server answering requests
 GRACE_SECONDS = 60.0  # past the time limit (plus pauses) the worker is killed: a start-up or a last evaluation that hangs
+STOP_SECONDS = 10.0  # closing: how long a stopped worker may take to end before it is killed
 KEPT_RUNS = 20  # ended runs whose results stay available (their files: RunCache's KEPT_FILES)
 
 
@@ -322,7 +323,7 @@ class Runner:
         if job is not None and job.result is None:
             job._stop.set()
             job._go.set()
-            job._process.join(10)
+            job._process.join(STOP_SECONDS)
             if job._process.is_alive():
                 job._process.kill()
 

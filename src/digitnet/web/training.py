@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import functools
 import typing
 from importlib import resources
 from typing import Annotated
@@ -56,6 +55,7 @@ def training_router(runner: Runner | None, served: dict, make_served: typing.Cal
     page's id -> served model), made by ``make_served(id, model, source)``."""
     router = APIRouter()
     used: list[str] = []  # ids of trained models in ``served``, oldest first
+    colormap = _colormap() if runner is not None else None  # now: importing matplotlib would stall a request
 
     def need() -> Runner:
         if runner is None:
@@ -91,7 +91,7 @@ def training_router(runner: Runner | None, served: dict, make_served: typing.Cal
             "settings": [{"name": name, "label": label, "explanation": text, "integer": _HINTS[name] is int,
                           "min": bounds[name][0], "max": bounds[name][1]} for name, (label, text) in SETTINGS.items()],
             "limits": dataclasses.asdict(limits),
-            "colormap": _colormap(),
+            "colormap": colormap,
             "run": runner.job.summary() if runner.job else None,
         }
 
@@ -189,7 +189,6 @@ async def _stream(runner: Runner, cursor: str | None):
         unsubscribe()
 
 
-@functools.cache
 def _colormap() -> str:
     """The report's weight colour map (plots.WEIGHTS) as 256 RGB triples, base64: tiles index it."""
     import numpy as np
