@@ -247,3 +247,19 @@ def test_serve_refuses_data_with_training_off():
     result = CliRunner().invoke(cli_app, ["serve", "--no-train", "--data", "x.csv"])
     assert result.exit_code == 2 and "with --no-train there is none" in result.output
 
+
+
+def test_the_time_limit_stops_a_run_keeping_what_it_learnt(digits, tmp_path):
+    r = Runner({"digits": digits}, Limits(seconds=1), RunCache(tmp_path))
+    try:
+        job = r.start("digits", {"recipe": "modern", "epochs": 500, "n_hidden": 1000, "batch_size": 8})  # minutes
+        deadline = time.monotonic() + END
+        while job.result is None:
+            assert time.monotonic() < deadline, "the run did not stop at its time limit"
+            time.sleep(0.1)
+        assert job.result.stop_reason == "stopped" and job.result.why.startswith("stopped at the server's limit of 1 s")
+        end = r.events_after(None)[-1].data
+        assert end["model"] == job.model_id and 1 <= end["seconds"] < 5 and end["epochs"] < 500
+        assert job.result.model.history.stop_reason == "stopped"
+    finally:
+        r.close()

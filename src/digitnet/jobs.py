@@ -10,8 +10,8 @@ resume or stop it; it ends with a model file in the server's cache. Nothing here
 
 One run at a time. The worker is a separate process (multiprocessing's "spawn": nothing of the server's
 threads or locks is copied into it), niced, so a server answering requests keeps the CPU it needs. It runs
-``pipeline.train`` with a progress hook (:class:`Monitor`) that sends the events and obeys pause, step and
-stop between chunks of steps; the hook does not change the arithmetic (see ``trainer.fit``), so the model
+``pipeline.train`` with a progress hook (:class:`.watch.Monitor`) that sends the events and obeys pause, step
+and stop between chunks of steps; the hook does not change the arithmetic (see ``trainer.fit``), so the model
 is the one ``digitnet train`` writes with the same data, settings and seed, byte for byte.
 
 Events, in order: ``start`` (from the server), ``ready`` (the untrained network), ``progress`` (inside long
@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import secrets
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +34,7 @@ from .data import Dataset
 from .errors import ConfigError, DigitnetError
 from .model import Model
 from .run_cache import RunCache
-from .trainer import STOP_REASONS, StopTraining
+from .watch import work
 
 # the settings a page may change: their names for people, and what each does, in a line (defaults: config.RECIPES)
 SETTINGS = {
@@ -47,7 +45,6 @@ SETTINGS = {
     "batch_size": ("Batch size", "Samples averaged into each step; 1 is the post's per-sample SGD (the blog recipes need it)."),
     "seed": ("Seed", "Seeds the split, the first weights, the shuffles and the dropout masks: the same seed, the same run."),
 }
-WORKER_NICENESS = 10  # the worker yields the CPU to the server answering requests
 GRACE_SECONDS = 60.0  # past the time limit (plus pauses) the worker is killed: a start-up or a last evaluation that hangs
 STOP_SECONDS = 10.0  # closing: how long a stopped worker may take to end before it is killed
 KEPT_RUNS = 20  # ended runs whose results stay available (their files: RunCache's KEPT_FILES)
@@ -370,36 +367,3 @@ def _light(event: Event) -> Event:
     if not any(k in event.data for k in HEAVY):
         return event
     return _event(event.seq, event.id, event.kind, {k: v for k, v in event.data.items() if k not in HEAVY})
-
-
-# ---- the worker process --------------------------------------------------------------------------------
-
-
-def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float) -> None:
-    """The worker process's body: train ``config`` on ``data`` through a Monitor, then send the result."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
-    try:
-        os.nice(WORKER_NICENESS)
-    except OSError:
-        pass
-    from .persistence import json_safe, to_bytes
-    from .pipeline import train
-    from .watch import Monitor
-
-    try:
-        monitor = Monitor(send, go, stop, step, data, config, max_seconds)
-        model = train(data, config, progress=monitor)
-        h = model.history
-        why = monitor.why if h.stop_reason == "stopped" and monitor.why else STOP_REASONS[h.stop_reason]
-        if h.stop_reason == "diverged":
-            why = f"{why} at epoch {h.epochs}. {monitor.explain_divergence()}"
-        info = {"stop_reason": h.stop_reason, "why": why, "epochs": h.epochs, "test": json_safe(model.metrics),
-                "seconds": round(monitor.seconds(), 3)}
-        send.send(("finished", info, to_bytes(model) if model.is_finite() else None))
-    except (DigitnetError, MemoryError) as e:
-        send.send(("failed", str(e) or "out of memory"))
-    except Exception as e:  # noqa: BLE001  reported to the page: the server must hear why its worker stopped
-        send.send(("failed", f"training failed: {type(e).__name__}: {e}"))
-    finally:
-        send.close()
-

@@ -1,5 +1,6 @@
-"""What a watched run reports, made in its worker process: :class:`Monitor`, the progress hook of
-``pipeline.train`` that measures the network as it learns, sends it as events and obeys pause, step and stop.
+"""A watched run's worker process (:func:`work`, started by :mod:`.jobs`) and what it reports: :class:`Monitor`,
+the progress hook of ``pipeline.train`` that measures the network as it learns, sends it as events and obeys
+pause, step and stop.
 
 Every event carries ``epoch`` (epochs done: a fraction inside an epoch), ``seconds`` (of training, pauses
 excluded), ``steps_per_second`` and ``seconds_left`` (null until measured; with a tolerance, at most that).
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import base64
 import math
+import os
+import signal
 import time
 
 import numpy as np
@@ -32,11 +35,14 @@ import numpy as np
 from . import network
 from .config import Config
 from .data import Dataset
+from .errors import DigitnetError
 from .metrics import NO_DIGIT, blog_labels, labels
 from .model import Model
-from .persistence import json_safe
-from .trainer import StopTraining, per_sample
+from .persistence import json_safe, to_bytes
+from .pipeline import train
+from .trainer import STOP_REASONS, StopTraining, per_sample
 
+WORKER_NICENESS = 10  # the worker yields the CPU to the server answering requests
 PAUSE_LIMIT = 30 * 60.0  # seconds a run may stay paused; then it stops (it holds the server's one training slot)
 TICK_SECONDS = 0.25  # between progress events inside a long epoch
 WEIGHTS_SECONDS = 0.5  # between two pictures of the weights inside a long epoch (157 kB each for MNIST's)
@@ -218,3 +224,28 @@ def _rounded(value):
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     return value
+
+
+def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float) -> None:
+    """The worker process's body: train ``config`` on ``data`` through a Monitor, then send the result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
+    try:
+        monitor = Monitor(send, go, stop, step, data, config, max_seconds)
+        model = train(data, config, progress=monitor)
+        h = model.history
+        why = monitor.why if h.stop_reason == "stopped" and monitor.why else STOP_REASONS[h.stop_reason]
+        if h.stop_reason == "diverged":
+            why = f"{why} at epoch {h.epochs}. {monitor.explain_divergence()}"
+        info = {"stop_reason": h.stop_reason, "why": why, "epochs": h.epochs, "test": json_safe(model.metrics),
+                "seconds": round(monitor.seconds(), 3)}
+        send.send(("finished", info, to_bytes(model) if model.is_finite() else None))
+    except (DigitnetError, MemoryError) as e:
+        send.send(("failed", str(e) or "out of memory"))
+    except Exception as e:  # noqa: BLE001  reported to the page: the server must hear why its worker stopped
+        send.send(("failed", f"training failed: {type(e).__name__}: {e}"))
+    finally:
+        send.close()
