@@ -37,6 +37,7 @@ from .data import held_out, load_data
 from .data.sources import input_files, recorded_files
 from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError, one_line
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
+from .jobs import LimitError, Limits, Runner
 from .metrics import NO_DIGIT, Evaluation, blog_labels
 from .model import Model
 from .pipeline import train as train_model
@@ -551,8 +552,16 @@ def serve(
         help="Model files to serve; the page switches between them. None: the default model, trained once and cached.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on; the default keeps the page on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8000,
+    data: Annotated[list[str] | None, typer.Option(
+        "--data", metavar="DATA", show_default=False,
+        help="Data the Train view may train on besides the embedded digits, as train's --data (repeatable).")] = None,
+    no_train: Annotated[bool, typer.Option("--no-train", help="No Train view: the page cannot train.")] = False,
+    max_train_seconds: Annotated[float, typer.Option(help="Training time of one run (pauses excluded).")] = Limits.seconds,
+    max_train_hidden: Annotated[int, typer.Option(help="Hidden neurons a run may ask for.")] = Limits.n_hidden,
+    max_train_epochs: Annotated[int, typer.Option(help="Epochs a run may ask for.")] = Limits.epochs,
+    max_train_samples: Annotated[int, typer.Option(help="Samples of a data set a run may train on.")] = Limits.samples,
 ) -> None:
-    """Serve the draw-a-digit page and its JSON API (OpenAPI at /docs). Needs digitnet[web]."""
+    """Serve the draw-a-digit page, its JSON API (OpenAPI at /docs) and the Train view (/train). Needs digitnet[web]."""
     try:
         import uvicorn
 
@@ -561,6 +570,18 @@ def serve(
         fail("digitnet serve needs the web extra: pip install 'digitnet[web]'")
     if not 1 <= port <= 65535:
         fail(f"--port must be 1..65535; got {port}")
+    runner = None
+    if not no_train:
+        limits = Limits(max_train_seconds, max_train_hidden, max_train_epochs, max_train_samples)
+        sources = {"digits": load_data(None)}
+        for spec in data or []:
+            sources[spec] = load_data(spec)
+        try:
+            runner = Runner(sources, limits)
+        except LimitError as e:
+            fail(f"{e}: raise --max-train-samples or leave that --data out")
+    elif data:
+        fail("--data names what the Train view trains on; with --no-train there is none")
     served = {}
     for path in models or []:
         model = load_model(path)
@@ -571,9 +592,14 @@ def serve(
     if not served:
         served["default"] = (_default_model(), "the default model (embedded digits)")
     _check_port_free(host, port)
+    train_view = f"; the Train view at /train (on {', '.join(runner.datasets)})" if runner else ""
     err.print(f"Serving {len(served)} model{'s' if len(served) > 1 else ''} ({', '.join(served)}) at "
-              f"http://{host}:{port}/ ; API docs at /docs; Ctrl-C stops.", markup=False)
-    uvicorn.run(create_app(served), host=host, port=port, log_level="warning")
+              f"http://{host}:{port}/ ; API docs at /docs{train_view}; Ctrl-C stops.", markup=False)
+    try:  # a streaming Train view is cut after a second, not waited for
+        uvicorn.run(create_app(served, runner), host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
+    finally:
+        if runner is not None:
+            runner.close()
 
 
 def _default_model() -> Model:

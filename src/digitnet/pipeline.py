@@ -13,6 +13,8 @@ from .metrics import scores
 from .model import Model
 from .trainer import History, Run, fit
 
+Progress = Callable[[Model, float], None]
+
 
 def train(
     data: Dataset | None = None,
@@ -20,6 +22,7 @@ def train(
     *,
     callback: Callable[[History], None] | None = None,
     split_indices: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: Progress | None = None,
 ) -> Model:
     """Split ``data`` (default: the embedded digits), scale, train, and score on the held-out test split.
 
@@ -28,6 +31,10 @@ def train(
     The split, the initial weights, the shuffles and the dropout masks all follow
     ``config.seed``: the same seed gives the same model, bit for bit.
     ``split_indices`` = (train rows, test rows) replaces the seeded split (cross-validation uses it).
+    ``progress(model so far, epochs done)`` watches training (see ``trainer.fit``): the model has the live
+    weights (copy what you keep), the history so far and the test split, no metrics yet. Raising
+    ``trainer.StopTraining`` there stops training; the model keeps what was learnt. Neither it nor
+    ``callback`` changes the result.
     """
     data = data if data is not None else load_digits()
     config = config if config is not None else Config()
@@ -36,7 +43,10 @@ def train(
     if split_indices is None:
         split_indices = split(data.y, config.test_size, config.seed, stratify=config.stratify)
     train_idx, test_idx = (np.asarray(i) for i in split_indices)
-    model = dataclasses.replace(fit_model(data, config, train_idx, callback=callback), test_indices=test_idx)
+    watch = None if progress is None else \
+        (lambda model, done: progress(dataclasses.replace(model, test_indices=test_idx), done))
+    model = dataclasses.replace(fit_model(data, config, train_idx, callback=callback, progress=watch),
+                                test_indices=test_idx)
     with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
         metrics = scores(model.predict_proba(data.X[test_idx]), data.y[test_idx])
     return dataclasses.replace(model, metrics=metrics)
@@ -45,6 +55,7 @@ def train(
 def fit_model(
     data: Dataset, config: Config, rows: np.ndarray | None = None, *, callback: Callable[[History], None] | None = None,
     run: Run | None = None,
+    progress: Progress | None = None,
 ) -> Model:
     """Fit a network on ``rows`` of ``data`` (default: all of it), less a validation split when
     ``config.val_fraction`` > 0; the inputs are scaled with statistics of the rows it fits on.
@@ -58,6 +69,10 @@ def fit_model(
         fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]
     # the post scales with the mean and variance of the whole data set, test split included
     scaling = fit_scaling(data.X if config.scaling == "blog" else data.X[fit_idx], config.scaling)
+
+    def so_far(params, history, done):
+        progress(Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs), done)
+
     params, history = fit(
         scaling.apply(data.X, config.dtype, fit_idx),  # what fit trains on: no float64 copy of the data
         data.y[fit_idx],
@@ -70,5 +85,6 @@ def fit_model(
         callback=callback,
         image_shape=data.inputs.image_shape,
         run=run,
+        progress=None if progress is None else so_far,
     )
     return Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs)

@@ -13,7 +13,8 @@ order without BLAS, so the post's recipes (``blog``, ``blog-exact``) are reprodu
 machines too. That matters most for ``blog-exact``, whose per-sample steps at rate 0.1 are
 chaotic (a change of 1e-12 in one weight grows to the size of the weights within a few hundred
 samples); ``blog``'s are not (the change stays that small). Measured in docs/backprop.md, section 4.
-Training never prints; it reports each epoch to an optional callback.
+Training never prints; it reports each epoch to an optional callback, and with ``progress`` also inside
+long epochs: their steps then run in chunks that continue the same sums, so the weights come out the same.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,13 +38,21 @@ from .network import Params
 from .optim import OPTIMIZERS, Adam
 
 SMALL_PRODUCT = 1 << 22  # multiply-adds of a batch's first product up to which BLAS runs on one thread
+PROGRESS_SECONDS = 0.1  # with a progress hook: about the time an epoch's steps run between two reports
 STOP_REASONS = {
     "tolerance": "reached the error tolerance",
     "early_stopping": "validation loss stopped improving (early stopping)",
     "max_epochs": "ran the maximum number of epochs",
     "diverged": "diverged: the training loss became NaN or infinite",
     "interrupted": "interrupted (Ctrl-C)",
+    "stopped": "stopped on request, keeping the weights learnt so far",
 }
+
+Progress = Callable[[Params, "History", float], None]
+
+
+class StopTraining(Exception):
+    """Raised by a callback or a progress hook to end training now; ``fit`` returns what was learnt (stop_reason "stopped")."""
 
 
 @dataclass
@@ -90,6 +101,7 @@ def fit(
     plain: bool = False,
     image_shape: tuple[int, int] | None = None,
     run: Run | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Params, History]:
     """Train a network on scaled inputs X (n, d) with integer labels y (n,) in 0..n_classes-1.
 
@@ -98,7 +110,13 @@ def fit(
     ``n_total`` divides the epoch's summed loss before comparing it with ``config.tol``
     (the post divides by the size of the whole data set); it defaults to n.
     With a validation set the weights of the epoch with the lowest validation loss are kept.
-    Ctrl-C ends training early and returns what was learnt, with stop_reason "interrupted".
+    Ctrl-C ends training early and returns what was learnt, with stop_reason "interrupted"; a callback
+    or progress hook raising :class:`StopTraining` does the same with stop_reason "stopped".
+    ``progress(params, history, epochs_done)`` is called before the first step, inside each epoch at
+    least every PROGRESS_SECONDS of its steps (epochs_done a fraction), and after each epoch (after
+    ``callback``); ``params`` are the live weights (read them, copy what you keep, never write).
+    The steps then run in chunks that continue the epoch's sums: the weights and the history are the
+    same bits as without it.
     ``plain=True`` runs through network.forward/backward instead of the compiled kernels
     (slower; the same weights up to rounding). ``image_shape`` (height, width) of X's rows is
     what ``config.augment`` needs to move them. ``run``: train this :class:`Run` (made with ``rng``
@@ -125,9 +143,13 @@ def fit(
     try:
         # a diverging run overflows; the NaN loss below is how it is detected and reported
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), run.one_blas_thread():
+            if progress is not None:
+                progress(params, history, 0.0)
             for epoch in range(config.epochs):
                 lr = learning_rate(config, epoch / config.epochs)
-                sum_loss, hits = run.epoch(X, Y, y)
+                report = None if progress is None else \
+                    functools.partial(_report, progress, params, history, epoch, len(X))
+                sum_loss, hits = run.epoch(X, Y, y, report)
                 history.loss.append(sum_loss / len(X))
                 history.accuracy.append(hits / len(X))
                 history.error.append(sum_loss / n_total)
@@ -149,16 +171,43 @@ def fit(
                     history.stop_reason = "tolerance"
                 if callback is not None:
                     callback(history)
+                if progress is not None:
+                    progress(params, history, float(epoch + 1))
                 if history.stop_reason:
                     break
             else:
                 history.stop_reason = "max_epochs"
     except KeyboardInterrupt:
         history.stop_reason = "interrupted"
+    except StopTraining:
+        history.stop_reason = "stopped"
     if best_theta is not None:
         theta[:] = best_theta
     run.release_data()
     return {name: w.copy() for name, w in params.items()}, history
+
+
+def _report(progress: Progress, params: Params, history: History, epoch: int, n: int, done: int) -> None:
+    progress(params, history, epoch + done / n)
+
+
+class _Pace:
+    """Chunks of an epoch's steps (or samples) lasting about PROGRESS_SECONDS each, their size measured as training
+    goes: the first chunk is one step, each next one at most 4 times the last, so a slow machine reports in time."""
+
+    def __init__(self) -> None:
+        self.size = 1
+
+    def chunks(self, n: int):
+        """Yields (first, stop) ranges covering 0..n; the time between two yields sizes the next chunk."""
+        first = 0
+        while first < n:
+            stop = min(n, first + self.size)
+            started = time.perf_counter()
+            yield first, stop
+            per_step = max(time.perf_counter() - started, 1e-6) / (stop - first)
+            self.size = max(1, min(4 * self.size, int(PROGRESS_SECONDS / per_step)))
+            first = stop
 
 
 class _Validation:
@@ -215,13 +264,15 @@ class Run:
             Y += self.config.label_smoothing / self.n_classes
         return Y
 
-    def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray,
+              report: Callable[[int], None] | None = None) -> tuple[float, int]:
         """One pass over scaled X (n, d); returns (summed loss, argmax hits). Past config.epochs the
-        learning rate stays at its last epoch's value."""
+        learning rate stays at its last epoch's value. ``report(samples done)`` is called between chunks
+        of the steps, about every PROGRESS_SECONDS (not after the last: the epoch's end is the caller's)."""
         if not self.pinned:
             with self.one_blas_thread():
-                return self.epoch(X, Y, y)
-        sums = self.engine.epoch(X, Y, y, self.rng, min(self.epochs, self.config.epochs - 1))
+                return self.epoch(X, Y, y, report)
+        sums = self.engine.epoch(X, Y, y, self.rng, min(self.epochs, self.config.epochs - 1), report)
         self.epochs += 1
         return sums
 
@@ -274,8 +325,10 @@ class _PerSample:
         self.params, self.config, self.plain = params, config, plain
         self.no_mask = np.empty((0, config.n_hidden), theta.dtype)
         self.mask: np.ndarray | None = None  # reused every epoch: a fresh megabyte array costs page faults
+        self.pace = _Pace()
 
-    def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
+    def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int,
+              report: Callable[[int], None] | None = None) -> tuple[float, int]:
         c = self.config
         lr = learning_rate(c, epoch / c.epochs)
         M = None
@@ -284,11 +337,21 @@ class _PerSample:
                 self.mask = np.empty((len(X), c.n_hidden), c.dtype)
             M = network.dropout_mask(rng, self.mask.shape, c.dropout, out=self.mask)
         exact = c.gradient == "exact"
-        with np.errstate(over="ignore", invalid="ignore"):  # the post's softmax overflows; fit() reports it
-            if self.plain:
-                return _sample_epoch_plain(self.params, X, Y, y, M, lr, exact)
-            W1, W2 = self.params["W1"], self.params["W2"]
-            return kernels.sample_epoch(W1, W2, X, Y, y, self.no_mask if M is None else M, lr, exact)
+        sum_sq, hits = 0.0, 0
+        # with a report: runs of samples, each continuing the sum where the last left it (the same bits)
+        for first, stop in self.pace.chunks(len(X)) if report is not None else [(0, len(X))]:
+            rows = slice(first, stop)
+            Mc = self.no_mask if M is None else M[rows]
+            with np.errstate(over="ignore", invalid="ignore"):  # the post's softmax overflows; fit() reports it
+                if self.plain:
+                    sum_sq, more = _sample_epoch_plain(self.params, X[rows], Y[rows], y[rows], Mc, lr, exact, sum_sq)
+                else:
+                    sum_sq, more = kernels.sample_epoch(self.params["W1"], self.params["W2"], X[rows], Y[rows], y[rows],
+                                                        Mc, lr, exact, sum_sq)
+            hits += more
+            if report is not None and stop < len(X):
+                report(stop)
+        return sum_sq, hits
 
 
 class _Batches:
@@ -309,8 +372,10 @@ class _Batches:
             raise ConfigError("augment moves images: it needs inputs that are images (a known height and width)")
         self.no_shifts = np.empty((0, 2), np.int64)
         self.fill, self.fill_of = theta.dtype.type(0), None
+        self.pace = _Pace()
 
-    def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
+    def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int,
+              report: Callable[[int], None] | None = None) -> tuple[float, int]:
         c = self.config
         rows = min(c.batch_size, len(X))
         if self.ws is None or len(self.ws.X) < rows:
@@ -323,9 +388,13 @@ class _Batches:
             if self.fill_of is not X:
                 self.fill, self.fill_of = X.dtype.type(X.min()), X  # the background of ink-high images
         if not (self.plain or c.input_noise):
-            return self._compiled_epoch(X, Y, y, order, shifts, rng, epoch)
+            return self._compiled_epoch(X, Y, y, order, shifts, rng, epoch, report)
         sum_loss, hits = 0.0, 0
+        reported = time.perf_counter()
         for start in range(0, len(X), c.batch_size):
+            if report is not None and start and time.perf_counter() - reported >= PROGRESS_SECONDS:
+                report(start)
+                reported = time.perf_counter()
             rows = order[start : start + c.batch_size]
             n = len(rows)
             # gathered into fixed buffers: no copy of the data set, no allocation per batch
@@ -345,9 +414,10 @@ class _Batches:
             hits += batch_hits
         return sum_loss, hits
 
-    def _compiled_epoch(self, X, Y, y, order, shifts, rng, epoch) -> tuple[float, int]:
-        """The loop below in one compiled call (kernels.batch_epoch): the same random draws in the same
-        order (the epoch's dropout bytes drawn batch by batch first), the same step sizes."""
+    def _compiled_epoch(self, X, Y, y, order, shifts, rng, epoch, report=None) -> tuple[float, int]:
+        """The loop above in one compiled call (kernels.batch_epoch): the same random draws in the same
+        order (the epoch's dropout bytes drawn batch by batch first), the same step sizes. With ``report``,
+        in several calls over runs of whole batches, each continuing the summed loss: the same bits."""
         c, ws, n = self.config, self.ws, len(X)
         starts = range(0, n, c.batch_size)
         U = self.no_bytes
@@ -364,14 +434,21 @@ class _Batches:
         sizes = np.array([opt.advance(lr) for lr in rates] if adam else rates)
         p, g = self.params, self.grads
         cut, scale = network.dropout_threshold(c.dropout)
-        return kernels.batch_epoch(
-            X, Y, y, order, shifts, *self.image_shape, self.fill, U, sizes, c.batch_size, self.theta, self.grad,
-            p["W1"], p.get("b1", ws.no_bias), p["W2"], p.get("b2", ws.no_bias),
-            g["W1"], g.get("b1", ws.no_bias), g["W2"], g.get("b2", ws.no_bias),
-            opt.m if adam else ws.no_bias, opt.v if adam else ws.no_bias, adam,
-            getattr(opt, "beta1", 0.0), getattr(opt, "beta2", 0.0), getattr(opt, "eps", 0.0), opt.l2, opt.n_decayed,
-            cut, scale, _LOSS_KIND[c.loss], ws.X, ws.Y, ws.y, ws.a1, ws.h, ws.dh, ws.p, ws.dz2,
-        )
+        sum_loss, hits = 0.0, 0
+        for first, stop in self.pace.chunks(len(sizes)) if report is not None else [(0, len(sizes))]:
+            rows = slice(first * c.batch_size, stop * c.batch_size)
+            sum_loss, more = kernels.batch_epoch(
+                X, Y, y, order[rows], shifts[rows], *self.image_shape, self.fill, U[rows], sizes[first:stop], c.batch_size,
+                self.theta, self.grad, p["W1"], p.get("b1", ws.no_bias), p["W2"], p.get("b2", ws.no_bias),
+                g["W1"], g.get("b1", ws.no_bias), g["W2"], g.get("b2", ws.no_bias),
+                opt.m if adam else ws.no_bias, opt.v if adam else ws.no_bias, adam,
+                getattr(opt, "beta1", 0.0), getattr(opt, "beta2", 0.0), getattr(opt, "eps", 0.0), opt.l2, opt.n_decayed,
+                cut, scale, _LOSS_KIND[c.loss], ws.X, ws.Y, ws.y, ws.a1, ws.h, ws.dh, ws.p, ws.dz2, sum_loss,
+            )
+            hits += more
+            if report is not None and stop < len(sizes):
+                report(min(stop * c.batch_size, n))
+        return sum_loss, hits
 
     def _plain_step(self, Xb, Yb, yb, u) -> tuple[float, int]:
         c = self.config
@@ -409,12 +486,14 @@ def blas_threads():
 
 
 def _sample_epoch_plain(
-    params: Params, X: np.ndarray, Y: np.ndarray, y: np.ndarray, M: np.ndarray | None, lr: float, exact: bool
+    params: Params, X: np.ndarray, Y: np.ndarray, y: np.ndarray, M: np.ndarray, lr: float, exact: bool,
+    sum_sq: float = 0.0,
 ) -> tuple[float, int]:
-    """A per-sample epoch through network.forward / backward (or backward_blog), one sample at a time: kernels.sample_epoch's reference."""
-    sum_sq, hits = 0.0, 0
+    """A per-sample epoch through network.forward / backward (or backward_blog), one sample at a time: kernels.sample_epoch's
+    reference. M: the masks, or no rows for no dropout; ``sum_sq`` the summed squared error so far."""
+    hits = 0
     for i in range(len(X)):
-        p, cache = network.forward(params, X[i : i + 1], None if M is None else M[i : i + 1], naive=not exact)
+        p, cache = network.forward(params, X[i : i + 1], M[i : i + 1] if len(M) else None, naive=not exact)
         grads = network.backward(params, cache, Y[i : i + 1], "mse") if exact else network.backward_blog(params, cache, Y[i : i + 1])
         for name, g in grads.items():
             params[name] -= lr * g

@@ -50,14 +50,15 @@ def _softmax_row(p):
 
 
 @njit(cache=_CACHE, error_model="numpy")
-def sample_epoch(W1, W2, X, Y, y, M, lr, exact):
+def sample_epoch(W1, W2, X, Y, y, M, lr, exact, sum_sq=0.0):
     """One per-sample SGD epoch of the squared error, in the split's order, updating W1 (d, H) and W2 (H, K) in place.
 
     ``exact`` False: the post's update rule (network.backward_blog, with its unguarded softmax);
     True: the exact gradient (network.backward with loss "mse", stable softmax). Every sum runs
     in a fixed order, no BLAS: the result does not depend on the BLAS build or the CPU's kernels.
     M: (n, H) dropout masks (0 or scale), or an array with no rows for no dropout.
-    Returns (summed squared error, argmax hits).
+    Returns (summed squared error, argmax hits); ``sum_sq`` is the sum so far, so that an epoch run in
+    several calls over consecutive rows adds in the same order as one call.
     """
     n, d = X.shape
     H, K = W2.shape
@@ -67,7 +68,6 @@ def sample_epoch(W1, W2, X, Y, y, M, lr, exact):
     dz2 = np.empty(K, W1.dtype)
     dz1 = np.empty(H, W1.dtype)
     dropout = M.shape[0] > 0
-    sum_sq = 0.0
     hits = 0
     for s in range(n):
         x = X[s]
@@ -406,17 +406,17 @@ def gather(X, order, start, shifts, height, width, fill, out):
 @njit(cache=_CACHE, error_model="numpy")
 def batch_epoch(X, Y, y, order, shifts, height, width, fill, U, step_sizes, batch_size, theta, grad,
                 W1, b1, W2, b2, gW1, gb1, gW2, gb2, m, v, adam, beta1, beta2, eps, l2, n_decayed, cut, scale,
-                loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2):
+                loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2, total_loss=0.0):
     """A whole mini-batch epoch in one call: fast.step.step and the optimizer's update for each batch of
     ``order``, with products in BLAS (np.dot) and no Python between the steps.
 
     shifts: the epoch's augmentation (see :func:`gather`), or no rows; U: the epoch's dropout bytes, row i
     for the i-th sample of ``order`` (no rows: no dropout); step_sizes: each step's rate (Adam's
-    bias-corrected one). Returns (summed loss, argmax hits).
+    bias-corrected one). Returns (summed loss, argmax hits); ``total_loss`` is the sum so far, so that an
+    epoch run in several calls over consecutive whole batches adds in the same order as one call.
     """
     n = order.shape[0]
     dropout = U.shape[0] > 0
-    total_loss = 0.0
     hits = 0
     step = 0
     for start in range(0, n, batch_size):

@@ -24,6 +24,7 @@ from ..errors import DataError, TooLargeError
 from ..explain import Explainer, Explanation
 from ..model import Model
 from ..preprocess import MAX_POINTS, MAX_STROKES, ink_from_image, ink_from_strokes, to_input
+from .training import training_router
 
 MAX_BODY = 1 << 20  # bytes of a request body
 MAX_BATCH = 1000  # pixel grids in one /api/predict-batch
@@ -73,8 +74,9 @@ class Served:
         }
 
 
-def create_app(models: dict[str, tuple[Model, str]]) -> FastAPI:
-    """The app serving ``models`` (id -> (model, where it came from)); the first is the default."""
+def create_app(models: dict[str, tuple[Model, str]], runner=None) -> FastAPI:
+    """The app serving ``models`` (id -> (model, where it came from)); the first is the default.
+    ``runner`` (a digitnet.jobs.Runner) trains on the Train view; None: training is off."""
     if not models:
         raise ValueError("create_app needs at least one model")
     served = {name: Served(name, model, source) for name, (model, source) in models.items()}
@@ -113,7 +115,7 @@ def create_app(models: dict[str, tuple[Model, str]]) -> FastAPI:
         return {"status": "ok", "models": len(served)}
 
     @app.get("/api/models")
-    def list_models():
+    async def list_models():  # on the event loop, as the Train view's additions to ``served``
         """The models served, the first being the default."""
         return {"default": default, "models": [s.info for s in served.values()]}
 
@@ -159,6 +161,7 @@ def create_app(models: dict[str, tuple[Model, str]]) -> FastAPI:
              "probabilities": _round(p), "rejected": bool(p[b] <= s.explainer.threshold)}
             for b, p in zip(best, P)]})
 
+    app.include_router(training_router(runner, served, Served))
     return app
 
 

@@ -228,18 +228,25 @@ async function loadModels() {
   const response = await fetch("/api/models");
   const data = await response.json();
   models = data.models;
-  model = data.default;
+  const wanted = model || new URLSearchParams(location.search).get("model");  // the Train view's "Use" names one
+  model = models.some((m) => m.id === wanted) ? wanted : data.default;
   const select = $("model-select");
+  select.replaceChildren();
   for (const m of models) {
     const option = document.createElement("option");
     option.value = m.id;
     option.textContent = m.id;
     select.append(option);
   }
+  select.value = model;
   $("model-switch").hidden = models.length < 2;
-  select.addEventListener("change", () => { model = select.value; describe(); predictNow(); });
   describe();
 }
+
+$("model-select").addEventListener("change", () => { model = $("model-select").value; describe(); predictNow(); });
+// models trained on the Train view join the list: look again when the page is shown again
+document.addEventListener("visibilitychange", () => { if (!document.hidden) loadModels(); });
+fetch("/api/train").then((r) => r.json()).then((t) => { $("train-link").hidden = !t.enabled; });
 
 function describe() {
   const m = models.find((x) => x.id === model);
