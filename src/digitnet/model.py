@@ -77,3 +77,9 @@ class Model:
 
     def is_finite(self) -> bool:
         return all(np.all(np.isfinite(w)) for w in self.params.values())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view of a model: a small HTML card (:func:`digitnet.card.model_card`)."""
+        from .card import model_card
+
+        return model_card(self)

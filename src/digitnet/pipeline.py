@@ -11,6 +11,7 @@ from .config import Config
 from .data import Dataset, fit_scaling, load_digits, split
 from .metrics import scores
 from .model import Model
+from .progress import EpochBar
 from .trainer import History, fit
 
 
@@ -20,6 +21,7 @@ def train(
     *,
     callback: Callable[[History], None] | None = None,
     split_indices: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: bool | str = False,
 ) -> Model:
     """Split ``data`` (default: the embedded digits), scale, train, and score on the held-out test split.
 
@@ -28,6 +30,9 @@ def train(
     The split, the initial weights, the shuffles and the dropout masks all follow
     ``config.seed``: the same seed gives the same model, bit for bit.
     ``split_indices`` = (train rows, test rows) replaces the seeded split (cross-validation uses it).
+    ``progress``: show a bar over the epochs (True: in a Jupyter notebook's output inside a kernel, else on
+    stderr; or "notebook", "terminal"); ``callback`` is still called after each epoch. Training itself
+    never prints.
     """
     data = data if data is not None else load_digits()
     config = config if config is not None else Config()
@@ -36,7 +41,10 @@ def train(
     if split_indices is None:
         split_indices = split(data.y, config.test_size, config.seed, stratify=config.stratify)
     train_idx, test_idx = (np.asarray(i) for i in split_indices)
-    model = dataclasses.replace(fit_model(data, config, train_idx, callback=callback), test_indices=test_idx)
+    where = progress if isinstance(progress, str) else "auto"
+    with EpochBar(config.epochs, where=where, enabled=bool(progress)) as show:
+        each_epoch = show if callback is None else lambda h: (callback(h), show(h))
+        model = dataclasses.replace(fit_model(data, config, train_idx, callback=each_epoch), test_indices=test_idx)
     with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
         metrics = scores(model.predict_proba(data.X[test_idx]), data.y[test_idx])
     return dataclasses.replace(model, metrics=metrics)
