@@ -41,11 +41,27 @@ class Model:
         return self.params["W2"].shape[1]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, K) for raw inputs X (n, d), in the network's dtype.
+        """Class probabilities for raw inputs.
 
         The same numbers as ``network.predict_proba(params, scaling.apply(X))`` up to rounding,
         computed with the scaling folded into the first layer: one compiled call for a few
         rows, blocks of BLAS products for many.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            Raw inputs as ``self.inputs`` describes them (the embedded digits: 64 pixels 0..16).
+
+        Returns
+        -------
+        ndarray of shape (n, K)
+            Probabilities in the network's dtype, each row summing to 1.
+
+        Raises
+        ------
+        DataError
+            For a wrong shape, a non-numeric dtype, an empty array, or a value that is not finite or
+            outside ``self.inputs.value_range`` (the message names the first bad row).
         """
         X = np.asarray(X)  # no copy: blocks are checked and converted as they go
         if X.ndim != 2 or X.shape[1] != self.n_inputs or len(X) == 0 or X.dtype.kind not in "iuf":
@@ -68,11 +84,11 @@ class Model:
         return W1f, (b1 - (o / s) @ W1).astype(dtype), np.ascontiguousarray(self.params["W2"]), b2.astype(dtype)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Most probable class (n,) for raw inputs X (n, d)."""
+        """Most probable class (n,) for raw inputs X (n, d); raises DataError as :meth:`predict_proba`."""
         return self.predict_proba(X).argmax(axis=1)
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> Evaluation:
-        """Scores on raw inputs X (n, d) with labels y (n,)."""
+        """Scores (:func:`digitnet.evaluate`) on raw inputs X (n, d) with labels y (n,) in 0..K-1."""
         return evaluate(self.predict_proba(X), np.asarray(y))
 
     def is_finite(self) -> bool:

@@ -150,8 +150,29 @@ def to_bytes(model: Model, estimator: dict | None = None) -> bytes:
 
 
 def save(model, path: str | Path) -> Path:
-    """Write ``model`` (a Model, or a fitted DigitNetClassifier) to ``path`` (conventionally ``*.safetensors``)
-    atomically; returns the path."""
+    """Write a model file: safetensors weights and checked JSON metadata, atomically.
+
+    Parameters
+    ----------
+    model : Model or DigitNetClassifier
+        A trained model, or a fitted estimator (saved with its class labels and feature names).
+    path : str or Path
+        Where to write, conventionally ``*.safetensors``. An existing file is replaced only by a whole one.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Raises
+    ------
+    ModelFileError
+        When the weights are not finite (training diverged): nothing is written.
+    OutputFileError
+        When ``path`` cannot be written (a directory, a device, read-only, no space left); nothing changes.
+    TypeError
+        For anything but a Model or a DigitNetClassifier.
+    """
     if isinstance(model, Model):
         return write_atomic(path, to_bytes(model))
     from .estimator import DigitNetClassifier
@@ -162,8 +183,24 @@ def save(model, path: str | Path) -> Path:
 
 
 def load(path: str | Path):
-    """Read a file written by :func:`save`: a Model, or the DigitNetClassifier that was saved.
-    Any other file raises :class:`ModelFileError`."""
+    """Read a model file written by :func:`save`. Runs no code: no pickle.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    Model or DigitNetClassifier
+        What was saved. Files of formats 1 and 2 are upgraded on load.
+
+    Raises
+    ------
+    ModelFileError
+        For a missing, truncated, corrupted, crafted, foreign or newer-format file: its metadata is
+        checked against a strict schema and its checksum, every tensor's name, dtype and shape.
+    """
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"{path}: no such model file")

@@ -23,16 +23,41 @@ def train(
     split_indices: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool | str = False,
 ) -> Model:
-    """Split ``data`` (default: the embedded digits), scale, train, and score on the held-out test split.
+    """Split ``data``, scale its inputs, train a network, and score it on the held-out test split.
 
-    The test split is the data set's own when it has one (``data.test_rows``), else a seeded random one.
+    The test split is the data set's own when it has one (``data.test_rows``, MNIST's t10k files),
+    else a seeded random one of ``config.test_size``. The split, the initial weights, the shuffles
+    and the dropout masks all follow ``config.seed``: the same seed gives the same model, bit for bit
+    (on the same machine and library builds; see docs/guide/recipes.md).
 
-    The split, the initial weights, the shuffles and the dropout masks all follow
-    ``config.seed``: the same seed gives the same model, bit for bit.
-    ``split_indices`` = (train rows, test rows) replaces the seeded split (cross-validation uses it).
-    ``progress``: show a bar over the epochs (True: in a Jupyter notebook's output inside a kernel, else on
-    stderr; or "notebook", "terminal"); ``callback`` is still called after each epoch. Training itself
-    never prints.
+    Parameters
+    ----------
+    data : Dataset, optional
+        Raw inputs X (n, d) and labels y (n,) in 0..K-1. Default: scikit-learn's 1797 embedded
+        8x8 digits (64 pixels 0..16).
+    config : Config, optional
+        Every setting of the run. Default: ``Config()``, the ``modern`` recipe.
+    callback : callable, optional
+        Called with the run's :class:`History` after each epoch (the trainer never prints).
+    split_indices : (ndarray, ndarray), optional
+        (train rows, test rows) replacing the seeded split (cross-validation uses it).
+    progress : bool or {"auto", "terminal", "notebook"}
+        Show a bar over the epochs: True ("auto") in a Jupyter notebook's output inside a kernel,
+        else on stderr; ``callback`` is still called. Default False: nothing is shown.
+
+    Returns
+    -------
+    Model
+        The trained network with its scaling, history, test rows and ``metrics`` on them
+        (``accuracy``, the post's ``blog_score`` and ``squared_error``, ``n_test``). A run that
+        diverged returns non-finite weights and ``history.stop_reason == "diverged"``.
+
+    Raises
+    ------
+    ConfigError
+        For a bad ``progress``, or sizes whose training buffers exceed the machine's memory.
+    DataError
+        When the data cannot be split (a class with too few samples for the test split).
     """
     data = data if data is not None else load_digits()
     config = config if config is not None else Config()

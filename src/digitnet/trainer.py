@@ -89,17 +89,47 @@ def fit(
     plain: bool = False,
     image_shape: tuple[int, int] | None = None,
 ) -> tuple[Params, History]:
-    """Train a network on scaled inputs X (n, d) with integer labels y (n,) in 0..n_classes-1.
+    """Train a network on scaled inputs: the trainer alone, without splitting, scaling or scoring.
 
-    ``n_classes`` (K, the outputs) defaults to the largest label + 1.
-
-    ``n_total`` divides the epoch's summed loss before comparing it with ``config.tol``
-    (the post divides by the size of the whole data set); it defaults to n.
     With a validation set the weights of the epoch with the lowest validation loss are kept.
     Ctrl-C ends training early and returns what was learnt, with stop_reason "interrupted".
-    ``plain=True`` runs through network.forward/backward instead of the compiled kernels
-    (slower; the same weights up to rounding). ``image_shape`` (height, width) of X's rows is
-    what ``config.augment`` needs to move them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Scaled inputs (``digitnet.train`` scales raw ones first).
+    y : ndarray of shape (n,)
+        Integer labels in 0..n_classes-1.
+    config : Config
+        The run's settings.
+    rng : numpy.random.Generator
+        Draws the initial weights, the shuffles and the dropout masks.
+    n_classes : int, optional
+        K, the number of outputs; default the largest label + 1.
+    X_val, y_val : ndarray, optional
+        A validation set (m, d) and (m,): its loss chooses the kept epoch and drives early stopping.
+    n_total : int, optional
+        Divides the epoch's summed loss before it is compared with ``config.tol`` (the post divides
+        by the size of the whole data set, 1797); default n.
+    callback : callable, optional
+        Called with the :class:`History` after each epoch.
+    plain : bool
+        Run through ``network.forward``/``backward`` instead of the compiled kernels (slower; the
+        same weights up to rounding).
+    image_shape : (int, int), optional
+        (height, width) of X's rows: what ``config.augment`` needs to move them.
+
+    Returns
+    -------
+    params : dict of ndarray
+        ``W1`` (d, H), ``W2`` (H, K) and, with biases, ``b1`` (H,), ``b2`` (K,), in ``config.dtype``.
+    history : History
+        Per-epoch loss, accuracy, the post's error, validation scores, learning rates, and why it stopped.
+
+    Raises
+    ------
+    ConfigError
+        When the weights and training buffers would not fit in the machine's memory.
     """
     dtype = np.dtype(config.dtype)
     n_classes = n_classes if n_classes is not None else int(np.max(y)) + 1
