@@ -51,6 +51,8 @@ autodoc_default_options = {"members": True, "member-order": "bysource"}
 autodoc_typehints = "none"  # numpydoc's Parameters sections say the types
 autodoc_inherit_docstrings = False
 
+smartquotes = False  # "--data" in the CLI's help texts must not become an en dash
+
 html_theme = "furo"
 html_title = f"digitnet {release}"
 html_static_path = ["_static"]
