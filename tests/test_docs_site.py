@@ -88,6 +88,16 @@ def test_the_api_reference_lists_every_public_name_and_each_has_a_docstring():
     assert undocumented == []
 
 
+def test_every_setting_is_documented_by_its_comment_in_the_source():
+    """The API reference documents Config's fields from the comment on each one's line."""
+    import dataclasses
+
+    comments = digitnet_docs.field_comments(digitnet.Config)
+    assert sorted(comments) == sorted(f.name for f in dataclasses.fields(digitnet.Config))
+    assert comments["l2"].startswith("L2 penalty")
+    assert "\\|W1\\|" in "\n".join(digitnet_docs.field_lines(digitnet.Config))  # not an rST substitution
+
+
 # ---- the built site -------------------------------------------------------------------------------
 
 
@@ -123,6 +133,11 @@ def test_every_public_name_has_an_entry_in_the_api_reference(site):
     page = (site / "html" / "reference" / "api.html").read_text()
     missing = [name for name in digitnet.__all__ if f'id="digitnet.{name}"' not in page]
     assert missing == []
+    import dataclasses
+
+    fields = [f.name for f in dataclasses.fields(digitnet.Config)]
+    assert [f for f in fields if f'id="digitnet.Config.{f}"' not in page] == []
+    assert "neurons in the tanh hidden layer" in page  # a field's comment in the source is its documentation
 
 
 @pytest.mark.slow

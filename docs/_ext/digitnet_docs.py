@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
+import io
+import tokenize
 from pathlib import Path
 
 from docutils import nodes
@@ -70,6 +73,44 @@ def _data_doc(name: str) -> list[str]:
     return []
 
 
+def field_comments(cls) -> dict[str, str]:
+    """The comment that ends the line declaring each field of a dataclass: ``n_hidden: int = 200  # neurons ...``."""
+    comments, name, depth = {}, None, 0
+    tokens = tokenize.generate_tokens(io.StringIO(inspect.cleandoc("\n" + inspect.getsource(cls))).readline)
+    for token in tokens:
+        if token.type == tokenize.INDENT:
+            depth += 1
+        elif token.type == tokenize.DEDENT:
+            depth -= 1
+        elif token.type == tokenize.NAME and depth == 1 and token.line[: token.start[1]].strip() == "":
+            name = token.string  # the first word of a line in the class body
+        elif token.type == tokenize.COMMENT and name and token.line.lstrip().startswith(name):
+            comments[name] = token.string.lstrip("#").strip()
+        elif token.type in (tokenize.NEWLINE, tokenize.NL):
+            name = None
+    return comments
+
+
+def _rst_text(text: str) -> str:
+    """Plain text as reStructuredText shows it: |W1|, *, _ and backquotes are not markup in a comment."""
+    for char in "\\*`|_":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def field_lines(cls) -> list[str]:
+    """A dataclass's fields as py:attribute entries (type, default and the comment that documents each)."""
+    comments, lines = field_comments(cls), []
+    for field in dataclasses.fields(cls):
+        lines += ["", f"   .. py:attribute:: {field.name}"]
+        lines.append(f"      :type: {field.type}" if isinstance(field.type, str) else f"      :type: {field.type.__name__}")
+        if field.default is not dataclasses.MISSING:
+            lines.append(f"      :value: {field.default!r}")
+        if field.name in comments:
+            lines += ["", f"      {_rst_text(comments[field.name])}"]
+    return lines + [""]
+
+
 class PublicAPI(SphinxDirective):
     """Every public name of digitnet, from its docstring."""
 
@@ -85,6 +126,8 @@ class PublicAPI(SphinxDirective):
                     lines += [f".. autoexception:: digitnet.{name}", "   :no-members:", ""]
                 elif inspect.isclass(obj):
                     lines += [f".. autoclass:: digitnet.{name}", ""]
+                    if dataclasses.is_dataclass(obj):  # its fields, documented by their comments in the source
+                        lines += field_lines(obj)
                 elif callable(obj):
                     lines += [f".. autofunction:: digitnet.{name}", ""]
                 else:
