@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT := out
 
-.PHONY: run test test-fast bench docs docs-check clean
+.PHONY: run test test-fast bench docs docs-numbers docs-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,12 +42,20 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py      # last: RESULTS.md includes MNIST.md and LOAD.md
 	$(BIN)/python benchmarks/big_files.py
 
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@
+
+# the documentation site, offline, into docs/_build/html: warnings are errors, the tutorials are executed
+docs: $(VENV)/.installed-docs
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
 # the numbers quoted in docs/backprop.md, recomputed
-docs: $(VENV)/.installed-dev
+docs-numbers: $(VENV)/.installed-dev
 	$(BIN)/python docs/backprop_numbers.py --write
 
 docs-check: $(VENV)/.installed-dev
 	$(BIN)/python docs/backprop_numbers.py --check
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache docs/_build docs/benchmarks

@@ -305,7 +305,7 @@ def main() -> int:
             print(f"updated {DOC}")
         elif updated != text:
             stale = [m.group(2) for m in BLOCK.finditer(text) if m.group(3) != fresh[m.group(2)]]
-            print(f"docs/backprop.md is stale in {stale}: run `make docs`", file=sys.stderr)
+            print(f"docs/backprop.md is stale in {stale}: run `make docs-numbers`", file=sys.stderr)
             return 1
         return 0
     for name, block in fresh.items():

@@ -24,7 +24,7 @@ def test_progress_in_chunks_of_one_step_gives_the_same_bytes(digits, case, monke
     plain = digitnet.train(digits, config)
     monkeypatch.setattr(trainer, "PROGRESS_SECONDS", 0.0)  # every step its own chunk, a report after each
     seen = []
-    watched = digitnet.train(digits, config, progress=lambda model, done: seen.append(done))
+    watched = digitnet.train(digits, config, watch=lambda model, done: seen.append(done))
     assert len(seen) > 10 * config.epochs  # the epochs really ran in pieces
     assert to_bytes(watched) == to_bytes(plain)
 
@@ -37,7 +37,7 @@ def test_progress_reports_from_zero_in_order_with_each_epoch_whole(digits, monke
     def watch(model, done):
         seen.append((done, model.history.epochs, model.params["W1"].copy(), len(model.test_indices)))
 
-    model = digitnet.train(digits, config, progress=watch)
+    model = digitnet.train(digits, config, watch=watch)
     done = [s[0] for s in seen]
     assert done[0] == 0.0 and done == sorted(set(done))
     assert [d for d in done if d == int(d)] == [0.0, 1.0, 2.0, 3.0]
@@ -56,7 +56,7 @@ def test_stop_training_keeps_what_was_learnt(digits, tmp_path, monkeypatch):
         if done > 2.5:
             raise StopTraining
 
-    model = digitnet.train(digits, digitnet.Config.from_recipe("modern", epochs=6), progress=stop_in_epoch_three)
+    model = digitnet.train(digits, digitnet.Config.from_recipe("modern", epochs=6), watch=stop_in_epoch_three)
     assert model.history.stop_reason == "stopped" and model.history.epochs == 2
     assert model.is_finite() and model.metrics["accuracy"] > 0.8
     again = load(digitnet.save(model, tmp_path / "stopped.safetensors"))  # the model file knows the reason

@@ -41,6 +41,7 @@ from .jobs import LimitError, Limits, Runner
 from .metrics import NO_DIGIT, Evaluation, blog_labels
 from .model import Model
 from .pipeline import train as train_model
+from .progress import EpochBar
 from .files import check_distinct, check_writable, open_regular, write_atomic
 from .persistence import json_safe, load_model, save, to_bytes
 from .trainer import STOP_REASONS, History
@@ -241,7 +242,11 @@ def train(
     if not quiet:
         err.print(f"Training '{config.recipe}'{chosen} on {len(dataset.y)} digits; Ctrl-C stops and keeps what was learnt.",
                   markup=False)
-    with _EpochProgress(config, enabled=not quiet) as callback:
+    with EpochBar(config.epochs, where="terminal", console=err, enabled=not quiet) as show:
+        def callback(h: History) -> None:
+            ctrl_c.check()  # a Ctrl-C that a library swallowed mid-epoch stops training here
+            show(h)
+
         model = train_model(dataset, config, callback=callback)
     h = model.history
     if h.stop_reason == "interrupted" and h.epochs == 0:
@@ -666,33 +671,6 @@ def main() -> None:
 
 
 # ---- helpers: parsing and printing only -------------------------------------------------------
-
-
-class _EpochProgress:
-    """A rich progress bar fed by the trainer's per-epoch callback (or a no-op when disabled)."""
-
-    def __init__(self, config: Config, *, enabled: bool) -> None:
-        self.total = config.epochs
-        self.progress = Progress(
-            TextColumn("epoch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(), console=err, disable=not enabled,
-        )
-
-    def __enter__(self) -> Callable[[History], None]:
-        self.progress.start()
-        task = self.progress.add_task("train", total=self.total, stats="")
-
-        def callback(h: History) -> None:
-            ctrl_c.check()  # a Ctrl-C that a library swallowed mid-epoch stops training here
-            stats = f"loss {h.loss[-1]:.4f}  train {h.accuracy[-1]:.1%}"
-            if h.val_accuracy:
-                stats += f"  val {h.val_accuracy[-1]:.1%}"
-            self.progress.update(task, completed=h.epochs, stats=stats)
-
-        return callback
-
-    def __exit__(self, *exc) -> None:
-        self.progress.stop()
 
 
 def _data_shape(dataset) -> str:

@@ -211,6 +211,8 @@ GROUPS = {  # every field in one group: the settings' three concerns
 # cross-validation on MNIST's training images only (benchmarks/TUNING_MNIST.md)
 _MNIST = Config(recipe="mnist", batch_size=256, lr=0.004, epochs=20, augment=1, label_smoothing=0.1)
 
+#: The named recipes, name -> Config: ``modern`` (the default), ``mnist``, ``blog`` (the post's algorithm
+#: exactly) and ``blog-exact`` (the post's with the exact gradient). ``Config.from_recipe`` starts from one.
 RECIPES: dict[str, Config] = {
     "modern": Config(),
     "mnist": _MNIST,

@@ -88,6 +88,22 @@ class Evaluation:
 
 
 def evaluate(P: np.ndarray, y: np.ndarray) -> Evaluation:
+    """Every score of class probabilities against labels.
+
+    Parameters
+    ----------
+    P : ndarray of shape (n, K)
+        Class probabilities, rows summing to 1 (NaN rows, from a diverged network, count as wrong).
+    y : ndarray of shape (n,)
+        True labels in 0..K-1.
+
+    Returns
+    -------
+    Evaluation
+        Accuracy (argmax), the post's score and squared error, the number of "no digit" answers
+        (the post's rule: no output rounds to 1), the (K+1, K+1) confusion matrix with the -1 class,
+        and per-class precision, recall and F1 (scikit-learn's).
+    """
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     blog = blog_labels(P)

@@ -49,6 +49,22 @@ class Model:
         The same numbers as ``network.predict_proba(params, scaling.apply(X))`` up to rounding,
         computed with the scaling folded into the first layer: one compiled call for a few
         rows, blocks of BLAS products for many.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            Raw inputs as ``self.inputs`` describes them (the embedded digits: 64 pixels 0..16).
+
+        Returns
+        -------
+        ndarray of shape (n, K)
+            Probabilities in the network's dtype, each row summing to 1.
+
+        Raises
+        ------
+        DataError
+            For a wrong shape, a non-numeric dtype, an empty array, or a value that is not finite or
+            outside ``self.inputs.value_range`` (the message names the first bad row).
         """
         X = np.asarray(X)  # no copy: blocks are checked and converted as they go
         if X.ndim != 2 or X.shape[1] != self.n_inputs or len(X) == 0 or X.dtype.kind not in "iuf":
@@ -78,15 +94,21 @@ class Model:
                 np.ascontiguousarray(self.params["W2"], dtype=dtype), b2.astype(dtype))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Most probable class (n,) for raw inputs X (n, d)."""
+        """Most probable class (n,) for raw inputs X (n, d); raises DataError as :meth:`predict_proba`."""
         return self.predict_proba(X).argmax(axis=1)
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> Evaluation:
-        """Scores on raw inputs X (n, d) with labels y (n,)."""
+        """Scores (:func:`digitnet.evaluate`) on raw inputs X (n, d) with labels y (n,) in 0..K-1."""
         return evaluate(self.predict_proba(X), np.asarray(y))
 
     def is_finite(self) -> bool:
         return all(np.all(np.isfinite(w)) for w in self.params.values())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view of a model: a small HTML card (:func:`digitnet.card.model_card`)."""
+        from .card import model_card
+
+        return model_card(self)
 
 
 def _fits(values: np.ndarray, dtype: np.dtype) -> bool:

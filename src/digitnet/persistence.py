@@ -152,8 +152,30 @@ def to_bytes(model: Model, estimator: dict | None = None) -> bytes:
 
 
 def save(model, path: str | Path) -> Path:
-    """Write ``model`` (a Model, or a fitted DigitNetClassifier) to ``path`` (conventionally ``*.safetensors``)
-    atomically; returns the path."""
+    """Write a model file: safetensors weights and checked JSON metadata, atomically.
+
+    Parameters
+    ----------
+    model : Model or DigitNetClassifier
+        A trained model, or a fitted estimator (saved with its class labels and feature names); a
+        Model with class labels (an estimator's network, as :func:`load_model` gives) is saved as one.
+    path : str or Path
+        Where to write, conventionally ``*.safetensors``. An existing file is replaced only by a whole one.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Raises
+    ------
+    ModelFileError
+        When the weights are not finite (training diverged): nothing is written.
+    OutputFileError
+        When ``path`` cannot be written (a directory, a device, read-only, no space left); nothing changes.
+    TypeError
+        For anything but a Model or a DigitNetClassifier.
+    """
     if isinstance(model, Model):  # one with class labels is an estimator's network: its file says so
         return write_atomic(path, to_bytes(model, None if model.classes is None else classes_info(model.classes)))
     from .estimator import DigitNetClassifier
@@ -164,8 +186,24 @@ def save(model, path: str | Path) -> Path:
 
 
 def load(path: str | Path):
-    """Read a file written by :func:`save`: a Model, or the DigitNetClassifier that was saved.
-    Any other file raises :class:`ModelFileError`."""
+    """Read a model file written by :func:`save`. Runs no code: no pickle.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    Model or DigitNetClassifier
+        What was saved. Files of older formats are upgraded on load.
+
+    Raises
+    ------
+    ModelFileError
+        For a missing, truncated, corrupted, crafted, foreign or newer-format file: its metadata is
+        checked against a strict schema and its checksum, every tensor's name, dtype and shape.
+    """
     model, info = _read(Path(path))
     if info.estimator is None:
         return model
@@ -187,6 +225,7 @@ def load_model(path: str | Path) -> Model:
 
 def _read(path: Path) -> tuple[Model, ModelInfo]:
     """The model in the file at ``path`` and its checked metadata; ModelFileError for anything else."""
+    path = Path(path)
     if not path.exists():
         raise ModelFileError(f"{path}: no such model file")
     if path.is_dir():

@@ -11,9 +11,10 @@ from .config import Config
 from .data import Dataset, fit_scaling, load_digits, split
 from .metrics import scores
 from .model import Model
+from .progress import EpochBar
 from .trainer import History, Run, fit
 
-Progress = Callable[[Model, float], None]
+Watch = Callable[[Model, float], None]  # (the model so far, epochs done): what the Train view streams
 
 
 def train(
@@ -22,19 +23,49 @@ def train(
     *,
     callback: Callable[[History], None] | None = None,
     split_indices: tuple[np.ndarray, np.ndarray] | None = None,
-    progress: Progress | None = None,
+    progress: bool | str = False,
+    watch: Watch | None = None,
 ) -> Model:
-    """Split ``data`` (default: the embedded digits), scale, train, and score on the held-out test split.
+    """Split ``data``, scale its inputs, train a network, and score it on the held-out test split.
 
-    The test split is the data set's own when it has one (``data.test_rows``), else a seeded random one.
+    The test split is the data set's own when it has one (``data.test_rows``, MNIST's t10k files),
+    else a seeded random one of ``config.test_size``. The split, the initial weights, the shuffles
+    and the dropout masks all follow ``config.seed``: the same seed gives the same model, bit for bit
+    (on the same machine and library builds; see docs/guide/recipes.md).
 
-    The split, the initial weights, the shuffles and the dropout masks all follow
-    ``config.seed``: the same seed gives the same model, bit for bit.
-    ``split_indices`` = (train rows, test rows) replaces the seeded split (cross-validation uses it).
-    ``progress(model so far, epochs done)`` watches training (see ``trainer.fit``): the model has the live
-    weights (copy what you keep), the history so far and the test split, no metrics yet. Raising
-    ``trainer.StopTraining`` there stops training; the model keeps what was learnt. Neither it nor
-    ``callback`` changes the result.
+    Parameters
+    ----------
+    data : Dataset, optional
+        Raw inputs X (n, d) and labels y (n,) in 0..K-1. Default: scikit-learn's 1797 embedded
+        8x8 digits (64 pixels 0..16).
+    config : Config, optional
+        Every setting of the run. Default: ``Config()``, the ``modern`` recipe.
+    callback : callable, optional
+        Called with the run's :class:`History` after each epoch (the trainer never prints).
+    split_indices : (ndarray, ndarray), optional
+        (train rows, test rows) replacing the seeded split (cross-validation uses it).
+    progress : bool or {"auto", "terminal", "notebook"}
+        Show a bar over the epochs: True ("auto") in a Jupyter notebook's output inside a kernel,
+        else on stderr; ``callback`` is still called. Default False: nothing is shown.
+    watch : callable, optional
+        ``watch(model so far, epochs done)`` follows training inside epochs too (see ``trainer.fit``'s
+        ``progress``): the model has the live weights (copy what you keep), the history so far and the
+        test split, no metrics yet. Raising ``trainer.StopTraining`` there stops training; the model keeps
+        what was learnt. Neither it nor ``callback`` changes the result.
+
+    Returns
+    -------
+    Model
+        The trained network with its scaling, history, test rows and ``metrics`` on them
+        (``accuracy``, the post's ``blog_score`` and ``squared_error``, ``n_test``). A run that
+        diverged returns non-finite weights and ``history.stop_reason == "diverged"``.
+
+    Raises
+    ------
+    ConfigError
+        For a bad ``progress``, or sizes whose training buffers exceed the machine's memory.
+    DataError
+        When the data cannot be split (a class with too few samples for the test split).
     """
     data = data if data is not None else load_digits()
     config = config if config is not None else Config()
@@ -43,10 +74,13 @@ def train(
     if split_indices is None:
         split_indices = split(data.y, config.test_size, config.seed, stratify=config.stratify)
     train_idx, test_idx = (np.asarray(i) for i in split_indices)
-    watch = None if progress is None else \
-        (lambda model, done: progress(dataclasses.replace(model, test_indices=test_idx), done))
-    model = dataclasses.replace(fit_model(data, config, train_idx, callback=callback, progress=watch),
-                                test_indices=test_idx)
+    with_test = None if watch is None else \
+        (lambda model, done: watch(dataclasses.replace(model, test_indices=test_idx), done))
+    where = progress if isinstance(progress, str) else "auto"
+    with EpochBar(config.epochs, where=where, enabled=bool(progress)) as show:
+        each_epoch = show if callback is None else lambda h: (callback(h), show(h))
+        model = dataclasses.replace(fit_model(data, config, train_idx, callback=each_epoch, watch=with_test),
+                                    test_indices=test_idx)
     with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
         metrics = scores(model.predict_proba(data.X[test_idx]), data.y[test_idx])
     return dataclasses.replace(model, metrics=metrics)
@@ -55,7 +89,7 @@ def train(
 def fit_model(
     data: Dataset, config: Config, rows: np.ndarray | None = None, *, callback: Callable[[History], None] | None = None,
     run: Run | None = None,
-    progress: Progress | None = None,
+    watch: Watch | None = None,
 ) -> Model:
     """Fit a network on ``rows`` of ``data`` (default: all of it), less a validation split when
     ``config.val_fraction`` > 0; the inputs are scaled with statistics of the rows it fits on.
@@ -71,7 +105,7 @@ def fit_model(
     scaling = fit_scaling(data.X if config.scaling == "blog" else data.X[fit_idx], config.scaling)
 
     def so_far(params, history, done):
-        progress(Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs), done)
+        watch(Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs), done)
 
     params, history = fit(
         scaling.apply(data.X, config.dtype, fit_idx),  # what fit trains on: no float64 copy of the data
@@ -85,6 +119,6 @@ def fit_model(
         callback=callback,
         image_shape=data.inputs.image_shape,
         run=run,
-        progress=None if progress is None else so_far,
+        progress=None if watch is None else so_far,
     )
     return Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs)

@@ -103,25 +103,58 @@ def fit(
     run: Run | None = None,
     progress: Progress | None = None,
 ) -> tuple[Params, History]:
-    """Train a network on scaled inputs X (n, d) with integer labels y (n,) in 0..n_classes-1.
+    """Train a network on scaled inputs: the trainer alone, without splitting, scaling or scoring.
 
-    ``n_classes`` (K, the outputs) defaults to the largest label + 1.
-
-    ``n_total`` divides the epoch's summed loss before comparing it with ``config.tol``
-    (the post divides by the size of the whole data set); it defaults to n.
     With a validation set the weights of the epoch with the lowest validation loss are kept.
     Ctrl-C ends training early and returns what was learnt, with stop_reason "interrupted"; a callback
     or progress hook raising :class:`StopTraining` does the same with stop_reason "stopped".
-    ``progress(params, history, epochs_done)`` is called before the first step, inside each epoch at
-    least every PROGRESS_SECONDS of its steps (epochs_done a fraction), and after each epoch (after
-    ``callback``); ``params`` are the live weights (read them, copy what you keep, never write).
-    The steps then run in chunks that continue the epoch's sums: the weights and the history are the
-    same bits as without it.
-    ``plain=True`` runs through network.forward/backward instead of the compiled kernels
-    (slower; the same weights up to rounding). ``image_shape`` (height, width) of X's rows is
-    what ``config.augment`` needs to move them. ``run``: train this :class:`Run` (made with ``rng``
-    for X's width, ``n_classes`` and ``config``) instead of a new one, and keep it: afterwards it holds
-    the weights, the optimizer's state and the epochs run, from where ``partial_fit`` continues.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Scaled inputs (``digitnet.train`` scales raw ones first).
+    y : ndarray of shape (n,)
+        Integer labels in 0..n_classes-1.
+    config : Config
+        The run's settings.
+    rng : numpy.random.Generator
+        Draws the initial weights, the shuffles and the dropout masks.
+    n_classes : int, optional
+        K, the number of outputs; default the largest label + 1.
+    X_val, y_val : ndarray, optional
+        A validation set (m, d) and (m,): its loss chooses the kept epoch and drives early stopping.
+    n_total : int, optional
+        Divides the epoch's summed loss before it is compared with ``config.tol`` (the post divides
+        by the size of the whole data set, 1797); default n.
+    callback : callable, optional
+        Called with the :class:`History` after each epoch.
+    plain : bool
+        Run through ``network.forward``/``backward`` instead of the compiled kernels (slower; the
+        same weights up to rounding).
+    image_shape : (int, int), optional
+        (height, width) of X's rows: what ``config.augment`` needs to move them.
+    run : Run, optional
+        Train this :class:`Run` (made with ``rng`` for X's width, ``n_classes`` and ``config``) instead of
+        a new one, and keep it: afterwards it holds the weights, the optimizer's state and the epochs run,
+        from where ``partial_fit`` continues.
+    progress : callable, optional
+        ``progress(params, history, epochs_done)`` is called before the first step, inside each epoch at
+        least every PROGRESS_SECONDS of its steps (epochs_done a fraction), and after each epoch (after
+        ``callback``); ``params`` are the live weights (read them, copy what you keep, never write).
+        The steps then run in chunks that continue the epoch's sums: the weights and the history are the
+        same bits as without it.
+
+    Returns
+    -------
+    params : dict of ndarray
+        ``W1`` (d, H), ``W2`` (H, K) and, with biases, ``b1`` (H,), ``b2`` (K,), in ``config.dtype``.
+    history : History
+        Per-epoch loss, accuracy, the post's error, validation scores, learning rates, and why it stopped.
+
+    Raises
+    ------
+    ConfigError
+        When the weights and training buffers would not fit in the machine's memory.
     """
     dtype = np.dtype(config.dtype)
     n_classes = n_classes if n_classes is not None else int(np.max(y)) + 1

@@ -235,7 +235,7 @@ def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float
         pass
     try:
         monitor = Monitor(send, go, stop, step, data, config, max_seconds)
-        model = train(data, config, progress=monitor)
+        model = train(data, config, watch=monitor)
         h = model.history
         why = monitor.why if h.stop_reason == "stopped" and monitor.why else STOP_REASONS[h.stop_reason]
         if h.stop_reason == "diverged":

@@ -24,13 +24,20 @@ def read_csv(
     is allowed. ``labels=True`` requires the class column, ``False`` forbids it, ``None`` takes
     d + 1 columns as values and labels, d as values only.
     Returns (X (n, d) float32, y (n,) int64 or None); X is a view of the parsed table.
+    Raises DataError for a missing, unreadable or malformed file, a value that is not a number or is
+    outside ``inputs.value_range``, or a label outside 0..n_classes-1: the message names the line and
+    the column.
     """
     X, y, _ = _read_csv(Path(path), labels, inputs, n_classes)
     return X, y
 
 
 def load_csv(path: str | Path, *, inputs: Inputs = OPTDIGITS, n_classes: int = OPTDIGITS_CLASSES) -> Dataset:
-    """A labelled CSV as a :class:`Dataset` whose source records the size and SHA-256 of the bytes that were read."""
+    """A labelled CSV file as a :class:`Dataset` whose source records the size and SHA-256 of the bytes that were read.
+
+    The layout is :func:`read_csv`'s, with the label column required. Raises DataError for a missing,
+    unreadable or malformed file (the message names the line and the column).
+    """
     X, y, source = read_labelled_csv(path, inputs=inputs, n_classes=n_classes)
     return Dataset(X, y, source, inputs, n_classes)
 

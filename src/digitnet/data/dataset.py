@@ -72,7 +72,8 @@ class Inputs:
         return -top, top
 
 
-# scikit-learn's load_digits (the UCI optdigits test set): "on" pixels of 32x32 bitmaps counted in 4x4 blocks
+#: The inputs of scikit-learn's load_digits (the UCI optdigits test set): 64 pixels 0..16, "on" pixels of
+#: 32x32 bitmaps counted in 4x4 blocks, as 8x8 images.
 OPTDIGITS = Inputs(64, (8, 8), (0.0, 16.0))
 OPTDIGITS_CLASSES = 10
 
