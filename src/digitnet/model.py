@@ -44,14 +44,14 @@ class Model:
         """Class probabilities (n, K) for raw inputs X (n, d), in the network's dtype.
 
         The same numbers as ``network.predict_proba(params, scaling.apply(X))`` up to rounding,
-        computed with the scaling folded into the first layer: one compiled call for a few
-        rows, blocks of BLAS products for many.
+        computed with the scaling folded into the first layer, row by row in one compiled loop (large
+        batches split across threads): a row's probabilities do not depend on the batch it is in.
         """
         X = np.asarray(X)  # no copy: blocks are checked and converted as they go
         if X.ndim != 2 or X.shape[1] != self.n_inputs or len(X) == 0 or X.dtype.kind not in "iuf":
             self.inputs.check(X)  # raises, naming the problem
         W1, b1, W2, b2 = self.folded
-        P, bad = fast_predict.predict_proba(X, W1, b1, W2, b2, *self.inputs.bounds())
+        P, bad = fast_predict.predict_proba(X, W1, b1, self._W2T, b2, *self.inputs.bounds())
         if bad >= 0:
             raise self.inputs.error(X[bad], bad)
         return P
@@ -66,6 +66,11 @@ class Model:
         b2 = self.params["b2"] if "b2" in self.params else np.zeros(self.params["W2"].shape[1])
         W1f = np.ascontiguousarray(W1 / s[:, None], dtype=dtype)
         return W1f, (b1 - (o / s) @ W1).astype(dtype), np.ascontiguousarray(self.params["W2"]), b2.astype(dtype)
+
+    @functools.cached_property
+    def _W2T(self) -> np.ndarray:
+        """W2 transposed, (K, H), contiguous: the kernel sums along its rows."""
+        return np.ascontiguousarray(self.params["W2"].T)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable class (n,) for raw inputs X (n, d)."""
