@@ -93,6 +93,14 @@ def _small_csv(rows):
     return make
 
 
+def _picture(format: str) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((32, 32), 255, np.uint8)).save(buffer, format=format)
+    return buffer.getvalue()
+
+
 MAKERS = {
     "model": lambda d, m: _write(d / "model.safetensors", m.read_bytes()),
     "dir": lambda d, m: (d / "sub").mkdir() or d / "sub",
@@ -153,6 +161,11 @@ MAKERS = {
     "extra_tensor": lambda d, m: rewrite_model(m, d / "xt.safetensors", tensors={"evil": np.ones(3)}),
     "missing_b1": lambda d, m: rewrite_model(m, d / "mb.safetensors", tensors={"b1": None}),
     "unknown_key": _crafted("uk", metadata={"surprise": 1}),
+    # pictures in formats that are not read, whatever their names say
+    "gif": lambda d, m: _write(d / "seven.gif", _picture("GIF")),
+    "webp_named_png": lambda d, m: _write(d / "seven.png", _picture("WEBP")),
+    "bmp": lambda d, m: _write(d / "seven.bmp", _picture("BMP")),
+    "eps": lambda d, m: _write(d / "seven.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n"),
 }
 
 PIXELS = ",".join(["0"] * 64)
@@ -247,6 +260,10 @@ CLI_CASES = [
     ("predict --no-labels", ["predict", "{model}", "--csv", "{csv_label}", "--no-labels"], 2, "expected 64 columns"),
     ("predict --labels", ["predict", "{model}", "--csv", "{csv_pixels_only}", "--labels"], 2, "expected 65 columns"),
     ("labels without csv", ["predict", "{model}", P, PIXELS, "--labels"], 2, "--labels/--no-labels describe a --csv file"),
+    ("image gif", ["predict", "{model}", "--image", "{gif}"], 2, "seven.gif: a picture in GIF format: digitnet reads PNG, JPEG and TIFF"),
+    ("image webp named png", ["predict", "{model}", "--image", "{webp_named_png}"], 2, "seven.png: a picture in WEBP format: digitnet reads"),
+    ("image bmp", ["predict", "{model}", "--image", "{bmp}"], 2, "seven.bmp: a picture in BMP format: digitnet reads"),
+    ("image eps", ["predict", "{model}", "--image", "{eps}"], 2, "seven.eps: a picture in EPS format: digitnet reads"),
     # plot, report, reproduce-blog
     ("plot gif", ["plot", "confusion", "{model}", "--out", "x.gif"], 2, "unsupported image type '.gif'"),
     ("plot kind", ["plot", "pie", "{model}", "--out", "x.png"], 2, "'pie' is not one of 'digits', 'confusion'"),

@@ -181,7 +181,7 @@ DataOption = Annotated[
     str | None, typer.Option(
         "--data", metavar="DATA",
         help="A CSV in the UCI optdigits layout (64 pixels 0..16, then the label 0..9); mnist:DIR (MNIST's IDX "
-             "files, official test split); images:DIR or images8:DIR (one sub-folder of PNG/JPEG per class, "
+             "files, official test split); images:DIR or images8:DIR (one sub-folder of PNG/JPEG/TIFF per class, "
              "made 28x28 or 8x8). Default: the embedded 8x8 digits.")
 ]
 
@@ -294,7 +294,7 @@ def predict(
         help="Whether the CSV's last column is a label (default: 65 columns have one, 64 do not).")] = None,
     pixels: Annotated[str | None, typer.Option("--pixels", help="One image: 64 pixel values 0..16, comma-separated, row by row.")] = None,
     images: Annotated[list[Path] | None, typer.Option(
-        "--image", help="A PNG/JPEG picture of a digit, preprocessed as the drawing page does (repeatable).")] = None,
+        "--image", help="A PNG, JPEG or TIFF picture of a digit, preprocessed as the drawing page does (repeatable).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Predict digits. A digit is chosen when its probability rounds to 1 (> 0.5), as in the post; otherwise "no digit" (-1)."""

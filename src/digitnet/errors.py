@@ -27,3 +27,7 @@ class OutputFileError(DigitnetError):
 
 class TooLargeError(DataError):
     """An input (a picture, a request) is larger than the limit set to protect memory."""
+
+
+class UnsupportedPictureError(DataError):
+    """A picture in a format digitnet does not read (or bytes of no picture): only PNG, JPEG and TIFF are decoded."""

@@ -12,7 +12,7 @@ from .dataset import OPTDIGITS, Dataset, Inputs
 from .idx import MNIST_RANGE
 
 IMAGE_INPUTS = {"images": Inputs(784, (28, 28), MNIST_RANGE), "images8": OPTDIGITS}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # pictures.FORMATS
 
 
 def load_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["images"]) -> Dataset:
@@ -48,7 +48,7 @@ def load_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["imag
             rows.append(x)
             labels.append(int(folder.name))
     if not rows:
-        raise DataError(f"{directory}: no PNG or JPEG pictures in its sub-folders")
+        raise DataError(f"{directory}: no PNG, JPEG or TIFF pictures in its sub-folders")
     X = np.asarray(rows, dtype=np.float32)
     n_classes = max(labels) + 1
     source = {"kind": "images", "path": str(directory.resolve()), "sha256": digest.hexdigest(),
