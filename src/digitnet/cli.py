@@ -511,20 +511,22 @@ def serve(
         help="Model files to serve; the page switches between them. None: the default model, trained once and cached.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on; the default keeps the page on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8000,
+    allow_hosts: Annotated[list[str] | None, typer.Option(
+        "--allow-host", metavar="NAME",
+        help="Another name the page is opened by (a DNS name of this machine, a proxy's), repeatable; requests "
+             "naming any other host are refused (DNS rebinding). '*': any.")] = None,
 ) -> None:
     """Serve the draw-a-digit page and its JSON API (OpenAPI at /docs). Needs digitnet[web]."""
     try:
-        import uvicorn
-
-        from .web.app import create_app
+        from .web import server
+        from .web.app import create_app, is_public, trusted_hosts
     except ImportError:
         fail("digitnet serve needs the web extra: pip install 'digitnet[web]'")
     if not 1 <= port <= 65535:
         fail(f"--port must be 1..65535; got {port}")
     served = {}
     for path in models or []:
-        model = load(path)
-        model = getattr(model, "model_", model)  # a saved DigitNetClassifier serves its model
+        model = load(path)  # a saved DigitNetClassifier is served as it is: it answers its class labels
         name = path.stem
         while name in served:
             name += "'"
@@ -532,9 +534,25 @@ def serve(
     if not served:
         served["default"] = (_default_model(), "the default model (embedded digits)")
     _check_port_free(host, port)
+    app = create_app(served, hosts=trusted_hosts(host, allow_hosts or ()))
+    address = f"[{host}]" if ":" in host else host
     err.print(f"Serving {len(served)} model{'s' if len(served) > 1 else ''} ({', '.join(served)}) at "
-              f"http://{host}:{port}/ ; API docs at /docs; Ctrl-C stops.", markup=False)
-    uvicorn.run(create_app(served), host=host, port=port, log_level="warning")
+              f"http://{address}:{port}/ ; API docs at /docs; Ctrl-C stops.", markup=False)
+    if is_public(host):
+        reach = "serves every network this machine is on" if host.strip("[]") in ("0.0.0.0", "::") \
+            else "can be reached from other machines"
+        err.print(f"warning: --host {host} {reach}, and the API has no authentication: anyone who can reach "
+                  f"port {port} can use it", markup=False)
+    # uvicorn takes Ctrl-C while it serves (one stops it gracefully, a second at once) and raises it again once
+    # stopped: here it is only noted, so that no KeyboardInterrupt cuts through uvicorn's shutdown
+    ctrl_c.deferring = True
+    try:
+        server.run(app, host, port)
+    finally:
+        ctrl_c.deferring = False
+    if ctrl_c.pressed:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # exiting already: a press now changes nothing
+        fail("stopped (Ctrl-C)", EXIT_INTERRUPTED)
 
 
 def _default_model() -> Model:
