@@ -332,6 +332,17 @@ def _predict(X):
     return lambda model: model.predict(X)
 
 
+def _plain_model(estimator=False):
+    """A model of 5 plain features (no value range), or a DigitNetClassifier of them: any finite value is valid,
+    up to what its float32 arithmetic takes."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    X = rng.normal(0, 1, (200, 5)) + y[:, None]
+    if estimator:
+        return digitnet.DigitNetClassifier(epochs=2).fit(X, np.array(["no", "yes"])[y])
+    return digitnet.train(digitnet.Dataset(X, y), digitnet.Config.from_recipe("modern", epochs=2))
+
+
 LIBRARY_CASES = [
     ("n_hidden float", lambda m: digitnet.Config(n_hidden=2.5), ConfigError, "n_hidden must be an int; got 2.5"),
     ("batch_size float", lambda m: digitnet.Config(batch_size=3.5), ConfigError, "batch_size must be an int"),
@@ -358,6 +369,12 @@ LIBRARY_CASES = [
     ("pixels nan", _predict(np.full((2, 64), np.nan)), DataError, "row 0 has NaN or inf"),
     ("pixels 255", _predict(np.full((1, 64), 255.0)), DataError, "pixels must lie in 0..16"),
     ("pixels bad row 40", _predict(np.vstack([np.zeros((40, 64)), np.full((1, 64), -1.0)])), DataError, "row 40 has values from -1"),
+    ("features 1e308", lambda m: _plain_model().predict(np.array([[0.0] * 5, [0, 0, 1e308, 0, 0]])), DataError,
+     "overflow its float32 arithmetic); row 1 has 1e+308"),
+    ("features -3.5e38", lambda m: _plain_model().predict_proba(np.full((9, 5), -3.5e38)), DataError,
+     "larger ones overflow its float32 arithmetic); row 0 has -3.5e+38"),
+    ("estimator 1e308", lambda m: _plain_model(estimator=True).predict(np.full((1, 5), 1e308)), ValueError,
+     "values must lie within"),
     ("hidden too big", lambda m: digitnet.fit(np.zeros((10, 64)), np.zeros(10, int), digitnet.Config(n_hidden=10**9), np.random.default_rng(0)),
      ConfigError, "this machine has"),
     ("load crafted", lambda m: digitnet.load(MAKERS["range_str"](m.parent, m)), ModelFileError, "architecture.value_range"),
