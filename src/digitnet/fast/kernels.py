@@ -10,11 +10,35 @@ it, products and tanh stay in NumPy.
 from __future__ import annotations
 
 import math
+import os
+import sys
 
 import numpy as np
 from numba import njit
 
-_CACHE = True  # compiled code is cached next to this file (or in numba's user cache)
+
+def _cache_writable() -> bool:
+    """Whether numba can cache this module's compiled code: in NUMBA_CACHE_DIR, a __pycache__ beside this file, or
+    numba's user cache (~/.cache/numba). When none is writable (installed by root, run by a user without a
+    writable home, as a service is), the kernels compile in memory each run, and stderr says so once, in one
+    line (child processes, which inherit DIGITNET_NUMBA_IN_MEMORY, say nothing)."""
+
+    def probe():  # defined here: numba looks for a cache beside the file that defines the function
+        pass
+
+    try:
+        njit(cache=True)(probe)  # finds a cache location (and checks it is writable) without compiling
+        return True
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        if not os.environ.get("DIGITNET_NUMBA_IN_MEMORY"):
+            os.environ["DIGITNET_NUMBA_IN_MEMORY"] = "1"
+            sys.stderr.write("digitnet: numba cannot cache compiled code here (no writable __pycache__ beside "
+                             "digitnet, NUMBA_CACHE_DIR or ~/.cache): compiling in memory, a few seconds each run; "
+                             "set NUMBA_CACHE_DIR to a writable folder to keep it\n")
+        return False
+
+
+_CACHE = _cache_writable()  # compiled code is cached next to this file, or in numba's cache folders
 # error_model="numpy": division by zero gives inf/NaN as in NumPy, and no per-division check blocks vectorisation
 
 
