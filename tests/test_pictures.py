@@ -164,3 +164,22 @@ def test_a_pil_image_is_taken_as_it_is(seven):
     grey, _ = read_picture(Image.fromarray(seven))
     np.testing.assert_array_equal(grey, seven)
 
+
+
+def test_picture_folders_read_tiff_and_refuse_other_formats_in_one_line(tmp_path, seven, digits):
+    from digitnet.data.images import load_image_folder
+
+    one = 255 - np.asarray(Image.fromarray((digits.X[np.flatnonzero(digits.y == 1)[0]].reshape(8, 8) * 255 / 16)
+                                           .astype(np.uint8)).resize((96, 96), Image.Resampling.BILINEAR))
+    for label, picture in ((7, seven), (1, one)):
+        (tmp_path / "pics" / str(label)).mkdir(parents=True)
+        (tmp_path / "pics" / str(label) / "a.png").write_bytes(saved(Image.fromarray(picture), "PNG"))
+        (tmp_path / "pics" / str(label) / "b.tif").write_bytes(saved(Image.fromarray(picture), "TIFF"))
+    data = load_image_folder(tmp_path / "pics")
+    assert sorted(data.y.tolist()) == [1, 1, 7, 7]
+    (tmp_path / "pics" / "7" / "c.png").write_bytes(saved(Image.fromarray(seven), "GIF"))  # a GIF by another name
+    with pytest.raises(DataError) as refused:
+        load_image_folder(tmp_path / "pics")
+    message = str(refused.value)
+    assert message.endswith("c.png: a picture in GIF format: digitnet reads PNG, JPEG and TIFF pictures only; "
+                            "convert it to PNG") and "\n" not in message
