@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 
 import numpy as np
@@ -29,19 +30,20 @@ MAX_PIXELS = 4096 * 4096  # larger pictures are refused (decompression bombs)
 MAX_SIDE = 1024
 FORMATS = ("PNG", "JPEG", "TIFF")  # Pillow's names; JPEG includes the MPO pictures of phones
 READS = "PNG, JPEG and TIFF pictures only"
-# full scales (2^bits - 1) of the depths that deep pictures use: 10-16 bits of cameras and scanners in
-# 16-bit containers, 24 bits, signed and unsigned 32 bits
-_FULL_SCALES = tuple(2**bits - 1 for bits in (8, 10, 12, 14, 16, 24, 31, 32))
+# full scales (2^bits - 1) of the depths deep pictures use: 8 bits; 10, 12, 14 and 16 bits of cameras and
+# scanners in 16-bit containers; 24 bits; signed and unsigned 32 bits
+_FULL_SCALES = (0xFF, 0x3FF, 0xFFF, 0x3FFF, 0xFFFF, 0xFFFFFF, 0x7FFFFFFF, 0xFFFFFFFF)
 # the first bytes of formats that are refused, to name them in the message (nothing is decoded)
-_SIGNATURES = (
-    (0, b"GIF8", "GIF"), (8, b"WEBP", "WEBP"), (0, b"BM", "BMP"), (0, b"\0\0\1\0", "ICO"), (0, b"\0\0\2\0", "CUR"),
-    (0, b"%!PS", "EPS"), (0, b"\xc5\xd0\xd3\xc6", "EPS"), (4, b"ftypavif", "AVIF"), (4, b"ftypheic", "HEIC"),
-    (4, b"ftypmif1", "HEIF"), (0, b"\x0a\x05\x01", "PCX"), (0, b"\xff\x0a", "JPEG XL"), (0, b"\0\0\0\x0cJXL ", "JPEG XL"),
-    (0, b"8BPS", "PSD"), (0, b"\0\0\0\x0cjP  ", "JPEG 2000"), (0, b"DDS ", "DDS"), (0, b"qoif", "QOI"),
-    (0, b"\x59\xa6\x6a\x95", "Sun raster"), (0, b"icns", "ICNS"), (0, b"%PDF", "PDF"), (0, b"<svg", "SVG"),
-    (0, b"<?xml", "SVG"), (0, b"FORM", "IFF"), (0, b"SIMPLE", "FITS"), (0, b"#?RADIANCE", "HDR"),
-)
-_NETPBM = {b"P1", b"P2", b"P3", b"P4", b"P5", b"P6", b"P7", b"Pf", b"PF"}
+_SIGNATURES = tuple((re.compile(pattern, re.S), name) for pattern, name in (
+    (rb"GIF8", "GIF"), (rb"RIFF....WEBP", "WEBP"), (rb"BM", "BMP"), (rb"\x00\x00\x01\x00", "ICO"), (rb"\x00\x00\x02\x00", "CUR"),
+    (rb"%!PS|\xc5\xd0\xd3\xc6", "EPS"), (rb"....ftypavi[fs]", "AVIF"), (rb"....ftyp(heic|heix|mif1)", "HEIF"),
+    (rb"\x0a[\x00\x02-\x05]\x01", "PCX"), (rb"P[1-7fF]\s", "PPM"), (rb"\xff\x0a|\x00\x00\x00\x0cJXL ", "JPEG XL"),
+    (rb"\x00\x00\x00\x0cjP  ", "JPEG 2000"), (rb"8BPS", "PSD"), (rb"DDS ", "DDS"), (rb"qoif", "QOI"), (rb"icns", "ICNS"),
+    (rb"\x59\xa6\x6a\x95", "Sun raster"), (rb"%PDF", "PDF"), (rb"\s*(<\?xml|<svg)", "SVG"), (rb"FORM", "IFF"),
+    (rb"SIMPLE", "FITS"), (rb"#\?RADIANCE", "HDR"),
+    # TGA has no signature: an ID length, a colour-map flag 0 or 1, then an image type (1-3; 9-11 compressed)
+    (rb".[\x00\x01][\x01\x02\x03\x09\x0a\x0b]", "TGA"),
+))
 
 
 def read_picture(source: bytes | str | object) -> tuple[np.ndarray, np.ndarray | None]:
@@ -150,11 +152,7 @@ def _refused(source) -> str:
                 head = f.read(32)
     except OSError:
         head = b""
-    name = next((name for at, signature, name in _SIGNATURES if head[at : at + len(signature)] == signature), None)
-    if name is None and head[:2] in _NETPBM and head[2:3].isspace():
-        name = "PPM"
-    if name is None and len(head) >= 18 and head[1] in (0, 1) and head[2] in (1, 2, 3, 9, 10, 11):
-        name = "TGA"  # TGA has no signature: a colour-map flag 0/1 and a known image type
+    name = next((name for signature, name in _SIGNATURES if signature.match(head)), None)
     if name is None:
         return f"not a PNG, JPEG or TIFF picture (its first bytes are of no picture format digitnet reads: {READS})"
     return f"a picture in {name} format: digitnet reads {READS}; convert it to PNG"
