@@ -60,7 +60,9 @@ def read_picture(source: bytes | str | object) -> tuple[np.ndarray, np.ndarray |
     if not isinstance(source, Image.Image):
         image = _decode(source)
     image = _reduce(image)
-    image = ImageOps.exif_transpose(image)  # after reducing: a quarter turn of the small picture
+    with warnings.catch_warnings():  # a corrupt EXIF block is no orientation (Pillow warns, and reads on)
+        warnings.simplefilter("ignore", UserWarning)
+        image = ImageOps.exif_transpose(image)  # after reducing: a quarter turn of the small picture
     if image.mode in _DEEP_MODES:
         return _deep_grey(image, source), None
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
@@ -75,16 +77,17 @@ def _decode(source):
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings():  # PIL warns of big pictures while reading the header: refuse them
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # warned while reading the header: refused
+            warnings.simplefilter("ignore", UserWarning)  # a corrupt EXIF block, say: Pillow reads on, so do we
             image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=FORMATS)
-        if image.width * image.height > MAX_PIXELS:  # checked before the pixels are decoded
-            raise TooLargeError(f"{_name(source)}picture of {image.width}x{image.height} pixels is too large; "
-                                f"the limit is {MAX_PIXELS:,} pixels")
-        factor = _factor(image.size)
-        if image.format == "JPEG" and factor > 1:  # decoded at 1/2, 1/4 or 1/8 scale: never whole
-            image.draft(image.mode, (image.width // factor, image.height // factor))
-        image.load()
+            if image.width * image.height > MAX_PIXELS:  # checked before the pixels are decoded
+                raise TooLargeError(f"{_name(source)}picture of {image.width}x{image.height} pixels is too large; "
+                                    f"the limit is {MAX_PIXELS:,} pixels")
+            factor = _factor(image.size)
+            if image.format == "JPEG" and factor > 1:  # decoded at 1/2, 1/4 or 1/8 scale: never whole
+                image.draft(image.mode, (image.width // factor, image.height // factor))
+            image.load()
     except TooLargeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
