@@ -581,6 +581,14 @@ def test_an_oversized_body_is_a_413_the_client_reads(url, chunked, close):
         assert b"request body too large" in answer
 
 
+def test_a_client_waiting_for_100_continue_gets_the_413_at_once(url):
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(f"POST {P} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: 3000000\r\nExpect: 100-continue\r\n\r\n".encode())
+        assert s.recv(65536).startswith(b"HTTP/1.1 413")  # no body sent, none waited for
+
+
 def test_pictures_may_be_larger_than_other_bodies(url, digits):
     from digitnet.web.app import MAX_BODY, MAX_UPLOAD
 
@@ -765,9 +773,12 @@ def test_serve_on_every_interface_warns_in_one_line(model_file):
     import signal
 
     port = _free_port()
-    server = _serve([str(model_file), "--host", "0.0.0.0"], port)
+    server = _serve([str(model_file), "--host", "0.0.0.0", "--allow-host", "Digits.Example"], port)
     assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
     assert httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"host": "evil.example"}, timeout=5).status_code == 400
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"host": "digits.example"}, timeout=5).status_code == 200
+    own = socket.gethostname()
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"host": f"{own}:{port}"}, timeout=5).status_code == 200
     server.send_signal(signal.SIGINT)
     _, err = server.communicate(timeout=30)
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
