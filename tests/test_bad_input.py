@@ -160,6 +160,14 @@ def _mnist_dir(d):
     return root
 
 
+def _picture(format: str) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((32, 32), 255, np.uint8)).save(buffer, format=format)
+    return buffer.getvalue()
+
+
 MAKERS = {
     "model": lambda d, m: _write(d / "model.safetensors", m.read_bytes()),
     "dir": lambda d, m: (d / "sub").mkdir() or d / "sub",
@@ -249,6 +257,11 @@ MAKERS = {
     "recorded_grown": lambda d, m: _recorded(d, m, _write(d / "grown.csv", "1,2\n"), size=3),
     "recorded_mnist_fifo": lambda d, m: _recorded(d, m, _mnist_fifos(d), kind="mnist"),
     "recorded_pics_fifo": lambda d, m: _recorded(d, m, _pictures(d, "0", "1", fifo="0/x.png"), kind="images", size=1000),
+    # pictures in formats that are not read, whatever their names say
+    "gif": lambda d, m: _write(d / "seven.gif", _picture("GIF")),
+    "webp_named_png": lambda d, m: _write(d / "seven.png", _picture("WEBP")),
+    "bmp": lambda d, m: _write(d / "seven.bmp", _picture("BMP")),
+    "eps": lambda d, m: _write(d / "seven.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n"),
 }
 
 PIXELS = ",".join(["0"] * 64)
@@ -343,6 +356,10 @@ CLI_CASES = [
     ("predict --no-labels", ["predict", "{model}", "--csv", "{csv_label}", "--no-labels"], 2, "expected 64 columns"),
     ("predict --labels", ["predict", "{model}", "--csv", "{csv_pixels_only}", "--labels"], 2, "expected 65 columns"),
     ("labels without csv", ["predict", "{model}", P, PIXELS, "--labels"], 2, "--labels/--no-labels describe a --csv file"),
+    ("image gif", ["predict", "{model}", "--image", "{gif}"], 2, "seven.gif: a picture in GIF format: digitnet reads PNG, JPEG and TIFF"),
+    ("image webp named png", ["predict", "{model}", "--image", "{webp_named_png}"], 2, "seven.png: a picture in WEBP format: digitnet reads"),
+    ("image bmp", ["predict", "{model}", "--image", "{bmp}"], 2, "seven.bmp: a picture in BMP format: digitnet reads"),
+    ("image eps", ["predict", "{model}", "--image", "{eps}"], 2, "seven.eps: a picture in EPS format: digitnet reads"),
     # plot, report, reproduce-blog
     ("plot gif", ["plot", "confusion", "{model}", "--out", "x.gif"], 2, "unsupported image type '.gif'"),
     ("plot kind", ["plot", "pie", "{model}", "--out", "x.png"], 2, "'pie' is not one of 'digits', 'confusion'"),
@@ -505,6 +522,17 @@ def _predict(X):
     return lambda model: model.predict(X)
 
 
+def _plain_model(estimator=False):
+    """A model of 5 plain features (no value range), or a DigitNetClassifier of them: any finite value is valid,
+    up to what its float32 arithmetic takes."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    X = rng.normal(0, 1, (200, 5)) + y[:, None]
+    if estimator:
+        return digitnet.DigitNetClassifier(epochs=2).fit(X, np.array(["no", "yes"])[y])
+    return digitnet.train(digitnet.Dataset(X, y), digitnet.Config.from_recipe("modern", epochs=2))
+
+
 LIBRARY_CASES = [
     ("n_hidden float", lambda m: digitnet.Config(n_hidden=2.5), ConfigError, "n_hidden must be an int; got 2.5"),
     ("batch_size float", lambda m: digitnet.Config(batch_size=3.5), ConfigError, "batch_size must be an int"),
@@ -531,6 +559,12 @@ LIBRARY_CASES = [
     ("pixels nan", _predict(np.full((2, 64), np.nan)), DataError, "row 0 has NaN or inf"),
     ("pixels 255", _predict(np.full((1, 64), 255.0)), DataError, "pixels must lie in 0..16"),
     ("pixels bad row 40", _predict(np.vstack([np.zeros((40, 64)), np.full((1, 64), -1.0)])), DataError, "row 40 has values from -1"),
+    ("features 1e308", lambda m: _plain_model().predict(np.array([[0.0] * 5, [0, 0, 1e308, 0, 0]])), DataError,
+     "overflow its float32 arithmetic); row 1 has 1e+308"),
+    ("features -3.5e38", lambda m: _plain_model().predict_proba(np.full((9, 5), -3.5e38)), DataError,
+     "larger ones overflow its float32 arithmetic); row 0 has -3.5e+38"),
+    ("estimator 1e308", lambda m: _plain_model(estimator=True).predict(np.full((1, 5), 1e308)), ValueError,
+     "values must lie within"),
     ("hidden too big", lambda m: digitnet.fit(np.zeros((10, 64)), np.zeros(10, int), digitnet.Config(n_hidden=10**9), np.random.default_rng(0)),
      ConfigError, "this machine has"),
     ("load crafted", lambda m: digitnet.load(MAKERS["range_str"](m.parent, m)), ModelFileError, "architecture.value_range"),
@@ -559,6 +593,7 @@ def test_predict_names_a_bad_last_row_without_copying_the_input(small_model, dig
 
     X = np.tile(digits.X.astype(np.float32), (100, 1))  # 179,700 rows, 46 MB
     X[-1, 5] = 50
+    small_model.predict(X[:2])  # the kernel compiled for float32 inputs first: compiling allocates too
     tracemalloc.start()
     with pytest.raises(DataError, match=f"row {len(X) - 1} has values from 0 to 50"):
         small_model.predict(X)

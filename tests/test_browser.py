@@ -171,3 +171,46 @@ def test_touch_drawing_on_a_phone(browser, url):
     assert p.evaluate("window.scrollY") == 0  # drawing did not scroll the page
     context.close()
     assert watched.problems == []
+
+
+def test_a_phone_photo_is_shrunk_in_the_browser_before_uploading(page, tmp_path):
+    """A 12-megapixel photo (several MB) stored sideways with EXIF orientation 6, as phones do: the page
+    uploads it redrawn upright at 1024 pixels, well under the limit, and the answer is the digit."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    upright = Image.new("L", (3024, 4032), 255)
+    ImageDraw.Draw(upright).line([(1512, 700), (1512, 3300)], fill=0, width=220)  # a 1
+    noisy = np.asarray(upright, dtype=np.int16) + np.random.default_rng(0).integers(-25, 26, (4032, 3024))
+    stored = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn a quarter clockwise to show
+    stored.convert("RGB").save(tmp_path / "photo.jpg", quality=95, exif=exif.tobytes())
+    assert (tmp_path / "photo.jpg").stat().st_size > 2_000_000
+    sent = []
+    p = page.page
+    p.on("request", lambda r: "/api/predict-image" in r.url and sent.append(int(r.header_value("content-length"))))
+    p.locator("#upload").set_input_files(str(tmp_path / "photo.jpg"))
+    assert answer(p, "1") == "1"
+    assert len(sent) == 1 and sent[0] < 1_000_000, sent
+
+
+def test_the_api_docs_load_nothing_from_outside_the_server(browser, url):
+    context = browser.new_context()
+    outside = []
+
+    def route(r):
+        if r.request.url.startswith(url):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    p = context.new_page()
+    p.goto(url + "/docs")
+    p.wait_for_selector(".opblock-summary-path", timeout=20_000)  # Swagger UI drew the operations
+    assert "/api/predict-image" in p.locator(".opblock-summary-path").all_text_contents()
+    p.wait_for_timeout(500)
+    context.close()
+    assert outside == []

@@ -81,3 +81,39 @@ def test_features_of_size_1e200_export_as_a_float64_graph(digits, tmp_path):
     P, label = run_onnx(path, data.X)
     assert P.dtype == np.float64 and np.abs(P - model.predict_proba(data.X)).max() < 1e-9
     assert np.mean(label == data.y) > 0.95
+
+
+@pytest.mark.parametrize("labels, kind", [
+    (np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]), 10),
+    (np.array([2, 5, 11, 12, 13, 40, 41, 42, 100, -7]), 10),
+    (np.array([2, 5, 11]), 3),  # the digits modulo 3
+    (np.array([False, True]), 2),  # odd or even
+], ids=["strings", "non-contiguous integers", "[2, 5, 11]", "booleans"])
+def test_an_estimators_graph_answers_its_class_labels(digits, tmp_path, labels, kind):
+    """The label output is the class label (a Gather of ArgMax's column from the classes), typed as the labels;
+    the labels are in the metadata too; `digitnet export` of the estimator's file does the same."""
+    est = digitnet.DigitNetClassifier(epochs=4).fit(digits.X, labels[digits.y % kind])
+    path = tmp_path / "est.onnx"
+    path.write_bytes(export.to_bytes(est))
+    P, label = run_onnx(path, digits.X)
+    expected = est.predict_proba(digits.X)
+    assert np.abs(P - expected).max() < 1e-5
+    assert label.dtype == (object if labels.dtype.kind == "U" else labels.dtype) and label.shape == (1797,)
+    agree = label == est.predict(digits.X)
+    assert agree.mean() > 0.999 and set(label.tolist()) <= set(labels.tolist())
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(props["classes"]) == est.classes_.tolist()
+    saved = digitnet.save(est, tmp_path / "est.safetensors")
+    r = CliRunner().invoke(app, ["export", str(saved), "--out", str(tmp_path / "cli.onnx")])
+    assert r.exit_code == 0, r.stderr
+    _, cli_label = run_onnx(tmp_path / "cli.onnx", digits.X[:50])
+    assert cli_label.tolist() == label[:50].tolist()
+
+
+def test_a_models_graph_answers_its_columns(small_model, tmp_path):
+    path = tmp_path / "m.onnx"
+    path.write_bytes(export.to_bytes(small_model))
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(props["classes"]) == list(range(10))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [o.type for o in session.get_outputs()] == ["tensor(float)", "tensor(int64)"]

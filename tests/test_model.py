@@ -6,7 +6,7 @@ import pytest
 import digitnet
 from digitnet import DataError, Dataset, network
 from digitnet.data import split
-from digitnet.fast.predict import SMALL_BATCH
+from digitnet.fast.predict import PARALLEL_ROWS
 
 
 def test_predict_on_raw_pixels(small_model, digits):
@@ -91,9 +91,9 @@ def test_modern_accuracy_over_ten_splits(digits):
 
 
 @pytest.mark.parametrize("dtype, atol", [("float32", 2e-6), ("float64", 1e-12)])
-@pytest.mark.parametrize("n", [1, 7, SMALL_BATCH, SMALL_BATCH + 1, 4096 + 300])
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 2 * PARALLEL_ROWS + 300])
 def test_fast_inference_equals_the_plain_network(small_model, digits, n, dtype, atol):
-    """Model.predict_proba (scaling folded into W1, compiled or blocked) equals network.predict_proba."""
+    """Model.predict_proba (scaling folded into W1, compiled, split across threads) equals network.predict_proba."""
     from digitnet import network
 
     model = dataclasses.replace(small_model, params={k: v.astype(dtype) for k, v in small_model.params.items()})
@@ -112,3 +112,22 @@ def test_fast_inference_names_the_bad_row(small_model, digits, n, bad_row):
     X[bad_row, 10] = 17
     with pytest.raises(DataError, match=f"pixels must lie in 0..16; row {bad_row} has values"):
         small_model.predict_proba(X)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_rows_probabilities_do_not_depend_on_its_batch(dtype):
+    """Bit for bit, whatever the batch's size, the row's place in it and the threads it is split across
+    (scikit-learn's check_methods_subset_invariance asks for 1e-7): one kernel computes every row alike."""
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 600)
+    X = rng.normal(0, 3, (600, 7)) + y[:, None]
+    model = digitnet.train(Dataset(X, y), digitnet.Config.from_recipe("modern", epochs=3, dtype=dtype))
+    digits_model = digitnet.train(config=digitnet.Config.from_recipe("modern", epochs=2, dtype=dtype))
+    digits = digitnet.load_digits().X
+    for m, rows in ((model, X), (digits_model, digits)):
+        rows = np.tile(rows, (-(-(2 * PARALLEL_ROWS + 77) // len(rows)), 1))[: 2 * PARALLEL_ROWS + 77]
+        whole = m.predict_proba(rows)
+        alone = np.concatenate([m.predict_proba(rows[i : i + 1]) for i in range(0, len(rows), 97)])
+        np.testing.assert_array_equal(whole[::97], alone)
+        for size in (2, 8, 9, 100):
+            np.testing.assert_array_equal(m.predict_proba(rows[3 : 3 + size]), whole[3 : 3 + size])

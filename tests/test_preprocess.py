@@ -121,7 +121,7 @@ def test_pictures_over_the_pixel_limit_are_refused_before_decoding():
 
 
 def test_not_a_picture():
-    with pytest.raises(DataError, match="not a PNG or JPEG image"):
+    with pytest.raises(DataError, match="not a PNG, JPEG or TIFF picture"):
         ink_from_image(b"hello")
 
 

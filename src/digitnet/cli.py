@@ -190,7 +190,7 @@ DataOption = Annotated[
     str | None, typer.Option(
         "--data", metavar="DATA",
         help="A CSV in the UCI optdigits layout (64 pixels 0..16, then the label 0..9); mnist:DIR (MNIST's IDX "
-             "files, official test split); images:DIR or images8:DIR (one sub-folder of PNG/JPEG per class, "
+             "files, official test split); images:DIR or images8:DIR (one sub-folder of PNG/JPEG/TIFF per class, "
              "made 28x28 or 8x8). Default: the embedded 8x8 digits.")
 ]
 
@@ -315,7 +315,7 @@ def predict(
         help="Whether the CSV's last column is a label (default: 65 columns have one, 64 do not).")] = None,
     pixels: Annotated[str | None, typer.Option("--pixels", help="One image: 64 pixel values 0..16, comma-separated, row by row.")] = None,
     images: Annotated[list[Path] | None, typer.Option(
-        "--image", help="A PNG/JPEG picture of a digit, preprocessed as the drawing page does (repeatable).")] = None,
+        "--image", help="A PNG, JPEG or TIFF picture of a digit, preprocessed as the drawing page does (repeatable).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Predict digits. A digit is chosen when its probability rounds to 1 (> 0.5), as in the post; otherwise "no digit" (-1)."""
@@ -565,12 +565,15 @@ def serve(
     max_train_hidden: Annotated[int, typer.Option(help="Hidden neurons a run may ask for.")] = Limits.n_hidden,
     max_train_epochs: Annotated[int, typer.Option(help="Epochs a run may ask for.")] = Limits.epochs,
     max_train_samples: Annotated[int, typer.Option(help="Samples of a data set a run may train on.")] = Limits.samples,
+    allow_hosts: Annotated[list[str] | None, typer.Option(
+        "--allow-host", metavar="NAME",
+        help="Another name the page is opened by (a DNS name of this machine, a proxy's), repeatable; requests "
+             "naming any other host are refused (DNS rebinding). '*': any.")] = None,
 ) -> None:
     """Serve the draw-a-digit page, its JSON API (OpenAPI at /docs) and the Train view (/train). Needs digitnet[web]."""
     try:
-        import uvicorn
-
-        from .web.app import create_app
+        from .web import server
+        from .web.app import create_app, is_public, trusted_hosts
     except ImportError:
         fail("digitnet serve needs the web extra: pip install 'digitnet[web]'")
     if not 1 <= port <= 65535:
@@ -598,13 +601,27 @@ def serve(
         served["default"] = (_default_model(), "the default model (embedded digits)")
     _check_port_free(host, port)
     train_view = f"; the Train view at /train (on {', '.join(runner.datasets)})" if runner else ""
+    app = create_app(served, runner, hosts=trusted_hosts(host, allow_hosts or ()))
+    address = f"[{host}]" if ":" in host else host
     err.print(f"Serving {len(served)} model{'s' if len(served) > 1 else ''} ({', '.join(served)}) at "
-              f"http://{host}:{port}/ ; API docs at /docs{train_view}; Ctrl-C stops.", markup=False)
-    try:  # a streaming Train view is cut after a second, not waited for
-        uvicorn.run(create_app(served, runner), host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
+              f"http://{address}:{port}/ ; API docs at /docs{train_view}; Ctrl-C stops.", markup=False)
+    if is_public(host):
+        reach = "serves every network this machine is on" if host.strip("[]") in ("0.0.0.0", "::") \
+            else "can be reached from other machines"
+        err.print(f"warning: --host {host} {reach}, and the API has no authentication: anyone who can reach "
+                  f"port {port} can use it", markup=False)
+    # uvicorn takes Ctrl-C while it serves (one stops it gracefully, a second at once) and raises it again once
+    # stopped: here it is only noted, so that no KeyboardInterrupt cuts through uvicorn's shutdown
+    ctrl_c.deferring = True
+    try:
+        server.run(app, host, port)
     finally:
+        ctrl_c.deferring = False
         if runner is not None:
             runner.close()
+    if ctrl_c.pressed:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # exiting already: a press now changes nothing
+        fail("stopped (Ctrl-C)", EXIT_INTERRUPTED)
 
 
 def _default_model() -> Model:

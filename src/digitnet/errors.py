@@ -35,3 +35,7 @@ def one_line(message: str) -> str:
     Names come from users and file systems; the CLI and the web layer pass every message through here.
     """
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
+
+
+class UnsupportedPictureError(DataError):
+    """A picture in a format digitnet does not read (or bytes of no picture): only PNG, JPEG and TIFF are decoded."""

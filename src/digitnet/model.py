@@ -10,6 +10,7 @@ import numpy as np
 from .fast import predict as fast_predict
 from .config import Config
 from .data import OPTDIGITS, Inputs, Scaling
+from .errors import DataError
 from .metrics import Evaluation, evaluate
 from .network import Params
 from .trainer import History
@@ -47,8 +48,8 @@ class Model:
         """Class probabilities (n, K) for raw inputs X (n, d), in the dtype of ``folded`` (the network's, as a rule).
 
         The same numbers as ``network.predict_proba(params, scaling.apply(X))`` up to rounding,
-        computed with the scaling folded into the first layer: one compiled call for a few
-        rows, blocks of BLAS products for many.
+        computed with the scaling folded into the first layer, row by row in one compiled loop (large
+        batches split across threads): a row's probabilities do not depend on the batch it is in.
 
         Parameters
         ----------
@@ -64,16 +65,47 @@ class Model:
         ------
         DataError
             For a wrong shape, a non-numeric dtype, an empty array, or a value that is not finite or
-            outside ``self.inputs.value_range`` (the message names the first bad row).
+            outside :attr:`input_bounds` (the inputs' range, and what the arithmetic can take; the message
+            names the first bad row).
         """
         X = np.asarray(X)  # no copy: blocks are checked and converted as they go
         if X.ndim != 2 or X.shape[1] != self.n_inputs or len(X) == 0 or X.dtype.kind not in "iuf":
             self.inputs.check(X)  # raises, naming the problem
         W1, b1, W2, b2 = self.folded
-        P, bad = fast_predict.predict_proba(X, W1, b1, W2, b2, *self.inputs.bounds())
+        P, bad = fast_predict.predict_proba(X, W1, b1, self._W2T, b2, *self.input_bounds)
         if bad >= 0:
-            raise self.inputs.error(X[bad], bad)
+            raise self.input_error(X[bad], bad)
         return P
+
+    @functools.cached_property
+    def input_bounds(self) -> tuple[float, float]:
+        """(low, high): the raw values ``predict_proba`` accepts, ends included.
+
+        The inputs' valid range, and within it (for plain features: any finite number) values small enough
+        that the first layer cannot overflow the network's dtype: with |x| <= high, every hidden unit's
+        |x @ W1f + b1f| <= high * max_j sum_i |W1f[i, j]| + max |b1f| stays under a quarter of the dtype's
+        largest float (float32: 3.4e38), and so does every scaled input |x - o| / s (what explain computes).
+        """
+        W1, b1, _, _ = self.folded
+        top = float(np.finfo(W1.dtype).max) / 4
+        column = float(np.abs(W1.astype(np.float64)).sum(axis=0).max())
+        room = top - float(np.abs(b1.astype(np.float64)).max(initial=0.0))
+        s, o = self.scaling.scale, self.scaling.offset
+        limit = min(room / column if column > 0 else top, top * float(s.min()) - float(np.abs(o).max()), top)
+        low, high = self.inputs.bounds()
+        return max(low, -limit), min(high, limit)
+
+    def input_error(self, x: np.ndarray, row: int | None = None) -> DataError:
+        """The DataError for ``x`` (n_features,), row ``row`` of an input (None: the only one), which has a value
+        outside :attr:`input_bounds`."""
+        x = np.asarray(x, dtype=np.float64)
+        low, high = self.input_bounds
+        if np.all(self.inputs.accepts(x)):  # valid inputs, but too large for the network's arithmetic
+            worst = float(x[np.argmax(np.abs(x))])
+            return DataError(f"{self.inputs.noun} must lie within {low:.3g}..{high:.3g} for this model (larger ones "
+                             f"overflow its {self.folded[0].dtype} arithmetic); "
+                             + (f"row {row} has {worst:g}" if row is not None else f"got {worst:g}"))
+        return self.inputs.error(x, 0 if row is None else row)
 
     @functools.cached_property
     def folded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -92,6 +124,11 @@ class Model:
             dtype = np.dtype(np.float64)
         return (np.ascontiguousarray(W1f, dtype=dtype), b1f.astype(dtype),
                 np.ascontiguousarray(self.params["W2"], dtype=dtype), b2.astype(dtype))
+
+    @functools.cached_property
+    def _W2T(self) -> np.ndarray:
+        """W2 transposed, (K, H), contiguous, in the dtype of ``folded``: the kernel sums along its rows."""
+        return np.ascontiguousarray(self.folded[2].T)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable class (n,) for raw inputs X (n, d); raises DataError as :meth:`predict_proba`."""

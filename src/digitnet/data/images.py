@@ -14,7 +14,7 @@ from .dataset import OPTDIGITS, Dataset, Inputs
 from .idx import MNIST_RANGE
 
 IMAGE_INPUTS = {"images": Inputs(784, (28, 28), MNIST_RANGE), "images8": OPTDIGITS}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # pictures.FORMATS
 MAX_CLASSES = 1000  # class folders are numbered 0..999: the network has one output per class 0..K-1
 MAX_PICTURE_BYTES = 1 << 27  # 128 MiB: a picture file larger than this is refused (no digit needs it)
 
@@ -64,7 +64,7 @@ def read_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["imag
         rows.append(x)
         labels.append(label)
     if not rows:
-        raise DataError(f"{directory}: no PNG or JPEG pictures in its sub-folders")
+        raise DataError(f"{directory}: no PNG, JPEG or TIFF pictures in its sub-folders")
     source = {"kind": "images", "path": str(directory.resolve()), "sha256": pictures.digest.hexdigest(),
               "size": pictures.total, "inputs": "images" if inputs.image_shape != OPTDIGITS.image_shape else "images8"}
     return np.asarray(rows, dtype=np.float32), np.asarray(labels, dtype=np.int64), source

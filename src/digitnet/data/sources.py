@@ -4,7 +4,7 @@
 - ``FILE.csv`` (any file): rows of pixels then the label (:func:`.csv.load_csv`);
 - ``mnist:DIR``, or a ``DIR`` holding them: MNIST's four IDX files (or EMNIST-digits', Fashion-MNIST's; the
   names read: :func:`.idx.find_mnist_files`), with the official test split (the ``t10k``/``test`` files);
-- ``images:DIR``: one sub-folder per class (named 0, 1, ...) of PNG/JPEG pictures, each turned into
+- ``images:DIR``: one sub-folder per class (named 0, 1, ...) of PNG/JPEG/TIFF pictures, each turned into
   a 28x28 input by :func:`digitnet.preprocess.to_input` (MNIST's recipe); ``images8:DIR`` into 8x8 (optdigits').
 
 A model file records where its data came from (kind, path, size and SHA-256 of the files): untrusted, since

@@ -1,7 +1,7 @@
 """The forward pass, and one mini-batch step: the arithmetic of ``network.forward`` +
 ``network.backward`` in preallocated buffers, matrix products in BLAS, the rest in compiled
 loops (:mod:`.kernels`), gradients written straight into the flat gradient vector.
-:func:`forward` serves training and inference alike. tests/test_fused.py checks the step
+:func:`forward` serves training and its validation scores. tests/test_fused.py checks the step
 against the plain calls.
 """
 

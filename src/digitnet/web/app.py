@@ -1,32 +1,46 @@
 """The drawing page and its JSON API (FastAPI): a thin layer over preprocess, Model and explain.
 
-    create_app({"default": model}) -> FastAPI      # `digitnet serve` runs it with uvicorn
+    create_app({"default": (model, "model.safetensors")}) -> FastAPI      # `digitnet serve` runs it with uvicorn
 
-Every bad request is a 4xx with {"detail": "what is wrong"}: 413 for bodies over MAX_BODY bytes and
-pictures over the pixel limit, 422 for the rest. Models are only read while serving, so requests
-run concurrently in the server's thread pool.
+Every bad request is a 4xx with {"detail": "what is wrong"}: 413 for bodies over MAX_BODY bytes
+(MAX_UPLOAD for pictures) and pictures over the pixel limit, 415 for pictures in formats not read, 422
+for the rest; 400 for a Host header that is not one of the server's own names (DNS rebinding). A model
+may be a DigitNetClassifier (or a Model with class labels): answers are its labels. Models are only read
+while serving; decoding pictures and drawing strokes run in the thread pool, off the event loop.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+from collections.abc import Sequence
 from importlib import resources
+from pathlib import PurePath
 from typing import Annotated
 
 import numpy as np
 from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .._version import __version__
-from ..errors import DataError, TooLargeError
+from ..errors import DataError, TooLargeError, UnsupportedPictureError
 from ..explain import Explainer, Explanation
 from ..model import Model
 from ..preprocess import MAX_POINTS, MAX_STROKES, ink_from_image, ink_from_strokes, to_input
 from .training import training_router
 
 MAX_BODY = 1 << 20  # bytes of a request body
+MAX_UPLOAD = 16 << 20  # bytes of a picture upload: a phone's photo is 2-12 MB (the page shrinks it first)
+BODY_LIMITS = {"/api/predict-image": MAX_UPLOAD}  # paths allowed more than MAX_BODY
+MAX_DRAIN = 64 << 20  # an oversized body is read and dropped up to this many bytes, so that its sender reads the 413
+MAX_CANVAS = 1024  # strokes on a larger canvas are drawn scaled down to this size (the ink is normalised anyway)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")  # what browsers on this machine send as Host
 MAX_BATCH = 1000  # pixel grids in one /api/predict-batch
 UNITS_SHOWN = 8  # strongest hidden units sent with explain=true
 DIGITS = 4  # decimals of the floats sent back
@@ -41,8 +55,8 @@ class PredictRequest(BaseModel):
     pixels: list[list[float]] | None = Field(None, max_length=4096, description="rows of the model's input image")
     strokes: list[Annotated[list[Annotated[list[float], Field(min_length=2, max_length=2)]], Field(max_length=MAX_POINTS)]] \
         | None = Field(None, max_length=MAX_STROKES, description="polylines of [x, y] points")
-    width: float | None = Field(None, gt=0, le=4096)
-    height: float | None = Field(None, gt=0, le=4096)
+    width: float | None = Field(None, gt=0, le=4096, allow_inf_nan=False)
+    height: float | None = Field(None, gt=0, le=4096, allow_inf_nan=False)
     model: str | None = Field(None, description="a model id from /api/models; default: the first")
     explain: bool = Field(False, description="add the hidden layer and the strongest units' receptive fields")
 
@@ -54,14 +68,24 @@ class BatchRequest(BaseModel):
 
 
 class Served:
-    """A model being served: the model, its explainer and what /api/models says of it."""
+    """A model being served: the model, its class labels, its explainer and what /api/models says of it.
 
-    def __init__(self, name: str, model: Model, source: str) -> None:
+    ``model``: a Model, or a fitted DigitNetClassifier (its network and ``classes_``); a Model with ``classes``
+    (an estimator's network) answers those. ``source``: where it came from; only its file name is shown.
+    """
+
+    def __init__(self, name: str, model, source: str) -> None:
+        estimator_classes = getattr(model, "classes_", None)
+        model = getattr(model, "model_", model)
+        classes = estimator_classes if estimator_classes is not None else getattr(model, "classes", None)
         self.name, self.model, self.explainer = name, model, Explainer(model)
+        self.classes = list(range(model.n_classes)) if classes is None else [
+            c.item() if isinstance(c, np.generic) else c for c in classes]
         inputs, metrics = model.inputs, model.metrics
         self.info = {
             "id": name,
-            "file": source,
+            "file": PurePath(source).name,  # never a path of this machine
+            "classes": self.classes,
             "recipe": model.config.recipe,
             "n_inputs": model.n_inputs,
             "n_hidden": model.params["W1"].shape[1],
@@ -74,16 +98,20 @@ class Served:
         }
 
 
-def create_app(models: dict[str, tuple[Model, str]], runner=None) -> FastAPI:
-    """The app serving ``models`` (id -> (model, where it came from)); the first is the default.
-    ``runner`` (a digitnet.jobs.Runner) trains on the Train view; None: training is off."""
+def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
+    """The app serving ``models`` (id -> (model or DigitNetClassifier, where it came from)); the first is the
+    default. ``runner`` (a digitnet.jobs.Runner) trains on the Train view; None: training is off.
+    ``hosts``: the Host header values answered (:func:`trusted_hosts`); others get a 400."""
     if not models:
         raise ValueError("create_app needs at least one model")
     served = {name: Served(name, model, source) for name, (model, source) in models.items()}
     default = next(iter(served))
-    app = FastAPI(title="digitnet", description="Handwritten digits: draw one, see what the network sees and why.",
-                  version=__version__)
-    app.add_middleware(BodyLimit, limit=MAX_BODY)
+    # FastAPIOffline: /docs loads Swagger UI from this server, not from a CDN (no online validator either);
+    # no /redoc, whose page fetches its logo from its makers' site
+    app = FastAPIOffline(title="digitnet", description="Handwritten digits: draw one, see what the network sees and why.",
+                         version=__version__, redoc_url=None, swagger_ui_parameters={"validatorUrl": None})
+    app.add_middleware(BodyLimit, limit=MAX_BODY, limits=BODY_LIMITS)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts), www_redirect=False)  # checked first
 
     def pick(name: str | None) -> Served:
         if name is None:
@@ -96,6 +124,10 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None) -> FastAPI:
     async def too_large(request: Request, e: TooLargeError):
         return JSONResponse({"detail": str(e)}, status_code=413)
 
+    @app.exception_handler(UnsupportedPictureError)
+    async def unsupported(request: Request, e: UnsupportedPictureError):
+        return JSONResponse({"detail": str(e)}, status_code=415)
+
     @app.exception_handler(DataError)
     async def bad_data(request: Request, e: DataError):
         return JSONResponse({"detail": str(e)}, status_code=422)
@@ -104,22 +136,22 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None) -> FastAPI:
     async def bad_request(request: Request, e: RequestValidationError):
         return JSONResponse({"detail": _first_error(e)}, status_code=422)
 
+    # async: the page, the health check and the model list never wait for a thread of the pool
     @app.get("/", include_in_schema=False)
-    def page():
+    async def page():
         return FileResponse(str(STATIC / "index.html"), media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/healthz")
-    def healthz():
+    async def healthz():
         return {"status": "ok", "models": len(served)}
 
     @app.get("/api/models")
     async def list_models():  # on the event loop, as the Train view's additions to ``served``
-        """The models served, the first being the default."""
+        """The models served, the first being the default; ``classes``: the labels of the probabilities' columns."""
         return {"default": default, "models": [s.info for s in served.values()]}
 
-    # async endpoints: the work is a fraction of a millisecond, less than a hop to a worker thread costs;
     # answers are JSONResponse so that FastAPI does not walk every float of them again
     @app.post("/api/predict")
     async def predict(body: PredictRequest):
@@ -128,41 +160,106 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None) -> FastAPI:
         s = pick(body.model)
         if (body.pixels is None) == (body.strokes is None):
             raise DataError("give either pixels (the model's input image) or strokes with width and height")
-        if body.pixels is not None:
+        if body.pixels is not None:  # a fraction of a millisecond: less than a hop to a worker thread costs
             x = _pixels(body.pixels, s.model)
-        else:
+        else:  # drawing a canvas takes milliseconds to a second: off the event loop
             if body.width is None or body.height is None:
                 raise DataError("strokes need the canvas's width and height")
-            x = to_input(ink_from_strokes(body.strokes, body.width, body.height), s.model.inputs)
+            x = await run_in_threadpool(_strokes_input, body.strokes, body.width, body.height, s.model)
         return JSONResponse(_answer(s, x, body.explain))
 
     @app.post("/api/predict-image")
-    async def predict_image(file: Annotated[UploadFile, File(description="a PNG or JPEG picture of one digit")],
-                            model: Annotated[str | None, Query()] = None,
-                            explain: Annotated[bool, Query()] = False):
-        """The same answer for an uploaded picture, preprocessed as the training data were made."""
+    def predict_image(file: Annotated[UploadFile, File(description="a PNG, JPEG or TIFF picture of one digit")],
+                      model: Annotated[str | None, Query()] = None,
+                      explain: Annotated[bool, Query()] = False):
+        """The same answer for an uploaded picture, preprocessed as the training data were made (a plain def:
+        FastAPI runs it in its thread pool, so decoding a big picture never stalls the other requests)."""
         s = pick(model)
-        data = await file.read()
+        data = file.file.read()
         if not data:
             raise DataError("the uploaded file is empty")
         return JSONResponse(_answer(s, to_input(ink_from_image(data), s.model.inputs), explain))
 
     @app.post("/api/predict-batch")
-    async def predict_batch(body: BatchRequest):
+    def predict_batch(body: BatchRequest):
         """Up to MAX_BATCH pixel grids in one call: digits and probabilities (no explanations)."""
         s = pick(body.model)
         if not body.pixels:
             raise DataError("pixels holds no images")
         X = np.stack([_pixels(grid, s.model, index=i) for i, grid in enumerate(body.pixels)])
-        P = s.model.predict_proba(X).astype(np.float64)
+        P = _finite(s.model.predict_proba(X).astype(np.float64))
         best = P.argmax(axis=1)
         return JSONResponse({"model": s.name, "predictions": [
-            {"digit": int(b) if p[b] > s.explainer.threshold else -1, "likeliest": int(b),
+            {"digit": s.classes[b] if p[b] > s.explainer.threshold else -1, "likeliest": s.classes[b],
              "probabilities": _round(p), "rejected": bool(p[b] <= s.explainer.threshold)}
             for b, p in zip(best, P)]})
 
     app.include_router(training_router(runner, served, Served))
     return app
+
+
+def trusted_hosts(host: str, extra: Sequence[str] = ()) -> list[str]:
+    """The Host header values a server bound to ``host`` answers, lower case: DNS-rebinding protection (a page
+    of another site whose name was made to resolve to this machine sends its own name, and gets a 400).
+
+    Loopback (127.0.0.1, ::1, localhost): the three loopback names. Every interface (0.0.0.0, ::): those, and
+    this machine's host name, fully qualified name and their addresses. Any other address or name: itself.
+    ``extra``: more names (a DNS name of this machine, a proxy's); "*" answers any. Ports are not compared.
+    """
+    bare = host.strip("[]").lower()
+    names = [_bracketed(bare)]
+    if _is_loopback(bare):
+        names += LOOPBACK_HOSTS
+    elif _is_unspecified(bare):
+        names = list(LOOPBACK_HOSTS) + _own_names()
+    names += [name.strip().lower() for name in extra if name.strip()]
+    return list(dict.fromkeys(n for n in names if n not in ("0.0.0.0", "[::]")))
+
+
+def is_public(host: str) -> bool:
+    """Whether a server bound to ``host`` can be reached from other machines (anything but loopback)."""
+    return not _is_loopback(host.strip("[]").lower())
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return host == ""
+
+
+def _bracketed(host: str) -> str:
+    """An IPv6 address as a Host header carries it: [::1]."""
+    return f"[{host}]" if ":" in host else host
+
+
+def _own_names() -> list[str]:
+    """This machine's host name, fully qualified name, and the addresses they resolve to."""
+    names = [socket.gethostname().lower(), socket.getfqdn().lower()]
+    try:
+        names += [_bracketed(info[4][0].split("%")[0].lower()) for info in socket.getaddrinfo(names[0], None)]
+    except OSError:
+        pass
+    return names
+
+
+def _strokes_input(strokes, width: float, height: float, model: Model) -> np.ndarray | None:
+    """The network's input for strokes on a width x height canvas, drawn at most MAX_CANVAS pixels wide or high
+    (the ink is size-normalised anyway; a 4096-pixel canvas would take a second and a quarter of a gigabyte)."""
+    k = min(1.0, MAX_CANVAS / max(width, height))
+    if k < 1:
+        strokes = [[[x * k, y * k] for x, y in stroke] for stroke in strokes]
+        width, height = max(1.0, width * k), max(1.0, height * k)
+    return to_input(ink_from_strokes(strokes, width, height), model.inputs)
 
 
 def _pixels(grid: list[list[float]], model: Model, index: int | None = None) -> np.ndarray:
@@ -175,9 +272,12 @@ def _pixels(grid: list[list[float]], model: Model, index: int | None = None) -> 
     x = np.asarray(grid, dtype=np.float64).ravel()
     if not np.all(np.isfinite(x)):
         raise DataError(f"{where}pixels must be finite numbers")
-    low, high = model.inputs.bounds()
+    low, high = model.input_bounds  # the valid range, and what the network's dtype can take
     if x.min() < low or x.max() > high:
-        raise DataError(f"{where}pixels must lie in {low:g}..{high:g}; got values from {x.min():g} to {x.max():g}")
+        if not np.all(model.inputs.accepts(x)):
+            low, high = model.inputs.value_range
+            raise DataError(f"{where}pixels must lie in {low:g}..{high:g}; got values from {x.min():g} to {x.max():g}")
+        raise DataError(f"{where}{model.input_error(x)}")
     return x
 
 
@@ -188,10 +288,11 @@ def _answer(s: Served, x: np.ndarray | None, explain: bool) -> dict:
                 "reason": "no digit: the drawing is empty or too small", "input": np.zeros(shape).tolist(),
                 "saliency": None}
     e: Explanation = s.explainer(x)
+    _finite(e.probabilities)
     answer = {
         "model": s.name,
-        "digit": e.digit,
-        "likeliest": e.likeliest,
+        "digit": s.classes[e.digit] if e.digit != -1 else -1,  # -1: no digit ("rejected" says so for any labels)
+        "likeliest": s.classes[e.likeliest],
         "probabilities": _round(e.probabilities),
         "rejected": e.digit == -1,
         "reason": None if e.digit != -1 else f"unsure: no digit above {s.explainer.threshold:.0%}",
@@ -212,6 +313,14 @@ def _round(a: np.ndarray) -> list:
     return np.round(np.asarray(a, dtype=np.float64), DIGITS).tolist()
 
 
+def _finite(P: np.ndarray) -> np.ndarray:
+    """P, checked: JSON has no NaN, and an answer that is not a number is no answer."""
+    if not np.all(np.isfinite(P)):
+        raise DataError("the model's probabilities are not finite numbers for this input: the input is out of "
+                        "what the model can compute")
+    return P
+
+
 def _first_error(e: RequestValidationError) -> str:
     errors = e.errors()
     if not errors:
@@ -224,20 +333,27 @@ def _first_error(e: RequestValidationError) -> str:
 
 
 class BodyLimit:
-    """ASGI middleware: request bodies over ``limit`` bytes get 413 before the app reads them. A declared
-    Content-Length is checked first (the server reads no more than it declares); a body without one is
-    read up to the limit, then replayed to the app."""
+    """ASGI middleware: request bodies over their path's limit (``limits``, else ``limit`` bytes) get a 413
+    before the app reads them. A declared Content-Length is checked first (the server reads no more than it
+    declares); a body without one is read up to the limit, then replayed to the app.
 
-    def __init__(self, app, limit: int = MAX_BODY) -> None:
-        self.app, self.limit = app, limit
+    The 413 goes out only after the rest of the body was read and dropped (up to ``drain`` bytes): a client
+    that sends its whole request before it reads (most scripts; any that says Connection: close) would
+    otherwise find the connection reset under its upload and never see the answer. A client that waits for
+    "100 Continue" has sent nothing yet: it gets the 413 at once."""
+
+    def __init__(self, app, limit: int = MAX_BODY, limits: dict[str, int] | None = None, drain: int = MAX_DRAIN) -> None:
+        self.app, self.limit, self.limits, self.drain = app, limit, dict(limits or {}), drain
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length")
+        limit = self.limits.get(scope["path"], self.limit)
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None:
-            if declared.isdigit() and int(declared) > self.limit:
-                return await self._reject(scope, send)
+            if declared.isdigit() and int(declared) > limit:
+                return await self._reject(scope, receive, send, limit, headers, read=0)
             return await self.app(scope, receive, send)
         chunks, size = [], 0
         while True:
@@ -246,8 +362,8 @@ class BodyLimit:
                 return
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.limit:
-                return await self._reject(scope, send)
+            if size > limit:
+                return await self._reject(scope, receive, send, limit, headers, read=size, more=message.get("more_body"))
             if not message.get("more_body"):
                 break
         body, replayed = b"".join(chunks), False
@@ -261,6 +377,14 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, scope, send) -> None:
-        response = JSONResponse({"detail": f"request body too large: the limit is {self.limit:,} bytes"}, status_code=413)
+    async def _reject(self, scope, receive, send, limit: int, headers: dict, *, read: int, more: bool = True) -> None:
+        whole = not more or headers.get(b"expect", b"").lower() == b"100-continue"
+        while not whole and read <= self.drain:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            read += len(message.get("body", b""))
+            whole = not message.get("more_body")
+        response = JSONResponse({"detail": f"request body too large: the limit is {limit:,} bytes"}, status_code=413,
+                                headers=None if whole else {"connection": "close"})
         await response(scope, None, send)

@@ -81,23 +81,48 @@ document.addEventListener("keydown", (e) => {
   if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); $("undo").click(); }
 });
 
+const UPLOAD_SIDE = 1024;           // longer side of a picture as uploaded: what the server decodes it to anyway
+const UPLOAD_BYTES = 1 << 20;      // pictures over a megabyte (a phone's photo) are shrunk before uploading
+
 $("upload").addEventListener("change", async (e) => {
   const file = e.target.files[0];
   if (!file) return;
   strokes = [];
   const image = new Image();
-  image.onload = () => {
+  const loaded = new Promise((resolve, reject) => { image.onload = resolve; image.onerror = reject; });
+  image.src = URL.createObjectURL(file);
+  let upload = file;
+  try {
+    await loaded;
     redraw();
     const k = Math.min(SIZE / image.width, SIZE / image.height);
     ctx.drawImage(image, (SIZE - image.width * k) / 2, (SIZE - image.height * k) / 2, image.width * k, image.height * k);
+    upload = await shrunk(image, file);
+  } catch (error) {
+    // a picture the browser cannot show: the server says what is wrong with it
+  } finally {
     URL.revokeObjectURL(image.src);
-  };
-  image.src = URL.createObjectURL(file);
+  }
   const form = new FormData();
-  form.append("file", file);
+  form.append("file", upload, upload.name || file.name);
   await ask(`/api/predict-image?explain=true&model=${encodeURIComponent(model)}`, { method: "POST", body: form });
   e.target.value = "";
 });
+
+// The picture as uploaded: as it is when small, else redrawn at most UPLOAD_SIDE pixels on a side (drawn as the
+// browser shows it: EXIF orientation applied), PNG when it may be transparent, JPEG for photos.
+async function shrunk(image, file) {
+  const side = Math.max(image.naturalWidth, image.naturalHeight);
+  if (file.size <= UPLOAD_BYTES && side <= UPLOAD_SIDE) return file;
+  const k = Math.min(1, UPLOAD_SIDE / side);
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(image.naturalWidth * k));
+  canvas.height = Math.max(1, Math.round(image.naturalHeight * k));
+  canvas.getContext("2d").drawImage(image, 0, 0, canvas.width, canvas.height);
+  const png = file.type === "image/png";
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, png ? "image/png" : "image/jpeg", 0.92));
+  return blob ? new File([blob], png ? "picture.png" : "picture.jpg", { type: blob.type }) : file;
+}
 
 async function predictNow() {
   clearTimeout(timer);
@@ -132,12 +157,13 @@ function showMessage(text) {
 
 function show(a) {
   const answer = $("answer");
-  answer.textContent = a.digit >= 0 ? String(a.digit) : "no digit";
-  answer.dataset.digit = String(a.digit);
-  answer.classList.toggle("none", a.digit < 0);
-  $("reason").textContent = a.reason || "";
-  drawBars(a.probabilities, a.digit);
   const current = models.find((m) => m.id === (a.model || model)) || models[0];
+  const labels = current && current.classes ? current.classes : [];
+  answer.textContent = a.rejected ? "no digit" : String(a.digit);  // the model's class label
+  answer.dataset.digit = String(a.digit);
+  answer.classList.toggle("none", a.rejected);
+  $("reason").textContent = a.reason || "";
+  drawBars(a.probabilities, a.rejected ? -1 : labels.indexOf(a.digit), labels);
   const shape = current && current.image_shape ? current.image_shape : [1, current ? current.n_inputs : 1];
   const range = current && current.value_range ? current.value_range : [0, 1];
   drawGrid($("input"), a.input, shape, (v) => grey((v - range[0]) / (range[1] - range[0])));
@@ -147,14 +173,15 @@ function show(a) {
   drawUnits(a.units || [], shape);
 }
 
-function drawBars(p, chosen) {
+function drawBars(p, chosen, labels) {  // chosen: the column of the answer, -1 for none
   const bars = $("bars");
   bars.replaceChildren();
   const n = p ? p.length : (models[0] ? models[0].n_classes : 10);
+  const name = (k) => String(labels && k < labels.length ? labels[k] : k);
   for (let k = 0; k < n; k++) {
     const value = p ? p[k] : 0;
     const label = document.createElement("span");
-    label.textContent = String(k);
+    label.textContent = name(k);
     const bar = document.createElement("div");
     bar.className = "bar" + (k === chosen ? " chosen" : "");
     const fill = document.createElement("div");
@@ -164,7 +191,7 @@ function drawBars(p, chosen) {
     text.textContent = `${(100 * value).toFixed(0)}%`;
     bars.append(label, bar, text);
   }
-  bars.setAttribute("aria-label", p ? "Probabilities: " + p.map((v, k) => `${k}: ${(100 * v).toFixed(0)}%`).join(", ")
+  bars.setAttribute("aria-label", p ? "Probabilities: " + p.map((v, k) => `${name(k)}: ${(100 * v).toFixed(0)}%`).join(", ")
                                     : "No probabilities: no digit");
 }
 
