@@ -82,9 +82,10 @@ class Model:
         """(low, high): the raw values ``predict_proba`` accepts, ends included.
 
         The inputs' valid range, and within it (for plain features: any finite number) values small enough
-        that the first layer cannot overflow the network's dtype: with |x| <= high, every hidden unit's
-        |x @ W1f + b1f| <= high * max_j sum_i |W1f[i, j]| + max |b1f| stays under a quarter of the dtype's
-        largest float (float32: 3.4e38), and so does every scaled input |x - o| / s (what explain computes).
+        that the first layer cannot overflow the network's dtype: with ``abs(x) <= high``, every hidden unit's
+        ``abs(x @ W1f + b1f) <= high * max_j sum_i abs(W1f[i, j]) + max abs(b1f)`` stays under a quarter of the
+        dtype's largest float (float32: 3.4e38), and so does every scaled input ``abs(x - o) / s`` (what
+        explain computes).
         """
         W1, b1, _, _ = self.folded
         top = float(np.finfo(W1.dtype).max) / 4
