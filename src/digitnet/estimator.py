@@ -55,6 +55,12 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         label_smoothing=0.2,
         input_noise=0.0,
         augment=0,
+        rotation=0.0,
+        shear=0.0,
+        zoom=0.0,
+        stroke=0.0,
+        elastic_alpha=0.0,
+        elastic_sigma=4.0,
         tol=None,
         patience=None,
         val_fraction=0.0,
@@ -81,6 +87,12 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.label_smoothing = label_smoothing
         self.input_noise = input_noise
         self.augment = augment
+        self.rotation = rotation
+        self.shear = shear
+        self.zoom = zoom
+        self.stroke = stroke
+        self.elastic_alpha = elastic_alpha
+        self.elastic_sigma = elastic_sigma
         self.tol = tol
         self.patience = patience
         self.val_fraction = val_fraction
@@ -246,6 +258,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _inputs(n_features: int) -> Inputs:
-    """Plain features; square images when their number is a square (what ``augment`` needs to move them)."""
+    """Plain features; square images when their number is a square (what ``augment`` and the other
+    augmentations need to move them)."""
     side = math.isqrt(n_features)
     return Inputs(n_features, (side, side) if side * side == n_features and side > 1 else None)

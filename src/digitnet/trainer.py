@@ -28,7 +28,7 @@ import numpy as np
 from . import network
 from .config import Config
 from .errors import ConfigError
-from .fast import kernels, step as fast_step
+from .fast import augment, kernels, step as fast_step
 from .fast.step import Workspace
 from .network import Params
 from .optim import OPTIMIZERS, Adam
@@ -232,6 +232,8 @@ def check_memory(n: int, d: int, K: int, config: Config) -> int:
     rows = min(config.batch_size, n)
     # theta, gradient, Adam's two moments and scratch, the best epoch's copy; the batch buffers; targets; masks
     needed = size * (6 * n_params + rows * (d + 3 * K + 3 * H) + n * K + (n * H if config.dropout else 0))
+    if augment.warping(config):  # an epoch's warps; elastic fields in float32, twice while they are smoothed
+        needed += n * augment.WARP_COLUMNS * 8 + (2 * augment.FIELDS * 2 * d * 4 if config.elastic_alpha else 0)
     total = _physical_memory()
     if total and needed > total:
         raise ConfigError(
@@ -254,7 +256,7 @@ def per_sample(config: Config) -> bool:
     return config.gradient == "blog" or (
         config.batch_size == 1 and config.optimizer == "sgd" and config.loss == "mse" and not config.bias
         and config.schedule == "constant" and not config.shuffle and config.l2 == 0 and config.input_noise == 0
-        and config.augment == 0
+        and not augment.augmenting(config)
     )
 
 
@@ -296,10 +298,11 @@ class _Batches:
         self.no_bytes = np.empty((0, config.n_hidden), np.uint8)
         self.bytes: np.ndarray | None = None  # the epoch's dropout bytes, reused
         self.image_shape = image_shape or (0, 0)
-        if config.augment and image_shape is None:
-            raise ConfigError("augment moves images: it needs inputs that are images (a known height and width)")
-        self.no_shifts = np.empty((0, 2), np.int64)
+        if augment.augmenting(config) and image_shape is None:
+            raise ConfigError("augment, rotation, shear, zoom, stroke and elastic_alpha move images: they need inputs "
+                              "that are images (a known height and width)")
         self.fill, self.fill_of = theta.dtype.type(0), None
+        self.padded = np.empty(kernels.padded_size(*self.image_shape), theta.dtype)  # kernels.warp's buffer
 
     def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int) -> tuple[float, int]:
         c = self.config
@@ -308,21 +311,28 @@ class _Batches:
             self.ws = Workspace(rows, X.shape[1], c.n_hidden, Y.shape[1], self.theta.dtype)
         ws = self.ws
         order = rng.permutation(len(X)) if c.shuffle else np.arange(len(X))
-        shifts = self.no_shifts
-        if c.augment:  # (down, right) per sample, drawn for the epoch after the shuffle
-            shifts = rng.integers(-c.augment, c.augment + 1, size=(len(X), 2))
-            if self.fill_of is not X:
-                self.fill, self.fill_of = X.dtype.type(X.min()), X  # the background of ink-high images
+        draw = augment.draw(c, rng, len(X), self.image_shape) if augment.augmenting(c) else augment.NONE
+        if augment.augmenting(c) and self.fill_of is not X:
+            self.fill, self.fill_of = X.dtype.type(X.min()), X  # the background of ink-high images
         if not (self.plain or c.input_noise):
-            return self._compiled_epoch(X, Y, y, order, shifts, rng, epoch)
+            return self._compiled_epoch(X, Y, y, order, draw, rng, epoch)
         sum_loss, hits = 0.0, 0
         for start in range(0, len(X), c.batch_size):
             rows = order[start : start + c.batch_size]
             n = len(rows)
             # gathered into fixed buffers: no copy of the data set, no allocation per batch
-            Xb, Yb, yb = np.take(X, rows, 0, ws.X[:n]), np.take(Y, rows, 0, ws.Y[:n]), np.take(y, rows, 0, ws.y[:n])
-            if c.augment:
-                Xb[...] = shift_images(Xb, shifts[start : start + n], self.image_shape, self.fill)
+            Yb, yb = np.take(Y, rows, 0, ws.Y[:n]), np.take(y, rows, 0, ws.y[:n])
+            if self.plain:  # the references: NumPy, SciPy
+                Xb = np.take(X, rows, 0, ws.X[:n])
+                if len(draw.shifts):
+                    Xb[...] = shift_images(Xb, draw.shifts[start : start + n], self.image_shape, self.fill)
+                elif len(draw.warps):
+                    Xb[...] = augment.warp_reference(Xb, draw.warps[start : start + n], draw.fields, self.image_shape,
+                                                     self.fill)
+            else:
+                Xb = ws.X[:n]
+                kernels.gather(X, order, start, draw.shifts, draw.warps, draw.fields, *self.image_shape, self.fill,
+                               self.padded, Xb)
             u = network.dropout_bytes(rng, (n, c.n_hidden)) if c.dropout else None
             if c.input_noise:
                 Xb += X.dtype.type(c.input_noise) * rng.standard_normal(Xb.shape, dtype=X.dtype)
@@ -336,7 +346,7 @@ class _Batches:
             hits += batch_hits
         return sum_loss, hits
 
-    def _compiled_epoch(self, X, Y, y, order, shifts, rng, epoch) -> tuple[float, int]:
+    def _compiled_epoch(self, X, Y, y, order, draw, rng, epoch) -> tuple[float, int]:
         """The loop below in one compiled call (kernels.batch_epoch): the same random draws in the same
         order (the epoch's dropout bytes drawn batch by batch first), the same step sizes."""
         c, ws, n = self.config, self.ws, len(X)
@@ -356,7 +366,8 @@ class _Batches:
         p, g = self.params, self.grads
         cut, scale = network.dropout_threshold(c.dropout)
         return kernels.batch_epoch(
-            X, Y, y, order, shifts, *self.image_shape, self.fill, U, sizes, c.batch_size, self.theta, self.grad,
+            X, Y, y, order, draw.shifts, draw.warps, draw.fields, *self.image_shape, self.fill, U, sizes, c.batch_size,
+            self.theta, self.grad,
             p["W1"], p.get("b1", ws.no_bias), p["W2"], p.get("b2", ws.no_bias),
             g["W1"], g.get("b1", ws.no_bias), g["W2"], g.get("b2", ws.no_bias),
             opt.m if adam else ws.no_bias, opt.v if adam else ws.no_bias, adam,
