@@ -36,7 +36,7 @@ from .data import Inputs, is_number, read_csv
 from .data import held_out, load_data
 from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
-from .metrics import NO_DIGIT, Evaluation, blog_labels
+from .metrics import ECE_BINS, NO_DIGIT, Evaluation, blog_labels
 from .model import Model
 from .pipeline import train as train_model
 from .files import check_writable, write_atomic
@@ -271,7 +271,7 @@ def evaluate(
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score a model: accuracy, the post's score, confusion matrix, per-class recall.
+    """Score a model: accuracy, the post's score, calibration error, confusion matrix, per-class recall.
 
     Without --data, scores the model's own held-out test split, never data it trained on.
     """
@@ -279,9 +279,12 @@ def evaluate(
     X, y, where = held_out(model, data)
     scores = model.evaluate(X, y)
     if as_json:
-        sys.stdout.write(_dumps({**scores.to_dict(), "data": where}) + "\n")
+        sys.stdout.write(_dumps({**scores.to_dict(), "temperature": model.temperature, "data": where}) + "\n")
         return
     _print_evaluation(scores, where)
+    if model.temperature != 1:
+        out.print(f"Probabilities calibrated on held-out training digits: softmax temperature {model.temperature:.4g}.",
+                  markup=False)
 
 
 @app.command(epilog='Example: digitnet predict model.safetensors --pixels "0,0,5,13,9,1,0,0,..." (64 values 0..16)')
@@ -630,6 +633,8 @@ def _print_evaluation(scores: Evaluation, where: str) -> None:
         f"accuracy {scores.accuracy:.2%}   the post's score {scores.blog_score:.2%}   "
         f"squared error {scores.squared_error:.4f}   no digit chosen: {scores.no_digit}", markup=False
     )
+    out.print(f"calibration error (ECE, {ECE_BINS} bins of the top probability) {scores.ece:.4f}   "
+              f"log loss {scores.log_loss:.4f}", markup=False)
     table = Table(title="Confusion matrix: rows true label, columns predicted by the post's rule (-1: no digit)")
     table.add_column("true \\ pred", justify="right")
     for label in scores.labels:

@@ -17,6 +17,7 @@ from .network import MASK_LEVELS
 
 MAX_SHIFT = 4  # augmentation: larger shifts push digits off 8x8 and 28x28 frames
 MAX_SHEAR = 60  # degrees: tan(60) = 1.7, a slant far past handwriting's; at 90 the shear is infinite
+MAX_FOLDS = 20  # calibration_folds: each fold is a whole extra fit
 MAX_SIGMA = 100  # pixels: wider smoothing makes the elastic field a plain translation, at a cost that grows with sigma
 SEED_LIMIT = 2**32  # scikit-learn's random_state (the split) takes seeds below 2**32
 
@@ -65,6 +66,8 @@ class Config:
     tol: float | None = None  # stop once the epoch's summed loss / size of the whole data set is below tol (the post: 0.01)
     patience: int | None = None  # early stopping: epochs without a better validation loss before stopping; None: off
     val_fraction: float = 0.0  # share of the training split held out to keep the best epoch and stop early (patience); 0: train on all of it
+    calibration_fraction: float = 0.0  # share of the training split held out to fit the softmax temperature (calibration.py); 0: none, T = 1
+    calibration_folds: int = 0  # instead: the temperature fitted on every training row's logits from networks trained on the other folds; 0: none
 
     # --- the experiment: where it started, the data's split and scaling, the seed
     recipe: str = "modern"  # the recipe these settings started from (a label; the fields decide)
@@ -88,6 +91,14 @@ class Config:
         _check(self.tol is None or self.tol > 0, "tol must be positive or None", self.tol)
         _check(self.patience is None or self.patience >= 1, "patience must be at least 1 or None", self.patience)
         _check(0.0 <= self.val_fraction < 0.5, "val_fraction must be in [0, 0.5)", self.val_fraction)
+        _check(0.0 <= self.calibration_fraction < 0.5, "calibration_fraction must be in [0, 0.5)", self.calibration_fraction)
+        _check(self.val_fraction + self.calibration_fraction < 0.5,
+               "val_fraction + calibration_fraction must be below 0.5", self.val_fraction + self.calibration_fraction)
+        _check(self.calibration_folds == 0 or 2 <= self.calibration_folds <= MAX_FOLDS,
+               f"calibration_folds must be 0 or 2..{MAX_FOLDS}", self.calibration_folds)
+        if self.calibration_folds and self.calibration_fraction:
+            raise ConfigError("choose one source of calibration data: calibration_fraction (a held-out split) or "
+                              "calibration_folds (cross-fitting); set the other to 0")
         _check(self.l2 >= 0, "l2 must be >= 0", self.l2)
         _check(0.0 <= self.label_smoothing < 1.0, "label_smoothing must be in [0, 1)", self.label_smoothing)
         _check(self.input_noise >= 0, "input_noise must be >= 0", self.input_noise)
@@ -201,6 +212,8 @@ _BLOG = Config(
     tol=0.01,
     patience=None,
     val_fraction=0.0,
+    calibration_fraction=0.0,
+    calibration_folds=0,
     l2=0.0,
     label_smoothing=0.0,
     input_noise=0.0,
@@ -224,7 +237,7 @@ GROUPS = {  # every field in one group: the settings' three concerns
     "network": ("n_hidden", "bias", "init", "dropout", "dtype"),
     "training": ("gradient", "loss", "optimizer", "lr", "schedule", "batch_size", "epochs", "shuffle", "l2",
                  "label_smoothing", "input_noise", "augment", "rotation", "shear", "zoom", "stroke", "elastic_alpha",
-                 "elastic_sigma", "tol", "patience", "val_fraction"),
+                 "elastic_sigma", "tol", "patience", "val_fraction", "calibration_fraction", "calibration_folds"),
     "experiment": ("recipe", "scaling", "stratify", "test_size", "seed"),
 }
 

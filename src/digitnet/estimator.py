@@ -3,8 +3,11 @@
 Parameters are :class:`~digitnet.config.Config`'s fields, with the same names and defaults
 (``random_state`` stands for ``seed``); ``test_size`` and ``stratify`` only matter to
 ``digitnet.train``'s own test split: the estimator trains on what it is given, less the
-validation split that early stopping uses. Class labels may be anything ``np.unique`` sorts
-(strings, non-contiguous integers); inputs any finite numbers (the estimator learns its scaling).
+validation split that early stopping uses and the calibration split (``calibration_fraction``) that
+its softmax temperature is fitted on (or with ``calibration_folds``, cross-fitted on all of it), as
+``digitnet.train`` does; ``partial_fit`` does not calibrate.
+Class labels may be anything ``np.unique`` sorts (strings, non-contiguous integers); inputs any finite
+numbers (the estimator learns its scaling).
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         tol=None,
         patience=None,
         val_fraction=0.0,
+        calibration_fraction=0.0,
+        calibration_folds=0,
         recipe="modern",
         scaling="standard",
         stratify=True,
@@ -96,6 +101,8 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.patience = patience
         self.val_fraction = val_fraction
+        self.calibration_fraction = calibration_fraction
+        self.calibration_folds = calibration_folds
         self.recipe = recipe
         self.scaling = scaling
         self.stratify = stratify
@@ -124,11 +131,15 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         try:
             model = fit_model(data, config)
         except DataError as e:
-            if config.val_fraction == 0 or "training and validation" not in str(e):
+            if "training and validation" in str(e) and config.val_fraction:
+                # too few samples of some class for a validation split: train on all of them, without early stopping
+                warnings.warn(f"{e}; training without a validation split", UserWarning, stacklevel=2)
+                model = fit_model(data, Config(**{**config.to_dict(), "val_fraction": 0.0, "patience": None}))
+            elif "training and calibration" in str(e) and config.calibration_fraction:
+                warnings.warn(f"{e}; training without calibration (temperature 1)", UserWarning, stacklevel=2)
+                model = fit_model(data, Config(**{**config.to_dict(), "calibration_fraction": 0.0}))
+            else:
                 raise ValueError(str(e)) from None
-            # too few samples of some class for a validation split: train on all of them, without early stopping
-            warnings.warn(f"{e}; training without a validation split", UserWarning, stacklevel=2)
-            model = fit_model(data, Config(**{**config.to_dict(), "val_fraction": 0.0, "patience": None}))
         history = model.history
         if history.stop_reason == "diverged":
             raise ValueError(

@@ -31,6 +31,7 @@ class Model:
     data_source: dict = field(default_factory=lambda: {"kind": "sklearn-digits"})
     inputs: Inputs = OPTDIGITS  # how many inputs, whether an image, which raw values are valid
     metrics: dict = field(default_factory=dict)  # test-split scores measured after training
+    temperature: float = 1.0  # p = softmax(z2 / temperature), fitted on held-out data (calibration.py); 1: as trained
 
     @property
     def n_inputs(self) -> int:
@@ -58,14 +59,18 @@ class Model:
 
     @functools.cached_property
     def folded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """W1, b1 with the input scaling folded in: ((x - o) / s) @ W1 + b1 = x @ (W1 / s) + (b1 - (o / s) @ W1)."""
+        """W1, b1 with the input scaling folded in: ((x - o) / s) @ W1 + b1 = x @ (W1 / s) + (b1 - (o / s) @ W1);
+        W2, b2 with the temperature: (h @ W2 + b2) / T = h @ (W2 / T) + b2 / T."""
         dtype = self.params["W1"].dtype
         W1 = self.params["W1"].astype(np.float64)
         o, s = self.scaling.offset, self.scaling.scale
         b1 = self.params["b1"] if "b1" in self.params else np.zeros(W1.shape[1])
         b2 = self.params["b2"] if "b2" in self.params else np.zeros(self.params["W2"].shape[1])
         W1f = np.ascontiguousarray(W1 / s[:, None], dtype=dtype)
-        return W1f, (b1 - (o / s) @ W1).astype(dtype), np.ascontiguousarray(self.params["W2"]), b2.astype(dtype)
+        W2, T = self.params["W2"], self.temperature
+        if T != 1:
+            W2, b2 = W2.astype(np.float64) / T, b2.astype(np.float64) / T
+        return W1f, (b1 - (o / s) @ W1).astype(dtype), np.ascontiguousarray(W2, dtype=dtype), b2.astype(dtype)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable class (n,) for raw inputs X (n, d)."""
