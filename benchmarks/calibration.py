@@ -10,8 +10,8 @@ names): trained on the first 50,000 training images, scored on the last 10,000.
 Each setting is scored on the rows left out, its network as trained (T = 1) and with its temperature: fitted
 on a calibration split carved from the training rows (`calibration_fraction`), or cross-fitted on all of them
 (`calibration_folds`: the same network as calibration_fraction 0, k more fits). A last row gives the network
-trained on everything (calibration_fraction 0) the temperature that the calibration_fraction 0.1 run of the
-same fold fitted ("transferred": no data held out from training, one more fit).
+trained on everything (calibration_fraction 0) the temperature that the largest calibration_fraction's run of
+the same fold fitted (a temperature "transferred": nothing held out from training, one more fit).
 ECE: 10 equal-width bins of the top probability (digitnet.metrics.calibration); NLL: mean -ln p(true digit).
 """
 
@@ -36,7 +36,7 @@ from digitnet.pipeline import fit_model
 HERE = Path(__file__).resolve().parent
 MNIST = next((p for p in (Path(os.environ.get("MNIST_DIR", "/nonexistent")), HERE.parents[1] / "shared" / "data" / "mnist",
                           Path("/work/shared/data/mnist")) if p.is_dir()), HERE.parents[1] / "shared" / "data" / "mnist")
-FRACTIONS = (0.0, 0.1, 0.2)
+FRACTIONS = {"digits": (0.0, 0.1, 0.2), "mnist": (0.0, 0.05, 0.1)}  # calibration_fraction; the first must be 0
 CROSS_FIT = 5  # calibration_folds on the 8x8 digits (on MNIST: --mnist-folds)
 
 
@@ -51,11 +51,11 @@ def scored(model, X, y) -> dict:
     return out
 
 
-def fold(data, recipe: str, overrides: dict, fit_rows, held_out, cross_fit: int) -> dict:
+def fold(data, recipe: str, overrides: dict, fit_rows, held_out, fractions: tuple, cross_fit: int) -> dict:
     """One fold: every setting's network, scored on ``held_out``; the transferred temperature."""
     import threadpoolctl
 
-    settings = {f"calibration_fraction {c}": {"calibration_fraction": c} for c in FRACTIONS}
+    settings = {f"calibration_fraction {c}": {"calibration_fraction": c} for c in fractions}
     if cross_fit:
         settings[f"calibration_folds {cross_fit}"] = {"calibration_folds": cross_fit}
     with threadpoolctl.threadpool_limits(1):
@@ -63,9 +63,9 @@ def fold(data, recipe: str, overrides: dict, fit_rows, held_out, cross_fit: int)
                   for name, o in settings.items()}
     X, y = data.X[held_out], data.y[held_out]
     results = {name: scored(model, X, y) for name, model in models.items()}
-    transferred = dataclasses.replace(models[f"calibration_fraction {FRACTIONS[0]}"],
-                                      temperature=models[f"calibration_fraction {FRACTIONS[1]}"].temperature)
-    results[f"transferred from calibration_fraction {FRACTIONS[1]}"] = scored(transferred, X, y)
+    transferred = dataclasses.replace(models[f"calibration_fraction {fractions[0]}"],
+                                      temperature=models[f"calibration_fraction {fractions[-1]}"].temperature)
+    results[f"calibration_fraction 0.0 with the temperature of {fractions[-1]}"] = scored(transferred, X, y)
     return results
 
 
@@ -74,7 +74,7 @@ def digits_folds(seeds: int, folds: int):
     for seed in range(seeds):
         train, _ = split(data.y, 0.25, seed, stratify=True)  # the test rows are dropped here
         for fit_rows, held_out in StratifiedKFold(folds, shuffle=True, random_state=seed).split(train, data.y[train]):
-            yield data, "modern", {"seed": seed}, train[fit_rows], train[held_out], CROSS_FIT
+            yield data, "modern", {"seed": seed}, train[fit_rows], train[held_out], FRACTIONS["digits"], CROSS_FIT
 
 
 def summarise(results: list[dict]) -> list[tuple]:
@@ -95,9 +95,30 @@ def table(rows) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for label, acc, se, e0, e1, n0, n1, t in rows:
         same = label.endswith(" 0.0")
-        lines.append(f"| {label} | {acc:.2%} ± {se:.2%} | {e0:.4f} | {'–' if same else f'{e1:.4f}'} | {n0:.4f} | "
+        spread = f" ± {se:.2%}" if se else ""
+        lines.append(f"| {label} | {acc:.2%}{spread} | {e0:.4f} | {'–' if same else f'{e1:.4f}'} | {n0:.4f} | "
                      f"{'–' if same else f'{n1:.4f}'} | {'–' if same else f'{t:.3f}'} |")
     return lines
+
+
+CHOSEN = """## What was chosen, and why
+
+- Label smoothing makes both recipes underconfident (the top probability stays near 1 - smoothing while
+  the accuracy is near 99%): ECE 0.22 on 8x8, 0.11 on MNIST. One temperature (T near 0.34 and 0.45:
+  sharper) brings it near 0.01 without changing an answer.
+- On 8x8 a calibration split is too small: 10% of a fold's 1,078 training digits is 108 digits with one
+  or two mistakes, so the fitted T swings (down to its bound when a split has no mistake) and the log loss
+  on new digits gets worse than without calibration (0.45 against 0.29); 20% is steadier but costs 0.3
+  points of accuracy. Cross-fitting (`calibration_folds 5`) fits T on all 1,078 digits' out-of-fold
+  logits: the same network and accuracy, the lowest ECE and log loss, at five more fits (a `modern` fit
+  is a fraction of a second).
+- On MNIST a split of 5% (3,000 digits, about 40 mistakes) already fits T as well as 10%, and costs
+  nothing measurable (98.57% and 98.58% against 98.59%, one run: within a standard error of 0.12%);
+  cross-fitting would multiply a long fit's time.
+- So: `calibration_folds` for small data sets, `calibration_fraction` for large ones. The `mnist-elastic`
+  recipe holds 5% out; `modern`, `mnist`, `blog` and `blog-exact` stay uncalibrated (T = 1), so their
+  documented figures and the post's reproduction are unchanged; `--set calibration_folds=5` calibrates
+  `modern` with the same weights."""
 
 
 def main() -> None:
@@ -115,9 +136,10 @@ def main() -> None:
              "Written by `python benchmarks/calibration.py`; do not edit by hand. Training data only: the test splits "
              "and MNIST's t10k files are never read. ECE: expected calibration error over 10 equal-width bins of the "
              "top probability; NLL: mean -ln p(true digit); T: the fitted softmax temperature (mean over folds). "
-             "\"As trained\" is the same network with T = 1; \"transferred\" is the network trained on every row "
-             f"(calibration_fraction 0) with the temperature its fold's calibration_fraction {FRACTIONS[1]} run "
-             "fitted.", "",
+             "\"As trained\" is the same network with T = 1. calibration_fraction f holds f of the training rows out "
+             "for the temperature; calibration_folds k cross-fits it on every training row (the network is the one "
+             "calibration_fraction 0 trains, bit for bit, k more fits); the last row gives that network the "
+             "temperature the largest calibration_fraction's run fitted (nothing held out, one more fit).", "",
              f"## 8x8 digits, `modern` recipe: {args.folds}-fold cross-validation inside the training split of seeds "
              f"0-{args.seeds - 1} ({len(digits)} folds; ± the standard error over them)", "", *table(summarise(digits))]
     if not args.no_mnist and MNIST.is_dir():
@@ -127,11 +149,12 @@ def main() -> None:
         train = np.setdiff1d(np.arange(len(data.y)), data.test_rows)
         overrides = json.loads(args.mnist_set)
         print("MNIST ...", file=sys.stderr, flush=True)
-        mnist = [fold(data, args.mnist_recipe, overrides, train[:-10_000], train[-10_000:], args.mnist_folds)]
+        mnist = [fold(data, args.mnist_recipe, overrides, train[:-10_000], train[-10_000:], FRACTIONS["mnist"],
+                      args.mnist_folds)]
         lines += ["", f"## MNIST, `{args.mnist_recipe}` recipe{' with ' + json.dumps(overrides) if overrides else ''}: "
                   "trained on the first 50,000 training images, scored on the last 10,000 (one run, seed 0)", "",
                   *table(summarise(mnist))]
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines + ["", CHOSEN]) + "\n"
     print(text)
     (HERE / "CALIBRATION.md").write_text(text)
 

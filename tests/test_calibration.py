@@ -242,3 +242,15 @@ def test_bad_cross_fitting_settings(overrides, message):
     with pytest.raises(digitnet.ConfigError) as e:
         Config(**overrides)
     assert str(e.value) == message
+
+
+def test_train_reports_the_temperature(tmp_path):
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--epochs", "4", "--out", str(out), "--set", "calibration_folds=3"]
+    r = CliRunner().invoke(app, [*args, "--quiet", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["temperature"] == digitnet.load(out).temperature != 1.0
+    assert summary["config"]["calibration_folds"] == 3
+    r = CliRunner().invoke(app, [*args, "--quiet"])
+    assert f"softmax temperature {summary['temperature']:.4g}." in r.stdout

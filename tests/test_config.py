@@ -47,7 +47,7 @@ def test_invalid_settings_name_the_value(overrides, message):
 
 
 def test_unknown_recipe():
-    with pytest.raises(ConfigError, match="unknown recipe 'fast'; choose one of modern, mnist, blog, blog-exact"):
+    with pytest.raises(ConfigError, match="unknown recipe 'fast'; choose one of modern, mnist, mnist-elastic, blog, blog-exact"):
         Config.from_recipe("fast")
 
 
@@ -100,3 +100,10 @@ def test_the_command_line_reaches_every_setting(tmp_path):
     ]:
         r = CliRunner().invoke(app, ["train", *args, "--quiet", "--out", str(tmp_path / "x.safetensors")])
         assert r.exit_code == 2 and r.stderr.startswith("error: ") and message in r.stderr, (args, r.stderr)
+
+
+def test_mnist_elastic_is_mnist_with_distortions_and_calibration():
+    differ = {f.name for f in dataclasses.fields(Config)
+              if getattr(RECIPES["mnist"], f.name) != getattr(RECIPES["mnist-elastic"], f.name)}
+    assert differ == {"recipe", "epochs", "elastic_alpha", "elastic_sigma", "rotation", "calibration_fraction"}
+    assert RECIPES["mnist"].epochs == 20 and RECIPES["mnist"].calibration_fraction == 0  # as documented

@@ -189,7 +189,7 @@ DataOption = Annotated[
 @app.command(epilog="Example: digitnet train --recipe blog --dropout 0 --seed 3 --out blog.safetensors")
 @translate_errors
 def train(
-    recipe: Annotated[Recipe, typer.Option(help="Settings to start from: modern, mnist (28x28 images, 60,000 of them), the post's (blog), or the post's with the exact gradient.")] = Recipe("modern"),
+    recipe: Annotated[Recipe, typer.Option(help="Settings to start from: modern, mnist (28x28 images, 60,000 of them), mnist-elastic (mnist with elastic distortions, long), the post's (blog), or the post's with the exact gradient.")] = Recipe("modern"),
     hidden: Annotated[int | None, typer.Option(help=f"Hidden neurons ({_by_recipe('n_hidden')}).")] = None,
     dropout: Annotated[float | None, typer.Option(help=f"Fraction of hidden neurons dropped in training ({_by_recipe('dropout')}).")] = None,
     epochs: Annotated[int | None, typer.Option(help=f"Maximum epochs ({_by_recipe('epochs')}).")] = None,
@@ -248,6 +248,7 @@ def train(
         "stop_reason": h.stop_reason,
         "best_epoch": h.best_epoch,
         "test": model.metrics,
+        "temperature": model.temperature,
         "model": str(written) if written else None,
         "config": config.to_dict(),
     }
@@ -624,6 +625,9 @@ def _print_train_summary(model: Model, written: Path | None) -> None:
             f"Test accuracy {m['accuracy']:.2%}, the post's score {m['blog_score']:.2%}, "
             f"squared error {m['squared_error']:.4f}, on {m['n_test']} held-out digits.", markup=False
         )
+        if model.temperature != 1:
+            out.print(f"Probabilities calibrated on held-out training digits: softmax temperature "
+                      f"{model.temperature:.4g}.", markup=False)
         out.print(f"Model written to {written}", markup=False)
 
 

@@ -99,7 +99,7 @@ def fit(
     Ctrl-C ends training early and returns what was learnt, with stop_reason "interrupted".
     ``plain=True`` runs through network.forward/backward instead of the compiled kernels
     (slower; the same weights up to rounding). ``image_shape`` (height, width) of X's rows is
-    what ``config.augment`` needs to move them.
+    what augmentation (``config.augment``, ``rotation``, ...: fast/augment.py) needs to move them.
     """
     dtype = np.dtype(config.dtype)
     n_classes = n_classes if n_classes is not None else int(np.max(y)) + 1
@@ -311,7 +311,7 @@ class _Batches:
             self.ws = Workspace(rows, X.shape[1], c.n_hidden, Y.shape[1], self.theta.dtype)
         ws = self.ws
         order = rng.permutation(len(X)) if c.shuffle else np.arange(len(X))
-        draw = augment.draw(c, rng, len(X), self.image_shape) if augment.augmenting(c) else augment.NONE
+        draw = augment.draw(c, rng, len(X), self.image_shape)  # the epoch's augmentation, after the shuffle
         if augment.augmenting(c) and self.fill_of is not X:
             self.fill, self.fill_of = X.dtype.type(X.min()), X  # the background of ink-high images
         if not (self.plain or c.input_noise):

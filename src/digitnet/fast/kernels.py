@@ -458,7 +458,7 @@ def warp(src, w, fields, height, width, fill, padded, dst):
             if elastic:
                 sr += fields[k, 0, r, c]
                 sc += fields[k, 1, r, c]
-            # into [0, height + 1]: beyond, the four pixels read are fill anyway (NaN becomes 0)
+            # into [0, height + 1] x [0, width + 1]: beyond, the four pixels read are fill anyway (NaN becomes 0)
             sr = sr if sr > zero else zero
             sr = sr if sr < bottom else bottom
             sc = sc if sc > zero else zero
