@@ -233,7 +233,8 @@ def check_memory(n: int, d: int, K: int, config: Config) -> int:
     # theta, gradient, Adam's two moments and scratch, the best epoch's copy; the batch buffers; targets; masks
     needed = size * (6 * n_params + rows * (d + 3 * K + 3 * H) + n * K + (n * H if config.dropout else 0))
     if augment.warping(config):  # an epoch's warps; elastic fields in float32, twice while they are smoothed
-        needed += n * augment.WARP_COLUMNS * 8 + (2 * augment.FIELDS * 2 * d * 4 if config.elastic_alpha else 0)
+        float64, float32 = np.dtype(np.float64).itemsize, np.dtype(np.float32).itemsize
+        needed += n * augment.WARP_COLUMNS * float64 + (2 * augment.FIELDS * 2 * d * float32 if config.elastic_alpha else 0)
     total = _physical_memory()
     if total and needed > total:
         raise ConfigError(

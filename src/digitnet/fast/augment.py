@@ -34,8 +34,8 @@ FIELDS = 256  # elastic fields smoothed per epoch, shared at random by the epoch
 CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool)  # the stroke-width element: a pixel and its 4 neighbours
 # the columns of a warp row: the 2x2 map from an output pixel's offset from the centre (row, column) to the
 # source's, the source's extra offset (row, column) in pixels, the stroke weight, the elastic field's index (-1: none)
-M_RR, M_RC, M_CR, M_CC, T_R, T_C, STROKE, FIELD = range(8)
 WARP_COLUMNS = 8
+M_RR, M_RC, M_CR, M_CC, T_R, T_C, STROKE, FIELD = range(WARP_COLUMNS)
 
 
 @dataclass(frozen=True)
