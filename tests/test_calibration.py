@@ -254,3 +254,14 @@ def test_train_reports_the_temperature(tmp_path):
     assert summary["config"]["calibration_folds"] == 3
     r = CliRunner().invoke(app, [*args, "--quiet"])
     assert f"softmax temperature {summary['temperature']:.4g}." in r.stdout
+
+
+def test_the_onnx_graph_has_the_temperature(calibrated, digits):
+    ort = pytest.importorskip("onnxruntime")
+    from digitnet.export import to_bytes
+
+    session = ort.InferenceSession(to_bytes(calibrated))
+    X = digits.X[:50].astype(np.float32)
+    P = session.run(["probabilities"], {session.get_inputs()[0].name: X})[0]
+    np.testing.assert_allclose(P, calibrated.predict_proba(X), atol=1e-5)
+    assert np.abs(P - dataclasses.replace(calibrated, temperature=1.0).predict_proba(X)).max() > 0.1
