@@ -30,5 +30,10 @@ grids=(
     $PY tune_mnist.py "$grid"
     echo '```'
   done
+  # the mnist-elastic section is tune_mnist_elastic.sh's: kept as it is
+  if grep -q '^## Elastic distortions' TUNING_MNIST.md 2>/dev/null; then
+    echo
+    sed -n '/^## Elastic distortions/,$p' TUNING_MNIST.md
+  fi
 } > TUNING_MNIST.md.tmp
 mv TUNING_MNIST.md.tmp TUNING_MNIST.md

@@ -47,7 +47,7 @@ def test_invalid_settings_name_the_value(overrides, message):
 
 
 def test_unknown_recipe():
-    with pytest.raises(ConfigError, match="unknown recipe 'fast'; choose one of modern, mnist, blog, blog-exact"):
+    with pytest.raises(ConfigError, match="unknown recipe 'fast'; choose one of modern, mnist, mnist-elastic, blog, blog-exact"):
         Config.from_recipe("fast")
 
 
@@ -109,3 +109,10 @@ def test_recipe_auto_chooses_mnist_for_mnist_sized_images_only():
     assert recipe_for((28, 28), 9_999) == "modern"  # a small folder of pictures: modern's settings
     assert recipe_for((8, 8), 1_797) == "modern" and recipe_for(None, 100_000) == "modern"
     assert recipe_for((32, 32), 60_000) == "modern"
+
+
+def test_mnist_elastic_is_mnist_with_distortions_and_calibration():
+    differ = {f.name for f in dataclasses.fields(Config)
+              if getattr(RECIPES["mnist"], f.name) != getattr(RECIPES["mnist-elastic"], f.name)}
+    assert differ == {"recipe", "epochs", "elastic_alpha", "elastic_sigma", "rotation", "calibration_fraction"}
+    assert RECIPES["mnist"].epochs == 20 and RECIPES["mnist"].calibration_fraction == 0  # as documented

@@ -140,13 +140,8 @@ def test_gather_moves_images_as_the_numpy_reference(rng):
     shifts = rng.integers(-2, 3, size=(40, 2))
     order = rng.permutation(40)
     out = np.empty((15, 30))
-    kernels.gather(X, order, 7, shifts, 6, 5, -9.0, out)
+    kernels.gather(X, order, 7, shifts, np.empty((0, 8)), np.empty((0, 2, 0, 0), np.float32), 6, 5, -9.0,
+                   np.empty(30), out)
     np.testing.assert_array_equal(out, shift_images(X[order[7:22]], shifts[7:22], (6, 5), -9.0))
     one = shift_images(np.arange(6.0)[None], np.array([[0, 1]]), (2, 3), -1.0)  # one pixel to the right
     np.testing.assert_array_equal(one, [[-1, 0, 1, -1, 3, 4]])
-
-
-def test_augment_needs_images(train_split):
-    X, y = train_split
-    with pytest.raises(digitnet.ConfigError, match="augment moves images"):
-        fit(X, y, digitnet.Config(augment=1, epochs=1), np.random.default_rng(0))

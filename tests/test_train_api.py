@@ -215,7 +215,7 @@ def test_a_lost_connection_resumes_without_gaps_or_duplicates(client):
     ({"lr": -1}, "lr must be a positive number; got -1.0"),
     ({"epochs": 401}, "epochs 401 is more than this server allows (400)"),
     ({"recipe": "blog", "batch_size": 8}, "it needs loss 'mse', optimizer 'sgd' and batch_size 1"),
-    ({"recipe": "fast"}, "unknown recipe 'fast'; choose one of modern, mnist, blog, blog-exact"),
+    ({"recipe": "fast"}, f"unknown recipe 'fast'; choose one of {', '.join(digitnet.RECIPES)}"),
     ({"data": "mnist"}, "unknown data 'mnist'; this server trains on digits"),
     ({"l2": 0.1}, "l2: Extra inputs are not permitted"),
 ])

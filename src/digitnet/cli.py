@@ -38,7 +38,7 @@ from .data.sources import input_files, recorded_files
 from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError, one_line
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .jobs import LimitError, Limits, Runner
-from .metrics import NO_DIGIT, Evaluation, blog_labels
+from .metrics import ECE_BINS, NO_DIGIT, Evaluation, blog_labels
 from .model import Model
 from .pipeline import train as train_model
 from .progress import EpochBar
@@ -49,8 +49,8 @@ from .trainer import STOP_REASONS, History
 # auto, then the recipes: auto (the default) chooses one from the data (config.recipe_for)
 Recipe = enum.Enum("Recipe", {name: name for name in (AUTO_RECIPE, *RECIPES)}, type=str)  # type: ignore[misc]
 RECIPE_HELP = (f"Settings to start from: {AUTO_RECIPE} (mnist for 28x28 images of {MNIST_MIN_ROWS:,} rows or more, "
-               "modern otherwise), modern, mnist (28x28 images, 60,000 of them), the post's (blog), or the post's with "
-               "the exact gradient.")
+               "modern otherwise), modern, mnist (28x28 images, 60,000 of them), mnist-elastic (mnist with elastic "
+               "distortions, long), the post's (blog), or the post's with the exact gradient.")
 
 
 class DropoutChoice(str, enum.Enum):
@@ -269,6 +269,7 @@ def train(
         "stop_reason": h.stop_reason,
         "best_epoch": h.best_epoch,
         "test": model.metrics,
+        "temperature": model.temperature,
         "model": str(written) if written else None,
         "config": config.to_dict(),
     }
@@ -292,7 +293,7 @@ def evaluate(
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score a model: accuracy, the post's score, confusion matrix, per-class recall.
+    """Score a model: accuracy, the post's score, calibration error, confusion matrix, per-class recall.
 
     Without --data, scores the model's own held-out test split, never data it trained on.
     """
@@ -300,9 +301,12 @@ def evaluate(
     X, y, where = held_out(model, data)
     scores = model.evaluate(X, y)
     if as_json:
-        sys.stdout.write(_dumps({**scores.to_dict(), "data": where}) + "\n")
+        sys.stdout.write(_dumps({**scores.to_dict(), "temperature": model.temperature, "data": where}) + "\n")
         return
     _print_evaluation(scores, where)
+    if model.temperature != 1:
+        out.print(f"Probabilities calibrated on held-out training digits: softmax temperature {model.temperature:.4g}.",
+                  markup=False)
 
 
 @app.command(epilog='Example: digitnet predict model.safetensors --pixels "0,0,5,13,9,1,0,0,..." (64 values 0..16)')
@@ -708,6 +712,9 @@ def _print_train_summary(model: Model, written: Path | None, chosen: str = "") -
             f"Test accuracy {m['accuracy']:.2%}, the post's score {m['blog_score']:.2%}, "
             f"squared error {m['squared_error']:.4f}, on {m['n_test']} held-out digits.", markup=False
         )
+        if model.temperature != 1:
+            out.print(f"Probabilities calibrated on held-out training digits: softmax temperature "
+                      f"{model.temperature:.4g}.", markup=False)
         out.print(f"Model written to {written}", markup=False)
 
 
@@ -717,6 +724,8 @@ def _print_evaluation(scores: Evaluation, where: str) -> None:
         f"accuracy {scores.accuracy:.2%}   the post's score {scores.blog_score:.2%}   "
         f"squared error {scores.squared_error:.4f}   no digit chosen: {scores.no_digit}", markup=False
     )
+    out.print(f"calibration error (ECE, {ECE_BINS} bins of the top probability) {scores.ece:.4f}   "
+              f"log loss {scores.log_loss:.4f}", markup=False)
     table = Table(title="Confusion matrix: rows true label, columns predicted by the post's rule (-1: no digit)")
     table.add_column("true \\ pred", justify="right")
     for label in scores.labels:

@@ -3,8 +3,11 @@
 Parameters are :class:`~digitnet.config.Config`'s fields, with the same names and defaults
 (``random_state`` stands for ``seed``); ``test_size`` and ``stratify`` only matter to
 ``digitnet.train``'s own test split: the estimator trains on what it is given, less the
-validation split that early stopping uses. Class labels may be anything ``np.unique`` sorts
-(strings, non-contiguous integers); inputs any finite numbers (the estimator learns its scaling).
+validation split that early stopping uses and the calibration split (``calibration_fraction``) that
+its softmax temperature is fitted on (or with ``calibration_folds``, cross-fitted on all of it), as
+``digitnet.train`` does; ``partial_fit`` does not calibrate.
+Class labels may be anything ``np.unique`` sorts (strings, non-contiguous integers); inputs any finite
+numbers (the estimator learns its scaling).
 """
 
 from __future__ import annotations
@@ -55,9 +58,17 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         label_smoothing=0.2,
         input_noise=0.0,
         augment=0,
+        rotation=0.0,
+        shear=0.0,
+        zoom=0.0,
+        stroke=0.0,
+        elastic_alpha=0.0,
+        elastic_sigma=4.0,
         tol=None,
         patience=None,
         val_fraction=0.0,
+        calibration_fraction=0.0,
+        calibration_folds=0,
         recipe="modern",
         scaling="standard",
         stratify=True,
@@ -81,9 +92,17 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.label_smoothing = label_smoothing
         self.input_noise = input_noise
         self.augment = augment
+        self.rotation = rotation
+        self.shear = shear
+        self.zoom = zoom
+        self.stroke = stroke
+        self.elastic_alpha = elastic_alpha
+        self.elastic_sigma = elastic_sigma
         self.tol = tol
         self.patience = patience
         self.val_fraction = val_fraction
+        self.calibration_fraction = calibration_fraction
+        self.calibration_folds = calibration_folds
         self.recipe = recipe
         self.scaling = scaling
         self.stratify = stratify
@@ -113,11 +132,15 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         try:
             model = fit_model(data, config, run=run)
         except DataError as e:
-            if config.val_fraction == 0 or "training and validation" not in str(e):
+            if "training and validation" in str(e) and config.val_fraction:
+                # too few samples of some class for a validation split: train on all of them, without early stopping
+                warnings.warn(f"{e}; training without a validation split", UserWarning, stacklevel=2)
+                config = Config(**{**config.to_dict(), "val_fraction": 0.0, "patience": None})
+            elif "training and calibration" in str(e) and config.calibration_fraction:
+                warnings.warn(f"{e}; training without calibration (temperature 1)", UserWarning, stacklevel=2)
+                config = Config(**{**config.to_dict(), "calibration_fraction": 0.0})
+            else:
                 raise ValueError(str(e)) from None
-            # too few samples of some class for a validation split: train on all of them, without early stopping
-            warnings.warn(f"{e}; training without a validation split", UserWarning, stacklevel=2)
-            config = Config(**{**config.to_dict(), "val_fraction": 0.0, "patience": None})
             run = self._new_run(X.shape[1], config)
             model = fit_model(data, config, run=run)
         history = model.history
@@ -263,6 +286,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _inputs(n_features: int) -> Inputs:
-    """Plain features; square images when their number is a square (what ``augment`` needs to move them)."""
+    """Plain features; square images when their number is a square (what ``augment`` and the other
+    augmentations need to move them)."""
     side = math.isqrt(n_features)
     return Inputs(n_features, (side, side) if side * side == n_features and side > 1 else None)

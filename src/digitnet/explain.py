@@ -35,6 +35,9 @@ class Explainer:
     def __init__(self, model: Model, *, threshold: float = REJECT_BELOW) -> None:
         self.model, self.threshold = model, threshold
         self.params = {name: w.astype(np.float64) for name, w in model.params.items()}
+        for name in ("W2", "b2"):  # the calibrated logits z2 / T, as predict_proba computes them
+            if name in self.params:
+                self.params[name] /= model.temperature
 
     def __call__(self, x: np.ndarray) -> Explanation:
         """Explain the model's answer for one raw input x (d,), in float64 from the model's own weights.

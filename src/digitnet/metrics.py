@@ -67,6 +67,8 @@ class Evaluation:
     precision: np.ndarray  # (K,) per class, argmax predictions
     recall: np.ndarray  # (K,)
     f1: np.ndarray  # (K,)
+    ece: float = float("nan")  # expected calibration error: see calibration(), ECE_BINS bins
+    log_loss: float = float("nan")  # mean -log p of the true class (natural log)
 
     @property
     def labels(self) -> list[int]:
@@ -84,6 +86,9 @@ class Evaluation:
             "precision": self.precision.tolist(),
             "recall": self.recall.tolist(),
             "f1": self.f1.tolist(),
+            "ece": self.ece,
+            "ece_bins": ECE_BINS,
+            "log_loss": self.log_loss,
         }
 
 
@@ -120,11 +125,26 @@ def evaluate(P: np.ndarray, y: np.ndarray) -> Evaluation:
         precision=precision,
         recall=recall,
         f1=f1,
+        ece=calibration(P, y)[3],
+        log_loss=log_loss(P, y),
     )
 
 
-def calibration(P: np.ndarray, y: np.ndarray, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Per confidence bin: mean confidence, accuracy, count; and the expected calibration error (ECE)."""
+def log_loss(P: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-likelihood of labels y (n,) under probabilities P (n, K), natural log; a probability
+    below the smallest normal float64 counts as that (a finite loss for a confident mistake), NaN stays NaN."""
+    p = np.asarray(P, dtype=np.float64)[np.arange(len(y)), y]
+    return float(-np.mean(np.log(np.maximum(p, np.finfo(np.float64).tiny))))
+
+
+ECE_BINS = 10
+
+
+def calibration(P: np.ndarray, y: np.ndarray, n_bins: int = ECE_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Per confidence bin: mean confidence, accuracy, count; and the expected calibration error (ECE).
+
+    Confidence is the largest probability of each row; bins are ``n_bins`` equal widths of [0, 1] (the last
+    includes 1); ECE = sum over bins of (count / n) * |accuracy - mean confidence| (Guo et al. 2017, eq. 3)."""
     confidence = P.max(axis=1)
     correct = predicted(P) == y
     edges = np.linspace(0.0, 1.0, n_bins + 1)

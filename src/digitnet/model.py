@@ -35,6 +35,7 @@ class Model:
     metrics: dict = field(default_factory=dict)  # test-split scores measured after training
     # (K,) the outputs' class labels, for a DigitNetClassifier's network (its classes_); None: the classes 0..K-1
     classes: np.ndarray | None = None
+    temperature: float = 1.0  # p = softmax(z2 / temperature), fitted on held-out data (calibration.py); 1: as trained
 
     @property
     def n_inputs(self) -> int:
@@ -110,7 +111,8 @@ class Model:
 
     @functools.cached_property
     def folded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """W1, b1 with the input scaling folded in: ((x - o) / s) @ W1 + b1 = x @ (W1 / s) + (b1 - (o / s) @ W1).
+        """W1, b1 with the input scaling folded in: ((x - o) / s) @ W1 + b1 = x @ (W1 / s) + (b1 - (o / s) @ W1);
+        W2, b2 with the temperature: (h @ W2 + b2) / T = h @ (W2 / T) + b2 / T.
 
         In the network's dtype; in float64 when the folded weights do not fit it (inputs of size 1e200 or
         1e-300 make W1 / s leave float32's range), so that inference stays what training learnt.
@@ -121,10 +123,13 @@ class Model:
         b1 = self.params["b1"] if "b1" in self.params else np.zeros(W1.shape[1])
         b2 = self.params["b2"] if "b2" in self.params else np.zeros(self.params["W2"].shape[1])
         W1f, b1f = W1 / s[:, None], b1 - (o / s) @ W1
+        W2, T = self.params["W2"], self.temperature
+        if T != 1:
+            W2, b2 = W2.astype(np.float64) / T, b2.astype(np.float64) / T
         if not (_fits(W1f, dtype) and _fits(b1f, dtype)):
             dtype = np.dtype(np.float64)
         return (np.ascontiguousarray(W1f, dtype=dtype), b1f.astype(dtype),
-                np.ascontiguousarray(self.params["W2"], dtype=dtype), b2.astype(dtype))
+                np.ascontiguousarray(W2, dtype=dtype), b2.astype(dtype))
 
     @functools.cached_property
     def _W2T(self) -> np.ndarray:

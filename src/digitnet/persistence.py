@@ -3,7 +3,8 @@
 Tensors: ``W1``, ``W2`` (and ``b1``, ``b2``), ``scaling.offset``, ``scaling.scale``,
 ``split.test_indices``. Metadata: ONE key, ``digitnet``, holding a JSON object with
 ``format`` = "digitnet", ``format_version``, ``digitnet_version``, ``architecture``,
-``config``, ``scaling``, ``data``, ``history``, ``metrics`` and ``sha256``: a checksum of the
+``config``, ``scaling``, ``data``, ``history``, ``metrics``, ``temperature`` (the softmax's, from
+calibration; absent in files before format 4: 1) and ``sha256``: a checksum of the
 tensor bytes and of the rest of the metadata (safetensors checks neither). One key, because
 safetensors writes several in hash order, and the same model must give the same bytes.
 Loading checks the metadata against a strict schema (:class:`ModelInfo`) and every tensor's
@@ -24,6 +25,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save as st_save
 
 from ._version import __version__
+from .calibration import MAX_TEMPERATURE, MIN_TEMPERATURE
 from .config import Config
 from .data import Inputs, Scaling
 from .errors import ConfigError, ModelFileError
@@ -32,7 +34,7 @@ from .model import Model
 from .trainer import STOP_REASONS, History
 
 FORMAT = "digitnet"
-FORMAT_VERSION = 4  # 4: data sizes; 3: any inputs and classes; 2: the checksum covers the metadata too; 1: the tensors only
+FORMAT_VERSION = 4  # 4: data sizes and a softmax temperature; 3: any inputs and classes; 2: the checksum covers the metadata too; 1: the tensors only
 METADATA_KEY = "digitnet"
 _WEIGHTS = ("W1", "W2", "b1", "b2")
 _SHA256 = r"^[0-9a-f]{64}$"
@@ -115,6 +117,8 @@ class ModelInfo(_Strict):
     history: HistoryInfo
     metrics: MetricsInfo | None  # null: no held-out test split (a scikit-learn estimator's model)
     estimator: EstimatorInfo | None = None
+    # p = softmax(z2 / temperature): finite and within the range calibration fits it in
+    temperature: float = Field(1.0, ge=MIN_TEMPERATURE, le=MAX_TEMPERATURE, allow_inf_nan=False)
     sha256: str = Field(pattern=_SHA256)
 
 
@@ -122,6 +126,9 @@ def to_bytes(model: Model, estimator: dict | None = None) -> bytes:
     """The model file's content; the same model always gives the same bytes. ``estimator``: see EstimatorInfo."""
     if not model.is_finite():
         raise ModelFileError("refusing to save: the weights are not finite (training diverged); lower the learning rate")
+    if not MIN_TEMPERATURE <= model.temperature <= MAX_TEMPERATURE:
+        raise ModelFileError(f"refusing to save: the softmax temperature {model.temperature!r} is not in "
+                             f"{MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}")
     tensors = {name: np.ascontiguousarray(w) for name, w in model.params.items()}
     tensors["scaling.offset"] = np.ascontiguousarray(model.scaling.offset, dtype=np.float64)
     tensors["scaling.scale"] = np.ascontiguousarray(model.scaling.scale, dtype=np.float64)
@@ -143,6 +150,7 @@ def to_bytes(model: Model, estimator: dict | None = None) -> bytes:
         "data": model.data_source,
         "history": json_safe(model.history.to_dict()),
         "metrics": json_safe(model.metrics) if model.metrics else None,
+        "temperature": float(model.temperature),
     }
     if estimator is not None:
         info["estimator"] = estimator
@@ -352,6 +360,7 @@ def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
         inputs=inputs,
         metrics={k: (math.nan if v is None else v) for k, v in info.metrics.model_dump().items()} if info.metrics else {},
         classes=classes,
+        temperature=info.temperature,
     )
 
 

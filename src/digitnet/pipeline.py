@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .calibration import calibrated, fit_temperature, logits
 from .config import Config
 from .data import Dataset, fit_scaling, load_digits, split
+from .errors import DataError
 from .metrics import scores
 from .model import Model
 from .progress import EpochBar
@@ -91,11 +93,21 @@ def fit_model(
     run: Run | None = None,
     watch: Watch | None = None,
 ) -> Model:
-    """Fit a network on ``rows`` of ``data`` (default: all of it), less a validation split when
-    ``config.val_fraction`` > 0; the inputs are scaled with statistics of the rows it fits on.
-    The model has no test split and no test metrics: ``train`` adds them, cross-validation scores it itself.
-    ``run``: the :class:`~digitnet.trainer.Run` to train (see :func:`~digitnet.trainer.fit`), kept by the caller."""
+    """Fit a network on ``rows`` of ``data`` (default: all of it), less a calibration split when
+    ``config.calibration_fraction`` > 0 (the softmax temperature is fitted on it after training) and a
+    validation split when ``config.val_fraction`` > 0; the inputs are scaled with statistics of the rows it
+    fits on. The model has no test split and no test metrics: ``train`` adds them, cross-validation scores it itself.
+    With ``config.calibration_folds`` the temperature is cross-fitted instead (:func:`cross_fitted`).
+    ``run``: the :class:`~digitnet.trainer.Run` to train (see :func:`~digitnet.trainer.fit`), kept by the caller;
+    ``watch``: follows training (see :func:`train`)."""
     train_idx = np.arange(len(data.y)) if rows is None else np.asarray(rows)
+    if config.calibration_folds:
+        return cross_fitted(data, config, train_idx, callback=callback, run=run, watch=watch)
+    cal_idx = train_idx[:0]
+    if config.calibration_fraction > 0:
+        rest, cal = split(data.y[train_idx], config.calibration_fraction, config.seed, stratify=config.stratify,
+                          parts=f"training and calibration (calibration_fraction {config.calibration_fraction})")
+        train_idx, cal_idx = train_idx[rest], train_idx[cal]
     fit_idx, val_idx = train_idx, train_idx[:0]
     if config.val_fraction > 0:
         fit_idx, val_idx = split(data.y[train_idx], config.val_fraction, config.seed, stratify=config.stratify,
@@ -121,4 +133,40 @@ def fit_model(
         run=run,
         progress=None if watch is None else so_far,
     )
-    return Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs)
+    model = Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs)
+    if len(cal_idx) and model.is_finite():  # a diverged network is reported as such, uncalibrated
+        model = calibrated(model, data.X[cal_idx], data.y[cal_idx])
+    return model
+
+
+def cross_fitted(data: Dataset, config: Config, rows: np.ndarray, *,
+                 callback: Callable[[History], None] | None = None, run: Run | None = None,
+                 watch: Watch | None = None) -> Model:
+    """The network trained on all ``rows``, with the softmax temperature fitted on every row's logits from one
+    of ``config.calibration_folds`` networks trained on the other folds (stratified, seeded): no row is held
+    out of training, and the network is the one calibration_folds 0 trains, bit for bit; k + 1 fits.
+    This is scikit-learn's ``CalibratedClassifierCV(ensemble=False)``, with temperature scaling.
+    Ctrl-C during the folds returns the trained network uncalibrated, its stop_reason "interrupted"."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    plain = dataclasses.replace(config, calibration_folds=0)
+    model = dataclasses.replace(fit_model(data, plain, rows, callback=callback, run=run, watch=watch), config=config)
+    if model.history.stop_reason == "interrupted" or not model.is_finite():
+        return model
+    k = config.calibration_folds
+    splitter = StratifiedKFold(k, shuffle=True, random_state=config.seed) if config.stratify else \
+        KFold(k, shuffle=True, random_state=config.seed)
+    try:
+        folds = list(splitter.split(rows, data.y[rows]))
+    except ValueError as e:
+        raise DataError(f"cannot cut {len(rows)} samples into calibration_folds {k}: {' '.join(str(e).split())}") from None
+    z = np.empty((len(rows), model.n_classes))
+    for fit_part, held in folds:
+        fold = fit_model(data, plain, rows[fit_part])
+        if fold.history.stop_reason == "interrupted":
+            return dataclasses.replace(model, history=dataclasses.replace(model.history, stop_reason="interrupted"))
+        if not fold.is_finite():
+            raise DataError(f"calibration_folds: the network trained on {len(fit_part)} of the {len(rows)} rows "
+                            "diverged, so its logits cannot calibrate; lower lr or use calibration_fraction")
+        z[held] = logits(fold, data.X[rows[held]])
+    return dataclasses.replace(model, temperature=fit_temperature(z, data.y[rows]))

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from . import plots
 from ._version import __version__
-from .metrics import NO_DIGIT
+from .metrics import ECE_BINS, NO_DIGIT
 from .data import held_out
 from .model import Model
 from .files import write_atomic
@@ -96,6 +96,8 @@ def _metrics(scores) -> str:
         ("accuracy (argmax)", f"{scores.accuracy:.4f}"),
         ("the post's score (every rounded output right)", f"{scores.blog_score:.4f}"),
         ("the post's squared error per digit", f"{scores.squared_error:.4f}"),
+        (f"expected calibration error ({ECE_BINS} equal bins of the top probability)", f"{scores.ece:.4f}"),
+        ("log loss (mean -ln p of the true digit)", f"{scores.log_loss:.4f}"),
         (f"no digit chosen ({NO_DIGIT})", str(scores.no_digit)),
         ("digits scored", str(scores.n)),
     ]
@@ -115,6 +117,8 @@ def _model_table(model: Model) -> str:
                         f"{'with' if 'b1' in model.params else 'no'} biases",
         "parameters": str(sum(w.size for w in model.params.values())),
         "input scaling": f"{model.scaling.method}: (x - {model.scaling.offset[0]:.4g}) / {model.scaling.scale[0]:.4g}",
+        "softmax temperature": f"{model.temperature:.4g}" + (" (calibrated on held-out training data)"
+                                                             if model.temperature != 1 else " (uncalibrated)"),
         "data": json.dumps(model.data_source),
         "test rows": str(len(model.test_indices)),
         **{f"config.{k}": str(v) for k, v in model.config.to_dict().items()},

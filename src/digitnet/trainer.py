@@ -32,7 +32,7 @@ import numpy as np
 from . import memory, network
 from .config import Config
 from .errors import ConfigError
-from .fast import kernels, step as fast_step
+from .fast import augment, kernels, step as fast_step
 from .fast.step import Workspace
 from .network import Params
 from .optim import OPTIMIZERS, Adam
@@ -132,7 +132,8 @@ def fit(
         Run through ``network.forward``/``backward`` instead of the compiled kernels (slower; the
         same weights up to rounding).
     image_shape : (int, int), optional
-        (height, width) of X's rows: what ``config.augment`` needs to move them.
+        (height, width) of X's rows: what augmentation (``config.augment``, ``rotation``, ...:
+        fast/augment.py) needs to move them.
     run : Run, optional
         Train this :class:`Run` (made with ``rng`` for X's width, ``n_classes`` and ``config``) instead of
         a new one, and keep it: afterwards it holds the weights, the optimizer's state and the epochs run,
@@ -332,6 +333,9 @@ def check_memory(n: int, d: int, K: int, config: Config) -> int:
     rows = min(config.batch_size, n)
     # theta, gradient, Adam's two moments and scratch, the best epoch's copy; the batch buffers; targets; masks
     needed = size * (6 * n_params + rows * (d + 3 * K + 3 * H) + n * K + (n * H if config.dropout else 0))
+    if augment.warping(config):  # an epoch's warps; elastic fields in float32, twice while they are smoothed
+        float64, float32 = np.dtype(np.float64).itemsize, np.dtype(np.float32).itemsize
+        needed += n * augment.WARP_COLUMNS * float64 + (2 * augment.FIELDS * 2 * d * float32 if config.elastic_alpha else 0)
     ok, total = memory.fits(needed)
     if not ok:
         raise ConfigError(
@@ -347,7 +351,7 @@ def per_sample(config: Config) -> bool:
     return config.gradient == "blog" or (
         config.batch_size == 1 and config.optimizer == "sgd" and config.loss == "mse" and not config.bias
         and config.schedule == "constant" and not config.shuffle and config.l2 == 0 and config.input_noise == 0
-        and config.augment == 0
+        and not augment.augmenting(config)
     )
 
 
@@ -401,11 +405,12 @@ class _Batches:
         self.no_bytes = np.empty((0, config.n_hidden), np.uint8)
         self.bytes: np.ndarray | None = None  # the epoch's dropout bytes, reused
         self.image_shape = image_shape or (0, 0)
-        if config.augment and image_shape is None:
-            raise ConfigError("augment moves images: it needs inputs that are images (a known height and width)")
-        self.no_shifts = np.empty((0, 2), np.int64)
+        if augment.augmenting(config) and image_shape is None:
+            raise ConfigError("augment, rotation, shear, zoom, stroke and elastic_alpha move images: they need inputs "
+                              "that are images (a known height and width)")
         self.fill, self.fill_of = theta.dtype.type(0), None
         self.pace = _Pace()
+        self.padded = np.empty(kernels.padded_size(*self.image_shape), theta.dtype)  # kernels.warp's buffer
 
     def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int,
               report: Callable[[int], None] | None = None) -> tuple[float, int]:
@@ -415,13 +420,11 @@ class _Batches:
             self.ws = Workspace(rows, X.shape[1], c.n_hidden, Y.shape[1], self.theta.dtype)
         ws = self.ws
         order = rng.permutation(len(X)) if c.shuffle else np.arange(len(X))
-        shifts = self.no_shifts
-        if c.augment:  # (down, right) per sample, drawn for the epoch after the shuffle
-            shifts = rng.integers(-c.augment, c.augment + 1, size=(len(X), 2))
-            if self.fill_of is not X:
-                self.fill, self.fill_of = X.dtype.type(X.min()), X  # the background of ink-high images
+        draw = augment.draw(c, rng, len(X), self.image_shape)  # the epoch's augmentation, after the shuffle
+        if augment.augmenting(c) and self.fill_of is not X:
+            self.fill, self.fill_of = X.dtype.type(X.min()), X  # the background of ink-high images
         if not (self.plain or c.input_noise):
-            return self._compiled_epoch(X, Y, y, order, shifts, rng, epoch, report)
+            return self._compiled_epoch(X, Y, y, order, draw, rng, epoch, report)
         sum_loss, hits = 0.0, 0
         reported = time.perf_counter()
         for start in range(0, len(X), c.batch_size):
@@ -431,9 +434,18 @@ class _Batches:
             rows = order[start : start + c.batch_size]
             n = len(rows)
             # gathered into fixed buffers: no copy of the data set, no allocation per batch
-            Xb, Yb, yb = np.take(X, rows, 0, ws.X[:n]), np.take(Y, rows, 0, ws.Y[:n]), np.take(y, rows, 0, ws.y[:n])
-            if c.augment:
-                Xb[...] = shift_images(Xb, shifts[start : start + n], self.image_shape, self.fill)
+            Yb, yb = np.take(Y, rows, 0, ws.Y[:n]), np.take(y, rows, 0, ws.y[:n])
+            if self.plain:  # the references: NumPy, SciPy
+                Xb = np.take(X, rows, 0, ws.X[:n])
+                if len(draw.shifts):
+                    Xb[...] = shift_images(Xb, draw.shifts[start : start + n], self.image_shape, self.fill)
+                elif len(draw.warps):
+                    Xb[...] = augment.warp_reference(Xb, draw.warps[start : start + n], draw.fields, self.image_shape,
+                                                     self.fill)
+            else:
+                Xb = ws.X[:n]
+                kernels.gather(X, order, start, draw.shifts, draw.warps, draw.fields, *self.image_shape, self.fill,
+                               self.padded, Xb)
             u = network.dropout_bytes(rng, (n, c.n_hidden)) if c.dropout else None
             if c.input_noise:
                 Xb += X.dtype.type(c.input_noise) * rng.standard_normal(Xb.shape, dtype=X.dtype)
@@ -447,7 +459,7 @@ class _Batches:
             hits += batch_hits
         return sum_loss, hits
 
-    def _compiled_epoch(self, X, Y, y, order, shifts, rng, epoch, report=None) -> tuple[float, int]:
+    def _compiled_epoch(self, X, Y, y, order, draw, rng, epoch, report=None) -> tuple[float, int]:
         """The loop above in one compiled call (kernels.batch_epoch): the same random draws in the same
         order (the epoch's dropout bytes drawn batch by batch first), the same step sizes. With ``report``,
         in several calls over runs of whole batches, each continuing the summed loss: the same bits."""
@@ -471,7 +483,8 @@ class _Batches:
         for first, stop in self.pace.chunks(len(sizes)) if report is not None else [(0, len(sizes))]:
             rows = slice(first * c.batch_size, stop * c.batch_size)
             sum_loss, more = kernels.batch_epoch(
-                X, Y, y, order[rows], shifts[rows], *self.image_shape, self.fill, U[rows], sizes[first:stop], c.batch_size,
+                X, Y, y, order[rows], draw.shifts[rows], draw.warps[rows], draw.fields, *self.image_shape, self.fill,
+                U[rows], sizes[first:stop], c.batch_size,
                 self.theta, self.grad, p["W1"], p.get("b1", ws.no_bias), p["W2"], p.get("b2", ws.no_bias),
                 g["W1"], g.get("b1", ws.no_bias), g["W2"], g.get("b2", ws.no_bias),
                 opt.m if adam else ws.no_bias, opt.v if adam else ws.no_bias, adam,

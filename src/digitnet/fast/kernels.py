@@ -394,12 +394,18 @@ def bias_tanh(a, b):
 
 
 @njit(cache=_CACHE, error_model="numpy")
-def gather(X, order, start, shifts, height, width, fill, out):
-    """out[r] = X[order[start + r]] for each row r of out; moved by shifts[start + r] = (down, right) pixels
-    when shifts has rows (X's rows are height x width images, row by row), uncovered pixels set to fill."""
+def gather(X, order, start, shifts, warps, fields, height, width, fill, padded, out):
+    """out[r] = X[order[start + r]] for each row r of out (X's rows are height x width images, row by row),
+    changed by the epoch's augmentation (fast/augment.py) of sample start + r: moved by shifts (down, right)
+    whole pixels when shifts has rows, else warped as warps says when it has rows (:func:`warp`); pixels
+    from outside the image are fill. padded: a buffer of padded_size(height, width) values."""
     shifted = shifts.shape[0] > 0
+    warped = warps.shape[0] > 0
     for r in range(out.shape[0]):
         src, dst = X[order[start + r]], out[r]
+        if warped:
+            warp(src, warps[start + r], fields, height, width, fill, padded, dst)
+            continue
         if not shifted:
             for j in range(dst.shape[0]):  # a plain loop: a slice assignment checks shapes every row
                 dst[j] = src[j]
@@ -422,26 +428,107 @@ def gather(X, order, start, shifts, height, width, fill, out):
                 dst[j] = fill
 
 
+@njit(cache=_CACHE, inline="always")
+def padded_size(height, width):
+    """Values in warp's buffer: the image with one row and column of fill above and left, two below and right."""
+    return (height + 3) * (width + 3)
+
+
 @njit(cache=_CACHE, error_model="numpy")
-def batch_epoch(X, Y, y, order, shifts, height, width, fill, U, step_sizes, batch_size, theta, grad,
+def warp(src, w, fields, height, width, fill, padded, dst):
+    """dst = the image src (height * width,) with its strokes blended toward their grey dilation (w[6] > 0) or
+    erosion (w[6] < 0) by |w[6]|, then read through the affine map w[0:4] (output offset from the centre ->
+    source offset), moved by w[4:6] and displaced by the elastic field fields[w[7]] (w[7] < 0: none), by
+    bilinear interpolation with fill outside the image. augment.warp_reference is the same in SciPy.
+
+    The image is first written into ``padded`` inside a border of fill, so that every read, clamped to the
+    border, is in bounds: no branch per pixel."""
+    pw = width + 3
+    for i in range(pw):  # the border: one row above, two below, one column left, two right
+        padded[i] = fill
+    for i in range((height + 1) * pw, (height + 3) * pw):
+        padded[i] = fill
+    for r in range(1, height + 1):
+        padded[r * pw] = fill
+        padded[r * pw + width + 1] = fill
+        padded[r * pw + width + 2] = fill
+    if w[6] != 0.0:
+        stroke_width(src, w[6], height, width, fill, padded[pw + 1:], pw)
+    else:
+        for r in range(height):
+            to, at = (r + 1) * pw + 1, r * width
+            for c in range(width):
+                padded[to + c] = src[at + c]
+    k = int(w[7])
+    elastic = k >= 0
+    t = dst.dtype.type  # coordinates in the images' precision: float32 is a quarter faster
+    one, zero = t(1.0), t(0.0)
+    cy, cx = t((height - 1) * 0.5), t((width - 1) * 0.5)
+    bottom, right = t(height + 1), t(width + 1)
+    m_rr, m_rc, m_cr, m_cc = t(w[0]), t(w[1]), t(w[2]), t(w[3])
+    for r in range(height):
+        u = t(r) - cy
+        # where column offset 0 of this row reads, in the padded image's coordinates (one more)
+        row_r, row_c = m_rr * u + cy + t(w[4]) + one, m_cr * u + cx + t(w[5]) + one
+        out = dst[r * width:(r + 1) * width]
+        for c in range(width):
+            v = t(c) - cx
+            sr, sc = row_r + m_rc * v, row_c + m_cc * v
+            if elastic:
+                sr += fields[k, 0, r, c]
+                sc += fields[k, 1, r, c]
+            # into [0, height + 1] x [0, width + 1]: beyond, the four pixels read are fill anyway (NaN becomes 0)
+            sr = sr if sr > zero else zero
+            sr = sr if sr < bottom else bottom
+            sc = sc if sc > zero else zero
+            sc = sc if sc < right else right
+            r0, c0 = int(sr), int(sc)  # floor: they are >= 0
+            fr, fc = sr - t(r0), sc - t(c0)
+            i = r0 * pw + c0
+            above, below = padded[i:i + 2], padded[i + pw:i + pw + 2]
+            out[c] = (one - fr) * ((one - fc) * above[0] + fc * above[1]) + fr * ((one - fc) * below[0] + fc * below[1])
+
+
+@njit(cache=_CACHE, error_model="numpy")
+def stroke_width(src, t, height, width, fill, out, stride):
+    """out[r * stride + c] = (1 - |t|) src + |t| D(src) at pixel (r, c) of src (height * width,), D the grey
+    dilation (t > 0: strokes of ink-high images thicken) or erosion (t < 0) by a pixel and its 4 neighbours,
+    pixels outside the image being fill."""
+    a = abs(t)
+    sign = 1.0 if t > 0.0 else -1.0  # erosion is the dilation of -src
+    for r in range(height):
+        at = r * width
+        for c in range(width):
+            i = at + c
+            m = sign * src[i]
+            m = max(m, sign * (src[i - width] if r > 0 else fill))
+            m = max(m, sign * (src[i + width] if r + 1 < height else fill))
+            m = max(m, sign * (src[i - 1] if c > 0 else fill))
+            m = max(m, sign * (src[i + 1] if c + 1 < width else fill))
+            out[r * stride + c] = (1.0 - a) * src[i] + a * sign * m
+
+
+@njit(cache=_CACHE, error_model="numpy")
+def batch_epoch(X, Y, y, order, shifts, warps, fields, height, width, fill, U, step_sizes, batch_size, theta, grad,
                 W1, b1, W2, b2, gW1, gb1, gW2, gb2, m, v, adam, beta1, beta2, eps, l2, n_decayed, cut, scale,
                 loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2, total_loss=0.0):
     """A whole mini-batch epoch in one call: fast.step.step and the optimizer's update for each batch of
     ``order``, with products in BLAS (np.dot) and no Python between the steps.
 
-    shifts: the epoch's augmentation (see :func:`gather`), or no rows; U: the epoch's dropout bytes, row i
+    shifts, warps, fields: the epoch's augmentation (see :func:`gather`); U: the epoch's dropout bytes, row i
     for the i-th sample of ``order`` (no rows: no dropout); step_sizes: each step's rate (Adam's
     bias-corrected one). Returns (summed loss, argmax hits); ``total_loss`` is the sum so far, so that an
     epoch run in several calls over consecutive whole batches adds in the same order as one call.
     """
     n = order.shape[0]
     dropout = U.shape[0] > 0
+    padded = np.empty(padded_size(height, width) if warps.shape[0] > 0 else 0, Xb.dtype)
     hits = 0
     step = 0
     for start in range(0, n, batch_size):
         rows = min(batch_size, n - start)
         xb, tb, lb = Xb[:rows], Yb[:rows], yb[:rows]
-        gather(X, order, start, shifts, height, width, fill, xb)  # the batch, into fixed buffers
+        gather(X, order, start, shifts, warps, fields, height, width, fill, padded, xb)  # the batch, into fixed buffers
         for r in range(rows):
             i = order[start + r]
             for k in range(Y.shape[1]):

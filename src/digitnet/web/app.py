@@ -94,6 +94,7 @@ class Served:
             "value_range": list(inputs.value_range) if inputs.value_range else None,
             "test_accuracy": metrics.get("accuracy"),
             "n_test": metrics.get("n_test"),
+            "temperature": model.temperature,  # the probabilities' calibration (1: none)
             "data": model.data_source.get("kind"),
         }
 
