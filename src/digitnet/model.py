@@ -31,6 +31,7 @@ class Model:
     data_source: dict = field(default_factory=lambda: {"kind": "sklearn-digits"})
     inputs: Inputs = OPTDIGITS  # how many inputs, whether an image, which raw values are valid
     metrics: dict = field(default_factory=dict)  # test-split scores measured after training
+    command: str | None = None  # the command line that trained it, when `digitnet train` did
 
     @property
     def n_inputs(self) -> int:

@@ -5,11 +5,19 @@
 - ``mnist:DIR``, or a ``DIR`` holding them: MNIST's four IDX files (or EMNIST-digits', Fashion-MNIST's),
   with the official test split (the ``t10k`` files);
 - ``images:DIR``: one sub-folder per class (named 0, 1, ...) of PNG/JPEG pictures, each turned into
-  a 28x28 input by :func:`digitnet.preprocess.to_input` (MNIST's recipe); ``images8:DIR`` into 8x8 (optdigits').
+  a 28x28 input by :func:`digitnet.preprocess.to_input` (MNIST's recipe); ``images8:DIR`` into 8x8 (optdigits');
+- ``unipen:FILE`` (or ``FILE.gz``): pen strokes in the UNIPEN format, drawn as the page draws them
+  (:mod:`.unipen`), 28x28; ``unipen8:FILE`` 8x8;
+- ``digits``: the embedded 8x8 digits, by name (a CSV file called ``digits`` is ``./digits``);
+- several of these (``--data`` repeated): one mix (:mod:`.mix`) in the FIRST one's input shape. Pictures and
+  strokes are drawn in that shape; images of another shape are converted by the preprocessing, as
+  pictures (MNIST's 28x28 become 8x8; the embedded 8x8 digits, enlarged, become 28x28). Each part keeps its
+  own test split: MNIST's official test rows, whole writers of pen strokes, a seeded share of the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,32 +25,81 @@ import numpy as np
 
 from ..errors import DataError, NoTestDataError
 from .csv import load_csv
-from .dataset import Dataset
+from .dataset import Dataset, Inputs
 from .embedded import load_digits
 from .idx import find_mnist_files, load_mnist
 from .images import IMAGE_INPUTS, load_image_folder
+from .mix import convert, join
+from .unipen import load_unipen
+
+PEN_INPUTS = {"unipen": IMAGE_INPUTS["images"], "unipen8": IMAGE_INPUTS["images8"]}
+EMBEDDED = "digits"  # --data digits: the embedded digits
 
 if TYPE_CHECKING:
     from ..model import Model
 
 
-def load_data(spec: str | Path | None) -> Dataset:
-    """The data set ``spec`` names (see the module's docstring)."""
-    if spec is None:
-        return load_digits()
-    text = str(spec)
+def load_data(spec: str | Path | Sequence[str | Path] | None, inputs: Inputs | None = None) -> Dataset:
+    """The data set ``spec`` names, or the mix that several specs name (see the module's docstring).
+
+    ``inputs``: bring it to this input shape (pictures and strokes drawn in it, images converted).
+    """
+    if isinstance(spec, (list, tuple)):
+        if len(spec) > 1:
+            first = load_data(spec[0], inputs)
+            return join([(_named(spec[0]), first)] + [(_named(s), load_data(s, first.inputs)) for s in spec[1:]])
+        spec = spec[0] if spec else None
+    text = "" if spec is None else str(spec)
     kind, sep, rest = text.partition(":")
-    if sep and kind == "mnist":
-        return load_mnist(rest)
     if sep and kind in IMAGE_INPUTS:
-        return load_image_folder(rest, IMAGE_INPUTS[kind])
-    path = Path(text)
-    if path.is_dir():
-        if find_mnist_files(path):
-            return load_mnist(path)
-        raise DataError(f"{path}: a directory without MNIST's IDX files; for a folder of pictures "
-                        f"use --data images:{path} (one sub-folder per class)")
-    return load_csv(path)
+        return load_image_folder(rest, inputs or IMAGE_INPUTS[kind])
+    if sep and kind in PEN_INPUTS:
+        return load_unipen(rest, inputs or PEN_INPUTS[kind])
+    if spec is None or text == EMBEDDED:
+        data = load_digits()
+    elif sep and kind == "mnist":
+        data = load_mnist(rest)
+    elif Path(text).is_dir():
+        if not find_mnist_files(text):
+            raise DataError(f"{text}: a directory without MNIST's IDX files; for a folder of pictures "
+                            f"use --data images:{text} (one sub-folder per class)")
+        data = load_mnist(text)
+    else:
+        data = load_csv(text)
+    return data if inputs is None else convert(data, inputs, text or EMBEDDED)
+
+
+def _named(spec: str | Path) -> str:
+    """The path a spec names, as written (``mnist:../data`` -> ``../data``)."""
+    kind, sep, rest = str(spec).partition(":")
+    return rest if sep and kind in ("mnist", *IMAGE_INPUTS, *PEN_INPUTS) else str(spec)
+
+
+def _spec(part: dict) -> str:
+    """The ``--data`` spec that reads a (mix's part's) recorded source again."""
+    kind, path = part.get("kind"), part.get("path")
+    if kind == "sklearn-digits":
+        return EMBEDDED
+    if kind in ("mnist", "images", "unipen") and path:
+        return f"{part.get('inputs', kind) if kind != 'mnist' else kind}:{path}"
+    if kind == "csv" and path:
+        return path
+    raise NoTestDataError(f"the model's training data ({kind} data) cannot be read again")
+
+
+def _reload(source: dict, model: Model) -> tuple[Dataset, str]:
+    """The pen strokes or the mix a model was trained on, read again and checked against its recorded SHA-256s."""
+    parts = source.get("parts") if source.get("kind") == "mix" else [source]
+    specs = [_spec(part) for part in parts or []]
+    try:
+        dataset = load_data(specs, model.inputs)
+    except DataError:
+        raise NoTestDataError(f"the model was trained on {', '.join(specs)}, which cannot be read now") from None
+    now = dataset.source.get("parts") if len(specs) > 1 else [dataset.source]
+    for spec, part, was in zip(specs, now, parts):
+        if part.get("sha256") != was.get("sha256") or part.get("rows", len(dataset.y)) != was.get("rows", len(dataset.y)):
+            raise NoTestDataError(f"the model was trained on {spec}, which has changed since")
+    return dataset, f"held-out test split of {' + '.join(specs)}"
 
 
 def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -54,7 +111,7 @@ def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, 
     """
     if data is not None:
         text = str(data)
-        dataset = load_data(data) if (":" in text or Path(text).is_dir()) else \
+        dataset = load_data(data, model.inputs) if (":" in text or Path(text).is_dir() or text == EMBEDDED) else \
             load_csv(data, inputs=model.inputs, n_classes=model.n_classes)
         _check_compatible(model, dataset, text)
         if dataset.test_rows is not None:
@@ -65,6 +122,8 @@ def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, 
     if kind == "sklearn-digits":
         dataset = load_digits()
         where = "held-out test split of the embedded digits"
+    elif kind in ("unipen", "mix"):
+        dataset, where = _reload(source, model)
     elif kind in ("csv", "mnist", "images"):
         try:
             if kind == "csv":

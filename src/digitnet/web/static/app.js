@@ -6,7 +6,7 @@ const $ = (id) => document.getElementById(id);
 const pad = $("pad");
 const ctx = pad.getContext("2d");
 const SIZE = pad.width;            // strokes are sent in the pad's own 280 x 280 coordinates
-const LINE = SIZE / 16;            // as preprocess.ink_from_strokes draws them
+const LINE = SIZE / 16;            // shown; the server draws the strokes again with a pen that scales with the drawing
 const DEBOUNCE_MS = 120;
 
 let strokes = [];                  // [[ [x, y], ... ], ...]
@@ -122,7 +122,7 @@ async function ask(url, options) {
 
 function showEmpty() {
   asked++;
-  show({ digit: -1, likeliest: null, probabilities: null, rejected: true, reason: "draw a digit",
+  show({ digit: -1, likeliest: null, alternatives: [], probabilities: null, rejected: true, reason: "draw a digit",
          input: null, saliency: null, units: [], hidden: null });
 }
 
@@ -132,8 +132,16 @@ function showMessage(text) {
 
 function show(a) {
   const answer = $("answer");
-  answer.textContent = a.digit >= 0 ? String(a.digit) : "no digit";
+  const also = a.alternatives || [];
+  answer.replaceChildren(a.digit < 0 ? "no digit" : String(a.digit));
+  if (a.digit >= 0 && also.length) {  // unsure between digits: say so rather than refuse
+    const rest = document.createElement("span");
+    rest.className = "also";
+    rest.textContent = `, or perhaps ${also.join(" or ")}`;
+    answer.append(rest);
+  }
   answer.dataset.digit = String(a.digit);
+  answer.dataset.alternatives = also.join(",");
   answer.classList.toggle("none", a.digit < 0);
   $("reason").textContent = a.reason || "";
   drawBars(a.probabilities, a.digit);
