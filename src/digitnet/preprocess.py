@@ -4,15 +4,18 @@ folders, ``digitnet predict --image`` and the drawing page.
 Two recipes, after how each data set was made (docs/preprocessing.md):
 
 - 8x8 (scikit-learn's digits, UCI optdigits): the ink's bounding box mapped into a 32x32 frame at
-  full height, the width kept in proportion but clamped to 16..28 pixels and centred, thresholded
+  full height, the width kept in proportion but clamped to 16..24 pixels and centred, thresholded
   to a binary image, the stroke thickened or thinned until about 313 pixels are on (the digits'
   mean ink), then the "on" pixels of each 4x4 block counted: 0..16.
-- 28x28 (MNIST): the ink's bounding box scaled (anti-aliased) so its longer side is 20 pixels,
-  pasted into 28x28 with its centre of mass at pixel (14, 14); ink bright, 0..255.
+- 28x28 (MNIST): strokes far thinner than MNIST's thickened, the ink's bounding box scaled
+  (anti-aliased) so its longer side is 20 pixels, pasted into 28x28 with its centre of mass at
+  pixel (14, 14); ink bright, 0..255.
 
 Everything starts as an "ink" image: a float array, 0 for background and 255 for full ink, from
-:func:`ink_from_image` (any grey/colour/transparent picture, dark or light ink) or
-:func:`ink_from_strokes` (polylines drawn on a canvas).
+:func:`ink_from_image` (any grey/colour/transparent picture, dark or light ink, on paper of any
+level, in uneven light: the paper's level taken out, the contrast stretched) or
+:func:`ink_from_strokes` (polylines drawn on a canvas with a pen that scales with the drawing).
+Each step's measured effect: docs/preprocessing.md and benchmarks/REALWORLD.md.
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ ON_RANGE = (280, 345)
 MNIST_BOX = 20  # MNIST: the longer side of the digit, in pixels (of 19,997 of 20,000 training digits)
 FAINT_INK = 0.1  # MNIST: ink above this share of the strongest counts into the digit's box
 FAINT_CROP = 0.1
-PAPER_LEVEL = True  # pictures: the paper's level taken out (docs/preprocessing.md measures each step)
+# the steps' switches: on; benchmarks/realworld.py turns each off in turn to measure it (docs/preprocessing.md)
+PAPER_LEVEL = True  # pictures: the paper's level taken out
 CONTRAST = True  # pictures: the contrast stretched, paper to 0 and ink to 255
 PAPER_PERCENTILE = 95  # the paper's level: this percentile of the grey levels around (ink darker: it may cover 95%)
 BACKGROUND_SIDE = 32  # the paper's level is estimated on a copy this many pixels wide
-STROKE = True  # 28x28: strokes redrawn at MNIST's width relative to the digit's size when they are far from it
+STROKE = True  # 28x28: strokes far thinner than MNIST's (relative to the digit's size) redrawn at its width
 STROKE_BOX = 64  # ... measured and redrawn with the digit's longer side this many pixels
 STROKE_SHARE = 0.134  # MNIST's median stroke width over the longer side of the digit's box (stroke_width, measured)
 STROKE_TOLERANCE = 1.6  # strokes thinner than MNIST's by this factor are thickened (MNIST's 5th percentile)
@@ -56,7 +60,9 @@ def ink_from_image(source: bytes | str | object) -> np.ndarray:
 
     Transparency: where the picture has transparent pixels, the ink is the opacity (a black pen
     on a transparent background is ink, not all ink). Otherwise grey levels, with the ink taken
-    as whichever is rarer of dark and light: the background is the majority of the border.
+    as whichever is rarer of dark and light (the background is the majority of the border), the
+    paper's level taken out and the contrast stretched (:func:`_ink_from_grey`).
+    Raises TooLargeError for pictures over MAX_PIXELS, DataError for bytes that are no picture.
     """
     grey, alpha = read_picture(source)
     if alpha is not None:
@@ -80,9 +86,8 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     light_paper = np.median(border) >= (low + high) / 2
     if not PAPER_LEVEL:
-        return _stretch(255.0 - grey if light_paper else grey.copy()) if CONTRAST else \
-            (255.0 - grey if light_paper else grey.copy())
-    if light_paper:
+        dark = 255.0 - grey if light_paper else grey.copy()
+    elif light_paper:
         paper = np.maximum(_background(grey, PAPER_PERCENTILE), 1.0)
         dark = np.clip(1.0 - grey / paper, 0.0, 1.0) * 255.0
     else:
@@ -261,27 +266,24 @@ def stroke_width(ink: np.ndarray) -> float:
     return float(on.sum() / length) if length else 0.0
 
 
-def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
-    """The cropped ink at STROKE_BOX pixels on its longer side, its strokes redrawn STROKE_SHARE of that wide when
-    their width is off by more than STROKE_TOLERANCE: an anti-aliased tube around the skeleton."""
+def _thickened(crop: np.ndarray) -> np.ndarray | None:
+    """The cropped ink redrawn, when its strokes are thinner than MNIST's by more than STROKE_TOLERANCE: at
+    STROKE_BOX pixels on its longer side, with an anti-aliased tube STROKE_SHARE of that wide around the
+    skeleton. None when the strokes are wide enough (most pictures, every drawing on the page)."""
     from scipy.ndimage import distance_transform_edt
     from skimage.morphology import skeletonize
 
     h, w = crop.shape
     k = STROKE_BOX / max(h, w)
-    pad = STROKE_BOX // 4  # room for a thicker stroke
+    pad = STROKE_BOX // 4  # room for the thicker stroke
     work = np.zeros((max(1, round(h * k)) + 2 * pad, max(1, round(w * k)) + 2 * pad))
     work[pad:-pad, pad:-pad] = np.clip(_resize(crop, work.shape[0] - 2 * pad, work.shape[1] - 2 * pad), 0, 255)
-    on = work > INK_THRESHOLD
-    skeleton = skeletonize(on)
+    skeleton = skeletonize(work > INK_THRESHOLD)
     length = int(skeleton.sum())
-    if not length:
-        return work
-    width, target = on.sum() / length, STROKE_SHARE * STROKE_BOX
-    if width < target / STROKE_TOLERANCE:  # too thin: a tube of the target width around the skeleton
-        distance = distance_transform_edt(~skeleton)
-        return np.maximum(work, np.clip(target / 2 + 0.5 - distance, 0.0, 1.0) * 255.0)
-    return work
+    target = STROKE_SHARE * STROKE_BOX
+    if not length or (work > INK_THRESHOLD).sum() / length >= target / STROKE_TOLERANCE:
+        return None
+    return np.maximum(work, np.clip(target / 2 + 0.5 - distance_transform_edt(~skeleton), 0.0, 1.0) * 255.0)
 
 
 def _mnist_like(ink: np.ndarray, inputs: Inputs) -> np.ndarray | None:
@@ -290,9 +292,9 @@ def _mnist_like(ink: np.ndarray, inputs: Inputs) -> np.ndarray | None:
     crop = _crop(ink, faint=FAINT_INK * ink.max())
     if crop is None:
         return None
-    if STROKE:
-        normal = _crop(_normalise_stroke(crop), faint=FAINT_INK * 255)
-        crop = crop if normal is None else normal  # eroded to nothing: a dot drawn thick; kept as it was
+    thick = _thickened(crop) if STROKE else None
+    if thick is not None:
+        crop = _crop(thick, faint=FAINT_INK * 255)
     H, W = inputs.image_shape
     box = round(MNIST_BOX * min(H, W) / 28)
     h, w = crop.shape

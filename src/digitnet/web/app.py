@@ -195,13 +195,14 @@ def _answer(s: Served, x: np.ndarray | None, explain: bool, rule: str = "likelie
                 "rejected": True, "reason": "no digit: the drawing is empty or too small",
                 "input": np.zeros(shape).tolist(), "saliency": None}
     e: Explanation = s.explainer(x)
-    a = answer_for(e.probabilities, rule)
+    p = s.model.predict_proba(x[None])[0].astype(np.float64)  # the model's own (calibrated, where it is) probabilities
+    a = answer_for(p, rule)
     answer = {
         "model": s.name,
         "digit": a.digit,
-        "likeliest": e.likeliest,
+        "likeliest": a.likeliest,
         "alternatives": list(a.alternatives),
-        "probabilities": _round(e.probabilities),
+        "probabilities": _round(p),
         "rejected": a.digit == -1,
         "reason": a.reason,
         "input": _round(e.input.reshape(shape)),
