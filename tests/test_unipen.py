@@ -4,6 +4,7 @@ the held-out split of both found again, on small files the tests write."""
 import gzip
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,8 +127,13 @@ def test_truncated_gzip_and_missing_file(tmp_path):
     (tmp_path / "cut.gz").write_bytes(whole[: len(whole) // 2])
     with pytest.raises(DataError, match="corrupt or truncated gzip data"):
         read_unipen(tmp_path / "cut.gz")
-    with pytest.raises(DataError, match="cannot read it"):
+    with pytest.raises(DataError, match="missing.tra: no such file"):
         read_unipen(tmp_path / "missing.tra")
+    with pytest.raises(DataError, match="not a regular file of pen strokes"):
+        read_unipen(tmp_path)
+    if Path("/dev/zero").exists():  # endless: refused before reading
+        with pytest.raises(DataError, match="not a regular file"):
+            read_unipen("/dev/zero")
 
 
 def test_a_mix_records_its_parts_and_finds_its_test_split_again(tmp_path):

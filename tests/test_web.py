@@ -15,7 +15,7 @@ from PIL import Image  # noqa: E402
 
 from digitnet.web.app import MAX_BATCH, create_app  # noqa: E402
 
-from webserver import TEMPLATES, model_28x28, running  # noqa: E402
+from webserver import TEMPLATES, model_28x28, models_served, running  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +302,6 @@ def test_serve_command_runs_a_server_until_ctrl_c(model_file, tmp_path):
     import signal
     import subprocess
     import sys
-    import time
     from pathlib import Path
 
     port = _free_port()
@@ -310,14 +309,7 @@ def test_serve_command_runs_a_server_until_ctrl_c(model_file, tmp_path):
     server = subprocess.Popen([digitnet_cmd, "serve", str(model_file), str(model_file), "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                models = httpx.get(f"http://127.0.0.1:{port}/api/models", timeout=2).json()
-                break
-            except httpx.HTTPError:
-                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
-                time.sleep(0.2)
+        models = models_served(port, server)
         assert [m["id"] for m in models["models"]] == ["small", "small'"]  # the same file twice: two ids
     finally:
         server.send_signal(signal.SIGINT)

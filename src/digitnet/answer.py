@@ -63,7 +63,6 @@ def answers(P: np.ndarray, rule: str = "likeliest") -> tuple[np.ndarray, list[tu
     if rule == "blog":
         return blog_labels(P), [()] * len(P)
     digits = np.where(top >= NO_DIGIT_BELOW, best, NO_DIGIT)
-    order = np.argsort(-P, axis=1, kind="stable")[:, 1 : 1 + MAX_ALTERNATIVES]
-    alternatives = [tuple(int(k) for k in row if P[i, k] >= ALSO_RATIO * top[i]) if digits[i] != NO_DIGIT else ()
-                    for i, row in enumerate(order)]
-    return digits, alternatives
+    order = np.argsort(-P, axis=1, kind="stable")[:, 1 : 1 + MAX_ALTERNATIVES]  # the runners-up
+    keep = (np.take_along_axis(P, order, axis=1) >= ALSO_RATIO * top[:, None]) & (digits != NO_DIGIT)[:, None]
+    return digits, [tuple(row[k].tolist()) for row, k in zip(order, keep)]

@@ -90,7 +90,9 @@ def _spec(part: dict) -> str:
 def _reload(source: dict, model: Model) -> tuple[Dataset, str]:
     """The pen strokes or the mix a model was trained on, read again and checked against its recorded SHA-256s."""
     parts = source.get("parts") if source.get("kind") == "mix" else [source]
-    specs = [_spec(part) for part in parts or []]
+    if not parts:
+        raise NoTestDataError("the model's mix of training data names no data sets")
+    specs = [_spec(part) for part in parts]
     try:
         dataset = load_data(specs, model.inputs)
     except DataError:

@@ -58,15 +58,17 @@ def read_unipen(path: str | Path) -> tuple[list[PenDigit], str]:
     """The digits of the UNIPEN file ``path`` (plain or gzipped, recognised by its magic bytes), and the
     SHA-256 of the file's bytes as stored.
 
-    Raises DataError, naming the file and the line, for anything that is not such a file: a missing or
-    malformed header, a digit without label or writer, a point that is not two numbers, a digit
+    Raises DataError, naming the file and the line, for anything that is not such a file: not a regular file,
+    over MAX_BYTES, a missing or malformed header, a digit without label or writer, a point that is not two numbers, a digit
     without points, a stroke left open at the end (a truncated file), a corrupt gzip stream.
     """
     path = Path(path)
     try:
+        if not path.is_file():  # a directory, a device, a pipe: not a file of strokes (nor endless)
+            raise DataError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file of pen strokes")
+        if path.stat().st_size > MAX_BYTES:
+            raise DataError(f"{path}: over {MAX_BYTES >> 20} MiB; not a UNIPEN file of digits")
         raw = path.read_bytes()
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not a UNIPEN file") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
     digest = hashlib.sha256(raw).hexdigest()
