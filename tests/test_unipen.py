@@ -106,6 +106,7 @@ BAD = {
     "points outside": (HEADER + " 1 2\n", "line 6: '1 2' before any .PEN_DOWN"),
     "no digits": (HEADER, "no digits"),
     "dot": (HEADER + segment(0, 7, 1, [[(5, 5), (5, 5)]]), "line 6: the digit's strokes are a dot"),
+    "too many strokes": (HEADER + segment(0, 1, 1, [[(5, 5), (5, 9)]] * 65), "line 6: digit of 65 strokes"),
 }
 
 

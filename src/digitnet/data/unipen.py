@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .dataset import Dataset, Inputs
+from .dataset import OPTDIGITS, Dataset, Inputs
 from .idx import GZIP_MAGIC
 
 MAX_BYTES = 1 << 28  # a file (uncompressed) over 256 MiB is refused: the UCI file is 3.6 MB
@@ -58,9 +58,10 @@ def read_unipen(path: str | Path) -> tuple[list[PenDigit], str]:
     """The digits of the UNIPEN file ``path`` (plain or gzipped, recognised by its magic bytes), and the
     SHA-256 of the file's bytes as stored.
 
-    Raises DataError, naming the file and the line, for anything that is not such a file: not a regular file,
-    over MAX_BYTES, a missing or malformed header, a digit without label or writer, a point that is not two numbers, a digit
-    without points, a stroke left open at the end (a truncated file), a corrupt gzip stream.
+    Raises DataError, naming the file and the line, for anything that is not such a file: not a regular
+    file, over MAX_BYTES, a missing or malformed header, a digit without label or writer, a point that is
+    not two numbers, a digit without points or with more strokes or points than the page accepts, a
+    stroke left open at the end (a truncated file), a corrupt gzip stream.
     """
     path = Path(path)
     try:
@@ -84,6 +85,8 @@ def read_unipen(path: str | Path) -> tuple[list[PenDigit], str]:
 
 
 def _parse(lines: list[str], path: Path) -> list[PenDigit]:
+    from ..preprocess import MAX_POINTS, MAX_STROKES  # what the page accepts of one drawing
+
     digits: list[PenDigit] = []
     segment: dict | None = None  # the digit being read: label, line, writer, strokes
     stroke: list[tuple[float, float]] | None = None  # the open pen-down stroke
@@ -100,6 +103,10 @@ def _parse(lines: list[str], path: Path) -> list[PenDigit]:
             raise fail(segment["line"], f"digit \"{segment['label']}\" has no points (no .PEN_DOWN ... .PEN_UP with x y lines)")
         if segment["writer"] is None:
             raise fail(segment["line"], "digit without a .COMMENT line (label, writer, index) after its .SEGMENT")
+        points = sum(len(s) for s in segment["strokes"])
+        if len(segment["strokes"]) > MAX_STROKES or points > MAX_POINTS:
+            raise fail(segment["line"], f"digit of {len(segment['strokes'])} strokes and {points:,} points; a drawing "
+                                        f"has at most {MAX_STROKES} strokes and {MAX_POINTS:,} points")
         digits.append(PenDigit(tuple(segment["strokes"]), segment["label"], segment["writer"], segment["line"]))
 
     for n, text in enumerate(lines, start=1):
@@ -209,5 +216,5 @@ def load_unipen(path: str | Path, inputs: Inputs | None = None) -> Dataset:
     y = np.array([d.label for d in digits], dtype=np.int64)
     writers = np.array([d.writer for d in digits], dtype=np.int64)
     source = {"kind": "unipen", "path": str(Path(path).resolve()), "sha256": digest,
-              "inputs": "unipen8" if inputs.image_shape == (8, 8) else "unipen"}
+              "inputs": "unipen8" if inputs.image_shape == OPTDIGITS.image_shape else "unipen"}
     return Dataset(X, y, source, inputs, N_CLASSES, groups=writers)
