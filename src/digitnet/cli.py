@@ -300,13 +300,14 @@ def evaluate(
 @translate_errors
 def predict(
     model_path: Annotated[Path | None, typer.Argument(
-        metavar="[MODEL]", show_default=False,
+        metavar="MODEL", show_default=False,
         help="Model file written by `digitnet train`; default: the drawing model shipped with digitnet.")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="CSV of 64 pixels 0..16 per row, optionally then a label (ignored).")] = None,
     labels: Annotated[bool | None, typer.Option(
         "--labels/--no-labels",
         help="Whether the CSV's last column is a label (default: 65 columns have one, 64 do not).")] = None,
-    pixels: Annotated[str | None, typer.Option("--pixels", help="One image: 64 pixel values 0..16, comma-separated, row by row.")] = None,
+    pixels: Annotated[str | None, typer.Option("--pixels", help="One image: the model's pixels (an 8x8 model: 64 values 0..16; the "
+                                                                "drawing model: 784 values 0..255), comma-separated, row by row.")] = None,
     images: Annotated[list[Path] | None, typer.Option(
         "--image", help="A PNG/JPEG picture of a digit, preprocessed as the drawing page does (repeatable).")] = None,
     rule: Annotated[AnswerRule, typer.Option(
