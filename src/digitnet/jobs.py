@@ -136,7 +136,8 @@ class Job:
         self._receive, self._send = context.Pipe(duplex=False)
         self._process = context.Process(
             target=work, name=f"digitnet-train-{self.id}", daemon=True,
-            args=(self._send, self._go, self._stop, self._step, runner.datasets[data], config, runner.limits.seconds))
+            args=(self._send, self._go, self._stop, self._step, runner.datasets[data], config, runner.limits.seconds,
+                  data))
 
     def summary(self) -> dict:
         return {"run": self.id, "state": self.state, "data": self.data, "recipe": self.config.recipe,

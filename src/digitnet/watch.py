@@ -25,6 +25,7 @@ at the last, ``stop_reason``. ``ready`` adds ``n_train``, ``n_test``, ``steps_pe
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 import os
 import signal
@@ -33,7 +34,7 @@ import time
 import numpy as np
 
 from . import network
-from .config import Config
+from .config import Config, train_command
 from .data import Dataset
 from .errors import DigitnetError
 from .metrics import NO_DIGIT, blog_labels, labels
@@ -226,8 +227,9 @@ def _rounded(value):
     return value
 
 
-def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float) -> None:
-    """The worker process's body: train ``config`` on ``data`` through a Monitor, then send the result."""
+def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float, spec: str = "digits") -> None:
+    """The worker process's body: train ``config`` on ``data`` (what ``--data spec`` names) through a Monitor,
+    then send the result, its command recorded as ``digitnet train`` records it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
     try:
         os.nice(WORKER_NICENESS)
@@ -235,7 +237,7 @@ def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float
         pass
     try:
         monitor = Monitor(send, go, stop, step, data, config, max_seconds)
-        model = train(data, config, watch=monitor)
+        model = dataclasses.replace(train(data, config, watch=monitor), command=train_command(config, [spec]))
         h = model.history
         why = monitor.why if h.stop_reason == "stopped" and monitor.why else STOP_REASONS[h.stop_reason]
         if h.stop_reason == "diverged":
