@@ -153,18 +153,27 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
 
     @app.get("/healthz")
     async def healthz():
+        """``{"status": "ok", "models": N}``: the server answers and serves N models (it answers while a big
+        picture is decoded or a run trains)."""
         return {"status": "ok", "models": len(served)}
 
     @app.get("/api/models")
     async def list_models():  # on the event loop, as the Train view's additions to ``served``
-        """The models served, the first being the default; ``classes``: the labels of the probabilities' columns."""
+        """The models served, the first being the default (``default``: its id): for each its id, file name (never a
+        path), recipe, sizes, input shape and range, test accuracy, softmax temperature and ``classes``, the labels
+        of the probabilities' columns (a Train-view run put to use joins them)."""
         return {"default": default, "models": [s.info for s in served.values()]}
 
     # answers are JSONResponse so that FastAPI does not walk every float of them again
     @app.post("/api/predict")
     async def predict(body: PredictRequest):
-        """One digit from pixels or strokes: the answer, the probabilities, the input the network received and
-        the saliency (gradient x input) over it; with explain=true also the hidden layer."""
+        """One digit from ``pixels`` (the model's input image, in its range) or ``strokes`` on a ``width`` x
+        ``height`` canvas (drawn again with a pen that scales with the drawing): ``digit`` (-1 with ``rejected``:
+        no digit), ``likeliest``, ``alternatives`` (digits at least a quarter as probable), ``probabilities``,
+        ``reason``, the ``input`` the network received and the ``saliency`` (gradient x input) over it;
+        ``explain: true`` adds the hidden layer and the strongest units; ``rule: "blog"`` answers by the post's
+        rule. 413 over 1 MiB; 422 naming what is wrong (both or neither of pixels and strokes, values out of
+        range, more than 64 strokes or 10,000 points in one, an unknown model)."""
         s = pick(body.model)
         if (body.pixels is None) == (body.strokes is None):
             raise DataError("give either pixels (the model's input image) or strokes with width and height")
@@ -181,8 +190,10 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
                       model: Annotated[str | None, Query()] = None,
                       explain: Annotated[bool, Query()] = False,
                       rule: Annotated[Rule, Query()] = "likeliest"):
-        """The same answer for an uploaded picture, preprocessed as the training data were made (a plain def:
-        FastAPI runs it in its thread pool, so decoding a big picture never stalls the other requests)."""
+        """The same answer for an uploaded PNG, JPEG or TIFF picture of one digit (multipart field ``file``),
+        preprocessed as the training data were made; ``model``, ``explain`` and ``rule`` as query parameters. 413
+        over 16 MiB or 16.7 million pixels, 415 for other formats, 422 for an empty or corrupt file. (A plain def:
+        FastAPI decodes it in its thread pool, so a big picture never stalls the other requests.)"""
         s = pick(model)
         data = file.file.read()
         if not data:
@@ -191,7 +202,9 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
 
     @app.post("/api/predict-batch")
     def predict_batch(body: BatchRequest):
-        """Up to MAX_BATCH pixel grids in one call: digits and probabilities (no explanations)."""
+        """Up to 1,000 pixel grids in the model's input shape in one call: for each ``digit``,
+        ``likeliest``, ``alternatives``, ``probabilities`` and ``rejected`` (no input, saliency or explanation);
+        ``rule`` as in /api/predict."""
         s = pick(body.model)
         if not body.pixels:
             raise DataError("pixels holds no images")

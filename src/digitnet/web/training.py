@@ -77,7 +77,9 @@ def training_router(runner: Runner | None, served: dict, make_served: typing.Cal
 
     @router.get("/api/train")
     async def options():
-        """What the Train view may ask for: data sets, recipes with their defaults, settings, limits; the latest run."""
+        """What the Train view may ask for: the data sets (read when the server started), the recipes with their
+        defaults, the settings with their bounds, the server's limits, and the latest run; ``{"enabled": false}``
+        with the reason when the server runs with --no-train."""
         if runner is None:
             return {"enabled": False, "reason": OFF}
         limits = runner.limits
@@ -97,7 +99,10 @@ def training_router(runner: Runner | None, served: dict, make_served: typing.Cal
 
     @router.post("/api/train", status_code=202)
     async def start(request: Request, body: Annotated[TrainRequest, Body()]):
-        """Start a run (one at a time): 409 while another trains, 422 naming a bad setting."""
+        """Start a run on ``data`` with ``recipe`` (settings left out take the recipe's default; ``paused: true``
+        waits before the first step): 202 with the run's summary; 409 naming who trains what while another run
+        trains (one at a time); 422 naming a setting over the server's limits or one Config refuses; 403 with
+        --no-train."""
         r = need()
         settings = body.model_dump(exclude={"data", "paused"})
         who = request.client.host if request.client else ""
@@ -111,7 +116,10 @@ def training_router(runner: Runner | None, served: dict, make_served: typing.Cal
 
     @router.post("/api/train/runs/{run}/{action}")
     async def control(run: str, action: str):
-        """pause, step (one epoch, while paused), resume or stop a run; 409 once it has ended."""
+        """``action``: pause, step (one epoch, then pause again), resume or stop a run (stop keeps the weights
+        learnt so far): 409 once it has ended, step and resume only while paused; use: serve its finished model on
+        the drawing page (it joins /api/models; 409 while it trains). 404 for an unknown run or action, 403 with
+        --no-train."""
         job = run_of(run)
         if action not in ("pause", "step", "resume", "stop", "use"):
             raise HTTPException(404, f"no action {action!r}: pause, step, resume, stop or use")
@@ -136,7 +144,8 @@ def training_router(runner: Runner | None, served: dict, make_served: typing.Cal
 
     @router.get("/api/train/runs/{run}/model")
     def download(run: str):
-        """The run's model file: the bytes `digitnet train` writes with the same data, settings and seed."""
+        """The run's ``.safetensors`` model file: the bytes `digitnet train` writes with the same data, settings
+        and seed. 409 while it trains, 404 when it has none (or the cache no longer holds it)."""
         job = run_of(run)
         if job.result is None or job.result.file is None:
             raise HTTPException(409 if job.result is None else 404, f"run {run} has no model file"
@@ -151,7 +160,9 @@ def training_router(runner: Runner | None, served: dict, make_served: typing.Cal
     @router.get("/api/train/events")
     async def events(request: Request, last_event_id: Annotated[str | None, Header(max_length=100)] = None,
                      after: Annotated[str | None, Query(max_length=100, description="an event id, as Last-Event-ID")] = None):
-        """Server-Sent Events: the latest run's events so far (after Last-Event-ID when given), then live."""
+        """Server-Sent Events (``text/event-stream``): the latest run's events so far, then live: start, ready,
+        progress, epoch, paused, resumed, end. ``Last-Event-ID`` (or ``?after=ID``) resumes after that event, with
+        no gap and no duplicate. 403 with --no-train."""
         r = need()
         return StreamingResponse(_stream(r, last_event_id or after), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
