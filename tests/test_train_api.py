@@ -209,7 +209,7 @@ def test_a_lost_connection_resumes_without_gaps_or_duplicates(client):
 
 
 @pytest.mark.parametrize("settings, detail", [
-    ({"n_hidden": 0}, "n_hidden must be at least 1; got 0"),
+    ({"n_hidden": 0}, "n_hidden must be 1..1,000,000,000; got 0"),
     ({"n_hidden": "many"}, "n_hidden: Input should be a valid integer"),
     ({"dropout": 1.5}, "dropout must be in [0, 1); got 1.5"),
     ({"lr": -1}, "lr must be a positive number; got -1.0"),

@@ -35,15 +35,16 @@ from .config import AUTO_RECIPE, MNIST_MIN_ROWS, RECIPES, Config, recipe_for
 from .data import Inputs, is_number, read_csv
 from .data import held_out, load_data
 from .data.sources import input_files, recorded_files
-from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError, one_line
+from .errors import (ConfigError, DataError, DigitnetError, DivergedError, NoTestDataError, OutputFileError, article,
+                     one_line)
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .jobs import LimitError, Limits, Runner
 from .metrics import ECE_BINS, NO_DIGIT, Evaluation, blog_labels
 from .model import Model
 from .pipeline import train as train_model
 from .progress import EpochBar
-from .files import check_distinct, check_writable, open_regular, write_atomic
-from .persistence import json_safe, load_model, save, to_bytes
+from .files import check_distinct, check_writable, open_regular, write_all, write_atomic
+from .persistence import file_bytes, json_safe, load_model, save, to_bytes
 from .trainer import STOP_REASONS, History
 
 # auto, then the recipes: auto (the default) chooses one from the data (config.recipe_for)
@@ -75,8 +76,8 @@ class _OneLineErrors(TyperGroup):
         except (typer.Abort, KeyboardInterrupt):
             err.print("interrupted: nothing was written", markup=False)
             code = EXIT_INTERRUPTED
-        except MemoryError:
-            err.print("error: out of memory: use smaller sizes (--hidden, --batch-size) or less data", markup=False)
+        except MemoryError:  # outside a command (each says what to make smaller: translate_errors)
+            err.print("error: out of memory: use less data or smaller settings", markup=False)
             code = EXIT_BAD_INPUT
         if standalone_mode:
             sys.exit(code or 0)
@@ -92,16 +93,21 @@ def _usage_message(e: click.ClickException) -> str:
     return text
 
 
+HELP = ("Recognise handwritten digits (8x8 or 28x28 images, or any features) with a three-layer neural network "
+        "written in NumPy.")
 app = typer.Typer(
     cls=_OneLineErrors,
-    help="Recognise handwritten 8x8 digits with a three-layer neural network written in NumPy.",
+    help=HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain text: "digitnet[web]" is an extra's name, not Rich markup
 )
-# Piped output is not cut to 80 columns: tables stay whole in files and pipes.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Nothing printed is Rich markup: class labels, file names and recipe names come from model files and file systems,
+# and "[/]" in one would stop the command with a MarkupError. Piped output is not cut to 80 columns: tables stay
+# whole in files and pipes.
+out = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 FLAGS = {"n_hidden": "--hidden", "batch_size": "--batch-size", "n_iter": "--n-iter"}  # names whose option differs
 EXIT_BAD_INPUT = 2
@@ -112,6 +118,20 @@ EXIT_INTERRUPTED = 130
 def _by_recipe(field: str) -> str:
     """The recipes' defaults for ``field``, for help texts, read from the one table that defines them."""
     return "default by recipe: " + ", ".join(f"{name} {getattr(c, field)}" for name, c in RECIPES.items())
+
+
+# what to make smaller when a command runs out of memory: only what that command has options for
+_LESS_DATA = "the data are too large for this machine's memory; score the model on less data (--data)"
+OUT_OF_MEMORY = {
+    "train": "use smaller sizes (--hidden, --batch-size) or less data",
+    "sweep": "use smaller sizes in --grid (hidden, batch-size), fewer --n-jobs, or less data",
+    "reproduce_blog_command": "run fewer at once (--jobs)",
+    "evaluate": _LESS_DATA, "plot": _LESS_DATA, "report": _LESS_DATA,
+    "predict": "predict fewer rows at a time (split the --csv file)",
+    "export": "the model is too large for this machine's memory",
+    "serve": "serve fewer or smaller models, or give the Train view less data (--data, --max-train-samples)",
+    None: "use less data or smaller settings",
+}
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -130,6 +150,10 @@ def translate_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except NoTestDataError as e:
             fail(f"{e}; pass --data FILE")
+        except DivergedError as e:
+            fail(str(e), EXIT_DIVERGED)
+        except MemoryError:
+            fail(f"out of memory: {OUT_OF_MEMORY.get(command.__name__, OUT_OF_MEMORY[None])}")
         except ConfigError as e:
             field = str(e).split(" ", 1)[0]
             fail(str(e).replace(field, f"{field} ({FLAGS[field]})", 1) if field in FLAGS else str(e))
@@ -181,7 +205,8 @@ def _version(value: bool) -> None:
 def main_options(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
-    """Recognise handwritten 8x8 digits with a three-layer neural network written in NumPy."""
+    """Recognise handwritten digits (8x8 or 28x28 images, or any features) with a three-layer neural network
+    written in NumPy."""
 
 
 ModelArgument = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")]
@@ -404,8 +429,8 @@ def reproduce_blog_command(
     """Repeat the post's experiment over several seeds, side by side with its published figures."""
     if runs < 1:
         fail(f"--runs must be at least 1; got {runs}")
-    if jobs == 0:
-        fail("--jobs must be a positive number of processes or -1 for one per core; got 0")
+    if jobs < 1 and jobs != -1:
+        fail(f"--jobs must be a positive number of processes or -1 for one per core; got {jobs}")
     dropouts = {"on": (True,), "off": (False,), "both": (True, False)}[dropout.value]
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
     with progress:
@@ -425,6 +450,7 @@ PlotKind = enum.Enum("PlotKind", {name: name for name in (  # type: ignore[misc]
 
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
+REPORT_FORMATS = (".html", ".htm")
 
 
 @app.command(epilog="Example: digitnet plot confusion model.safetensors --out confusion.png")
@@ -465,6 +491,8 @@ def report(
     check_distinct([("--out", out_path)], [("MODEL", model_path), *_data_inputs(data)])
     model = load_model(model_path)
     check_distinct([("--out", out_path)], _recorded_inputs(model, data))
+    if out_path.suffix.lower() not in REPORT_FORMATS:  # as plot: the suffix says what the file holds
+        fail(f"--out {out_path}: a report is one HTML file; name it {' or '.join(REPORT_FORMATS)}")
     from . import report as html_report
 
     written = html_report.write(model, out_path, data)
@@ -494,8 +522,8 @@ def sweep(
     """Cross-validated search over settings with scikit-learn's searches, on this machine's cores or a Dask cluster."""
     from . import sweep as sweeps
 
-    if n_jobs == 0:
-        fail("--n-jobs must be a positive number of processes or -1 for one per core; got 0")
+    if n_jobs < 1 and n_jobs != -1:
+        fail(f"--n-jobs must be a positive number of processes or -1 for one per core; got {n_jobs}")
     # everything that can be checked, before the data are read and long before the first fit
     sweeps.check_options(cv=cv, kind=search.value, n_iter=n_iter, n_jobs=n_jobs, seed=seed, recipe=recipe.value,
                          scheduler=dask_scheduler)
@@ -508,6 +536,8 @@ def sweep(
     parsed = sweeps.parse_grid(grid, limit=sweeps.MAX_RANDOM_GRID if search.value == "random" else sweeps.MAX_CANDIDATES)
     dataset = load_data(data)
     chosen = sweeps.choose_recipe(recipe.value, dataset)
+    # what the data allow, before a line is printed: an error is then the one line the command writes
+    sweeps.check_against_data(dataset, parsed, cv=cv, kind=search.value, n_iter=n_iter, seed=seed, recipe=chosen)
     n = math.prod(len(v) for v in parsed.values())
     planned = f"{min(n, n_iter) if search.value == 'random' else n} candidates x {cv} folds"
     if not quiet:
@@ -523,8 +553,10 @@ def sweep(
     if failed:
         err.print(one_line(f"warning: {len(failed)} of {len(results)} candidates failed to fit and rank last "
                            f"({failed[0].failure})"), markup=False)
-    write_atomic(out_path, sweeps.to_csv(results), example="sweep.csv")
-    _write_figure(sweeps.plot(results), png, example="sweep.png", dpi=100)
+    # every output or none: a full disk leaves no CSV without its figure or its best model
+    write_all([(out_path, sweeps.to_csv(results), "sweep.csv"),
+               (png, _figure_bytes(sweeps.plot(results), png, dpi=100), "sweep.png"),
+               *([(save_best, file_bytes(searcher.best_estimator_), "best.safetensors")] if save_best else [])])
     names = sorted(parsed)
     table = Table("rank", *names, "accuracy (mean ± std)", "fit time", title=f"Sweep: {planned}, {elapsed:.1f} s")
     for res in results[:TABLE_ROWS]:
@@ -533,8 +565,7 @@ def sweep(
     out.print(table)
     out.print(f"Results written to {out_path} and {png}", markup=False)
     if save_best is not None:
-        written = save(searcher.best_estimator_, save_best)
-        out.print(f"Best settings refitted on all {len(dataset.y)} samples: {written}", markup=False)
+        out.print(f"Best settings refitted on all {len(dataset.y)} samples: {save_best}", markup=False)
 
 
 @app.command(epilog="Example: digitnet export model.safetensors --out model.onnx")
@@ -743,9 +774,13 @@ def _print_evaluation(scores: Evaluation, where: str) -> None:
 
 def _write_figure(fig, path: Path, *, example: str, dpi: int) -> None:
     """A matplotlib Figure to ``path`` atomically, in the format its suffix names."""
+    write_atomic(path, _figure_bytes(fig, path, dpi=dpi), example=example)
+
+
+def _figure_bytes(fig, path: Path, *, dpi: int) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format=path.suffix.lower()[1:], dpi=dpi)
-    write_atomic(path, buffer.getvalue(), example=example)
+    return buffer.getvalue()
 
 
 def _parse_pixels(text: str, inputs: Inputs) -> np.ndarray:
@@ -757,7 +792,8 @@ def _parse_pixels(text: str, inputs: Inputs) -> np.ndarray:
         raise DataError(f"--pixels: {bad!r} is not a number") from None
     d = inputs.n_features
     if len(values) != d:
-        shape = f" (an {inputs.image_shape[0]}x{inputs.image_shape[1]} image, row by row)" if inputs.image_shape else ""
+        size = f"{inputs.image_shape[0]}x{inputs.image_shape[1]}" if inputs.image_shape else ""
+        shape = f" ({article(size)} {size} image, row by row)" if size else ""
         raise DataError(f"--pixels: expected {d} values{shape}, got {len(values)}")
     return np.array(values).reshape(1, d)
 
