@@ -165,7 +165,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     removed = []
     for candidate in path.parent.glob(f".{glob_escape(path.name)}.*{TMP_SUFFIX}"):
         match = pattern.fullmatch(candidate.name)
-        if match and not _running(int(match.group(1))):
+        if match and not process_running(int(match.group(1))):
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed
@@ -175,7 +175,8 @@ def glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` runs (this one does; another user's counts as running)."""
     if pid == os.getpid():
         return True
     try:
