@@ -1,7 +1,8 @@
 """The ``digitnet`` command: translates arguments into library calls and errors into messages.
 
 Results go to stdout (one JSON object with ``--json``); progress and messages go to stderr.
-Bad input exits with code 2, a diverged run with 1, an interrupted one with 130.
+Bad input exits with code 2, a diverged run with 1, an interrupted one with 130 (a server stopped by
+SIGTERM: 143, once its training worker has stopped).
 """
 
 import contextlib
@@ -113,6 +114,7 @@ FLAGS = {"n_hidden": "--hidden", "batch_size": "--batch-size", "n_iter": "--n-it
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # serve stopped by SIGTERM (kill), having stopped its training worker
 
 
 def _by_recipe(field: str) -> str:
@@ -137,7 +139,7 @@ OUT_OF_MEMORY = {
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one line (names with control characters escaped: the one place they are) and exit with ``code``."""
     message = one_line(message)
-    err.print(message if code == EXIT_INTERRUPTED else f"error: {message}", markup=False)
+    err.print(message if code in (EXIT_INTERRUPTED, EXIT_TERMINATED) else f"error: {message}", markup=False)
     raise typer.Exit(code)
 
 
@@ -599,7 +601,10 @@ def serve(
     max_train_seconds: Annotated[float, typer.Option(help="Training time of one run (pauses excluded).")] = Limits.seconds,
     max_train_hidden: Annotated[int, typer.Option(help="Hidden neurons a run may ask for.")] = Limits.n_hidden,
     max_train_epochs: Annotated[int, typer.Option(help="Epochs a run may ask for.")] = Limits.epochs,
-    max_train_samples: Annotated[int, typer.Option(help="Samples of a data set a run may train on.")] = Limits.samples,
+    max_train_samples: Annotated[int, typer.Option(
+        help="Samples of a data set a run may train on (the embedded digits are left out when they have more).")
+    ] = Limits.samples,
+    max_train_batch_size: Annotated[int, typer.Option(help="Samples per step a run may ask for.")] = Limits.batch_size,
     allow_hosts: Annotated[list[str] | None, typer.Option(
         "--allow-host", metavar="NAME",
         help="Another name the page is opened by (a DNS name of this machine, a proxy's), repeatable; requests "
@@ -608,23 +613,35 @@ def serve(
     """Serve the draw-a-digit page, its JSON API (OpenAPI at /docs) and the Train view (/train). Needs digitnet[web]."""
     try:
         from .web import server
-        from .web.app import create_app, is_public, trusted_hosts
+        from .web.app import create_app
+        from .web.hosts import (LOOPBACK_HOSTS, check_host_name, is_address, is_public, is_unspecified, own_address,
+                                trusted_hosts)
     except ImportError:
         fail("digitnet serve needs the web extra: pip install 'digitnet[web]'")
+    # every option first, training on or off, then the port: before a model is read or trained
     if not 1 <= port <= 65535:
         fail(f"--port must be 1..65535; got {port}")
+    limits = {"--max-train-seconds": max_train_seconds, "--max-train-hidden": max_train_hidden,
+              "--max-train-epochs": max_train_epochs, "--max-train-samples": max_train_samples,
+              "--max-train-batch-size": max_train_batch_size}
+    for option, value in limits.items():
+        if not value > 0:  # NaN too
+            fail(f"{option} must be positive; got {value}")
+    for name in allow_hosts or []:
+        try:
+            check_host_name(name)
+        except ValueError as e:
+            fail(f"--allow-host {name!r}: {e}")
+    if no_train and data:
+        fail("--data names what the Train view trains on; with --no-train there is none")
+    _check_port_free(host, port)
     runner = None
     if not no_train:
-        limits = Limits(max_train_seconds, max_train_hidden, max_train_epochs, max_train_samples)
-        sources = {"digits": load_data(None)}
-        for spec in data or []:
-            sources[spec] = load_data(spec)
-        try:
-            runner = Runner(sources, limits)
-        except LimitError as e:
-            fail(f"{e}: raise --max-train-samples or leave that --data out")
-    elif data:
-        fail("--data names what the Train view trains on; with --no-train there is none")
+        bounds = Limits(*limits.values())
+        sources, notes = _train_sources(data, bounds)
+        runner = Runner(sources, bounds)  # the runs cache is checked now, before any run
+        for note in notes:
+            err.print(one_line(f"note: {note}"), markup=False)
     served = {}
     for path in models or []:
         model = load_model(path)
@@ -634,29 +651,65 @@ def serve(
         served[name] = (model, str(path))
     if not served:
         served["default"] = (_default_model(), "the default model (embedded digits)")
-    _check_port_free(host, port)
     train_view = f"; the Train view at /train (on {', '.join(runner.datasets)})" if runner else ""
-    app = create_app(served, runner, hosts=trusted_hosts(host, allow_hosts or ()))
-    address = f"[{host}]" if ":" in host else host
-    err.print(f"Serving {len(served)} model{'s' if len(served) > 1 else ''} ({', '.join(served)}) at "
-              f"http://{address}:{port}/ ; API docs at /docs{train_view}; Ctrl-C stops.", markup=False)
+    everywhere = is_unspecified(host)
+    hosts = trusted_hosts(host, allow_hosts or ())
+    app = create_app(served, runner, hosts=hosts, local_addresses=everywhere)
+    # a URL that works in a browser here: a server on every interface is on loopback too
+    shown = ("[::1]" if ":" in host else "127.0.0.1") if everywhere else f"[{host}]" if ":" in host else host
+    err.print(one_line(f"Serving {len(served)} model{'s' if len(served) > 1 else ''} ({', '.join(served)}) at "
+                       f"http://{shown}:{port}/ ; API docs at /docs{train_view}; Ctrl-C stops."), markup=False)
+    if everywhere:
+        names = [n for n in hosts if n not in LOOPBACK_HOSTS and not is_address(n)]
+        other = own_address()
+        err.print(one_line(f"It answers localhost, this machine's addresses{f' (http://{other}:{port}/)' if other else ''}"
+                           f"{' and the names ' + ', '.join(names) if names else ''}; --allow-host NAME answers "
+                           "another name (a proxy's, a DNS alias)"), markup=False)
     if is_public(host):
-        reach = "serves every network this machine is on" if host.strip("[]") in ("0.0.0.0", "::") \
-            else "can be reached from other machines"
+        reach = "serves every network this machine is on" if everywhere else "can be reached from other machines"
         err.print(f"warning: --host {host} {reach}, and the API has no authentication: anyone who can reach "
                   f"port {port} can use it", markup=False)
-    # uvicorn takes Ctrl-C while it serves (one stops it gracefully, a second at once) and raises it again once
-    # stopped: here it is only noted, so that no KeyboardInterrupt cuts through uvicorn's shutdown
+    # uvicorn takes Ctrl-C and SIGTERM while it serves (one stops it gracefully, a second Ctrl-C at once) and raises
+    # them again once stopped: here they are only noted, so that nothing cuts through uvicorn's shutdown or the
+    # training worker's (runner.close)
     ctrl_c.deferring = True
+    terminated = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
     try:
         server.run(app, host, port)
     finally:
         ctrl_c.deferring = False
         if runner is not None:
             runner.close()
-    if ctrl_c.pressed:
+        signal.signal(signal.SIGTERM, previous)
+    if ctrl_c.pressed or terminated:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # exiting already: a press now changes nothing
-        fail("stopped (Ctrl-C)", EXIT_INTERRUPTED)
+        fail("stopped (SIGTERM)" if terminated else "stopped (Ctrl-C)",
+             EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+
+
+def _train_sources(data: list[str] | None, limits: Limits) -> tuple[dict[str, object], list[str]]:
+    """The Train view's data sets and notes about them: the embedded digits, left out (a note says so) when over
+    the sample limit, and each --data, which must be within it (the operator asked for it: an error)."""
+    sources, notes = {}, []
+    digits = load_data(None)
+    if len(digits.y) <= limits.samples:
+        sources["digits"] = digits
+    else:
+        notes.append(f"the embedded digits ({len(digits.y):,} samples) are left out of the Train view: more than "
+                     f"--max-train-samples {limits.samples}")
+    for spec in data or []:
+        dataset = load_data(spec)
+        n = len(dataset.y)
+        if n > limits.samples:
+            fail(f"--data {spec} has {n:,} samples, more than --max-train-samples {limits.samples}: raise it to "
+                 f"{n:,} or more, or leave that --data out")
+        sources[spec] = dataset
+    if not sources:
+        n = len(digits.y)
+        fail(f"--max-train-samples {limits.samples} leaves the Train view no data: the embedded digits have {n:,} "
+             f"samples; raise it to {n:,} or more, or serve with --no-train")
+    return sources, notes
 
 
 def _default_model() -> Model:
