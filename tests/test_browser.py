@@ -11,7 +11,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 from digitnet.web.app import create_app  # noqa: E402
 
-from test_preprocess import STROKES  # noqa: E402
+from test_preprocess import CONTINENTAL_SEVEN, FLAGGED_ONE, STROKES  # noqa: E402
 from webserver import model_28x28, running  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,7 +28,10 @@ pytestmark = [pytest.mark.browser,
 def url():
     import digitnet
 
-    with running(create_app({"default": (digitnet.train(), "default"), "mnist28": (model_28x28(), "fake 28x28")})) as base:
+    from digitnet.models import load_drawing
+
+    with running(create_app({"default": (digitnet.train(), "default"), "mnist28": (model_28x28(), "fake 28x28"),
+                             "drawing": (load_drawing(), "shipped")})) as base:
         yield base
 
 
@@ -78,8 +81,11 @@ def draw_with_mouse(page, strokes):
 
 
 def answer(page, expected: str, timeout=10_000) -> str:
+    """The page's answer once the latest request is answered (answers to earlier strokes may show meanwhile)."""
     try:
-        page.wait_for_function(f"document.getElementById('answer').dataset.digit === '{expected}'", timeout=timeout)
+        page.wait_for_function(f"document.getElementById('answer').dataset.digit === '{expected}' && "
+                               "document.getElementById('answer').dataset.answered === document.body.dataset.asked",
+                               timeout=timeout)
     except playwright.TimeoutError:
         pass
     return page.locator("#answer").get_attribute("data-digit")
@@ -147,6 +153,19 @@ def test_model_switch_and_upload(page, tmp_path):
     picture.save(tmp_path / "one.png")
     p.locator("#upload").set_input_files(str(tmp_path / "one.png"))
     assert answer(p, "1") == "1"
+
+
+def test_the_shipped_model_reads_continental_habits(page):
+    """A 7 with a bar and a 1 with a flag, which the embedded digits' writers never made, drawn small and large."""
+    p = page.page
+    p.locator("#model-select").select_option("drawing")
+    p.wait_for_function("document.getElementById('model-line').textContent.includes('Model drawing')")
+    for strokes, digit in ((CONTINENTAL_SEVEN, "7"), (FLAGGED_ONE, "1")):
+        for k in (1.0, 0.4):  # the whole pad, then a small digit in a corner
+            p.get_by_role("button", name="Clear").click()
+            draw_with_mouse(p, [[[40 + (x - 40) * k, 30 + (y - 30) * k] for x, y in s] for s in strokes])
+            assert answer(p, digit) == digit, (digit, k)
+            assert p.locator("#answer").text_content().startswith(digit)
 
 
 def test_touch_drawing_on_a_phone(browser, url):

@@ -136,12 +136,12 @@ def test_predict_says_no_digit_when_nothing_rounds_to_one(model_file, small_mode
     x = _ambiguous_image(small_model, digits.X[0], digits.X[1])  # a 0 morphing into a 1
     p = small_model.predict_proba(x[None])[0]
     assert p.max() <= 0.5  # built to be rejected
-    r = cli("predict", model_file, "--pixels", ",".join(repr(float(v)) for v in x), "--json")
+    r = cli("predict", model_file, "--pixels", ",".join(repr(float(v)) for v in x), "--rule", "blog", "--json")
     (prediction,) = json.loads(r.stdout)["predictions"]
     assert prediction["digit"] == -1 and prediction["most_likely"] == p.argmax()
-    table = cli("predict", model_file, "--pixels", ",".join(repr(float(v)) for v in x))
+    table = cli("predict", model_file, "--pixels", ",".join(repr(float(v)) for v in x), "--rule", "blog")
     assert f"no digit (-1), likeliest {p.argmax()}" in table.stdout
-    sure = cli("predict", model_file, "--pixels", ",".join(str(int(v)) for v in digits.X[0]), "--json")
+    sure = cli("predict", model_file, "--pixels", ",".join(str(int(v)) for v in digits.X[0]), "--rule", "blog", "--json")
     assert json.loads(sure.stdout)["predictions"][0]["digit"] == 0
 
 

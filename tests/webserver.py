@@ -47,3 +47,16 @@ def running(app):
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def models_served(port: int, server, timeout: float = 60) -> dict:
+    """/api/models of the `digitnet serve` subprocess ``server`` on 127.0.0.1:``port``, once it answers."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/models", timeout=2).json()
+        except httpx.HTTPError:
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+            time.sleep(0.2)

@@ -6,6 +6,7 @@ SIGTERM: 143, once its training worker has stopped).
 """
 
 import contextlib
+import dataclasses
 import enum
 import errno
 import functools
@@ -32,15 +33,16 @@ except ImportError:  # pragma: no cover
     import click
 
 from ._version import __version__
-from .config import AUTO_RECIPE, MNIST_MIN_ROWS, RECIPES, Config, recipe_for
+from .config import AUTO_RECIPE, MNIST_MIN_ROWS, RECIPES, Config, recipe_for, train_command
 from .data import Inputs, is_number, read_csv
 from .data import held_out, load_data
 from .data.sources import input_files, recorded_files
 from .errors import (ConfigError, DataError, DigitnetError, DivergedError, NoTestDataError, OutputFileError, article,
                      one_line)
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
+from .answer import RULES, answers
 from .jobs import LimitError, Limits, Runner
-from .metrics import ECE_BINS, NO_DIGIT, Evaluation, blog_labels
+from .metrics import ECE_BINS, NO_DIGIT, Evaluation
 from .model import Model
 from .pipeline import train as train_model
 from .progress import EpochBar
@@ -53,6 +55,9 @@ Recipe = enum.Enum("Recipe", {name: name for name in (AUTO_RECIPE, *RECIPES)}, t
 RECIPE_HELP = (f"Settings to start from: {AUTO_RECIPE} (mnist for 28x28 images of {MNIST_MIN_ROWS:,} rows or more, "
                "modern otherwise), modern, mnist (28x28 images, 60,000 of them), mnist-elastic (mnist with elastic "
                "distortions, long), the post's (blog), or the post's with the exact gradient.")
+
+
+AnswerRule = enum.Enum("AnswerRule", {name: name for name in RULES}, type=str)  # type: ignore[misc]
 
 
 class DropoutChoice(str, enum.Enum):
@@ -213,13 +218,14 @@ def main_options(
 
 ModelArgument = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")]
-DataOption = Annotated[
-    str | None, typer.Option(
-        "--data", metavar="DATA",
-        help="A CSV in the UCI optdigits layout (64 pixels 0..16, then the label 0..9); mnist:DIR (MNIST's IDX "
+DATA_HELP = ("A CSV in the UCI optdigits layout (64 pixels 0..16, then the label 0..9); mnist:DIR (MNIST's IDX "
              "files, official test split); images:DIR or images8:DIR (one sub-folder of PNG/JPEG/TIFF per class, "
-             "made 28x28 or 8x8). Default: the embedded 8x8 digits.")
-]
+             "made 28x28 or 8x8); unipen:FILE[.gz] or unipen8:FILE (pen strokes, drawn as the page draws them); "
+             "digits (the embedded 8x8 digits, the default).")
+DataOption = Annotated[str | None, typer.Option("--data", metavar="DATA", help=DATA_HELP)]
+DataListOption = Annotated[list[str] | None, typer.Option(
+    "--data", metavar="DATA", help=DATA_HELP + " Repeat it to train on several at once, in the first one's input "
+                                   "shape (e.g. --data mnist:DIR --data unipen:FILE --data digits).")]
 
 
 @app.command(epilog="Example: digitnet train --recipe blog --dropout 0 --seed 3 --out blog.safetensors")
@@ -239,7 +245,7 @@ def train(
         "--set", metavar="NAME=VALUE",
         help="Any other setting of the recipe, e.g. --set l2=0 --set patience=none (repeatable; the names: docs or Config).",
     )] = None,
-    data: DataOption = None,
+    data: DataListOption = None,
     out_path: Annotated[Path, typer.Option("--out", help="Model file to write.")] = Path("model.safetensors"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: JsonOption = False,
@@ -275,6 +281,7 @@ def train(
             show(h)
 
         model = train_model(dataset, config, callback=callback)
+    model = dataclasses.replace(model, command=train_command(config, data))  # recorded in the file: what trains it again
     h = model.history
     if h.stop_reason == "interrupted" and h.epochs == 0:
         unchanged = f"; {out_path} is unchanged" if out_path.exists() else ""
@@ -339,22 +346,29 @@ def evaluate(
 @app.command(epilog='Example: digitnet predict model.safetensors --pixels "0,0,5,13,9,1,0,0,..." (64 values 0..16)')
 @translate_errors
 def predict(
-    model_path: ModelArgument,
+    model_path: Annotated[Path | None, typer.Argument(
+        metavar="MODEL", show_default=False,
+        help="Model file written by `digitnet train`; default: the drawing model shipped with digitnet.")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="CSV of 64 pixels 0..16 per row, optionally then a label (ignored).")] = None,
     labels: Annotated[bool | None, typer.Option(
         "--labels/--no-labels",
         help="Whether the CSV's last column is a label (default: 65 columns have one, 64 do not).")] = None,
-    pixels: Annotated[str | None, typer.Option("--pixels", help="One image: 64 pixel values 0..16, comma-separated, row by row.")] = None,
+    pixels: Annotated[str | None, typer.Option("--pixels", help="One image: the model's pixels (an 8x8 model: 64 values 0..16; the "
+                                                                "drawing model: 784 values 0..255), comma-separated, row by row.")] = None,
     images: Annotated[list[Path] | None, typer.Option(
         "--image", help="A PNG, JPEG or TIFF picture of a digit, preprocessed as the drawing page does (repeatable).")] = None,
+    rule: Annotated[AnswerRule, typer.Option(
+        help="likeliest: the likeliest digit, with those nearly as probable, and \"no digit\" (-1) only when no digit "
+             "is probable; blog: the post's rule, a digit only when its probability rounds to 1.")] = AnswerRule("likeliest"),
     as_json: JsonOption = False,
 ) -> None:
-    """Predict digits. A digit is chosen when its probability rounds to 1 (> 0.5), as in the post; otherwise "no digit" (-1)."""
+    """Predict digits: the likeliest, with the others nearly as probable ("7, or perhaps 1"); "no digit" (-1) when
+    nothing is a probable digit. --rule blog chooses a digit only when its probability rounds to 1, as in the post."""
     if sum(x is not None for x in (csv, pixels, images)) != 1:
         fail("give exactly one of --csv FILE, --pixels \"v1,v2,...,v64\" or --image FILE")
     if labels is not None and csv is None:
         fail("--labels/--no-labels describe a --csv file")
-    model = load_model(model_path)
+    model = load_model(model_path) if model_path is not None else _shipped_model()
     if csv is not None:
         X, y = read_csv(csv, labels=labels, inputs=model.inputs, n_classes=model.n_classes)
         if labels is None:
@@ -366,14 +380,15 @@ def predict(
     else:
         X = np.stack([_picture_input(path, model.inputs) for path in images])
     P = model.predict_proba(X)
-    chosen = blog_labels(P)
+    chosen, alternatives = answers(P, rule.value)
     if as_json:
-        _write_predictions_json(chosen, P, model.classes)
+        _write_predictions_json(chosen, P, alternatives, model.classes)
         return
     names = [str(k) for k in (range(model.n_classes) if model.classes is None else model.classes.tolist())]
     table = Table("row", "digit", "p", *names, title="Predictions (probabilities in %)")
-    for i, (c, p) in enumerate(zip(chosen[:TABLE_ROWS], P[:TABLE_ROWS]), start=1):
+    for i, (c, also, p) in enumerate(zip(chosen[:TABLE_ROWS], alternatives, P[:TABLE_ROWS]), start=1):
         digit = names[c] if c != NO_DIGIT else f"no digit (-1), likeliest {names[p.argmax()]}"
+        digit += "".join(f", or perhaps {names[k]}" for k in also)
         table.add_row(str(i), digit, f"{p.max():.3f}", *[f"{100 * v:.0f}" for v in p])
     out.print(table)
     if len(P) > TABLE_ROWS:
@@ -401,10 +416,12 @@ def _picture_input(path: Path, inputs: Inputs) -> np.ndarray:
 TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any number
 
 
-def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, classes: np.ndarray | None = None, block: int = 8192) -> None:
-    """{"predictions": [{"digit", "most_likely", "probabilities"}, ...]}, written block by block (NaN as null);
-    "digit" and "most_likely" are class labels when the model has them (-1: no digit)."""
+def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: list | None = None,
+                            classes: np.ndarray | None = None, block: int = 8192) -> None:
+    """{"predictions": [{"digit", "most_likely", "alternatives", "probabilities"}, ...]}, written block by block
+    (NaN as null); "digit", "most_likely" and the alternatives are class labels when the model has them (-1: no digit)."""
     label = (lambda k: str(k)) if classes is None else (lambda k: "-1" if k == NO_DIGIT else _dumps(classes[k]))
+    alternatives = alternatives if alternatives is not None else [()] * len(P)
     write = sys.stdout.write
     write('{"predictions": [')
     for start in range(0, len(P), block):
@@ -413,8 +430,10 @@ def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, classes: np.ndarr
         # repr of a finite float is valid JSON and 1.5x faster than json.dumps; NaN goes through _dumps
         row_json = (lambda p: f"[{', '.join(map(repr, p))}]") if np.isfinite(Pb).all() else _dumps
         rows = [
-            f'{{"digit": {label(c)}, "most_likely": {label(m)}, "probabilities": {row_json(p)}}}'
-            for c, m, p in zip(chosen[start : start + block].tolist(), likeliest.tolist(), Pb.tolist())
+            f'{{"digit": {label(c)}, "most_likely": {label(m)}, "alternatives": [{", ".join(label(k) for k in a)}], '
+            f'"probabilities": {row_json(p)}}}'
+            for c, m, a, p in zip(chosen[start : start + block].tolist(), likeliest.tolist(),
+                                  alternatives[start : start + block], Pb.tolist())
         ]
         write((", " if start else "") + ", ".join(rows))
     write("]}\n")
@@ -591,7 +610,8 @@ def export(
 def serve(
     models: Annotated[list[Path] | None, typer.Argument(
         metavar="[MODEL]...", show_default=False,
-        help="Model files to serve; the page switches between them. None: the default model, trained once and cached.")] = None,
+        help="Model files to serve; the page switches between them. None: the drawing model shipped with digitnet, and "
+             "the default 8x8 model (trained once and cached).")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on; the default keeps the page on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8000,
     data: Annotated[list[str] | None, typer.Option(
@@ -649,7 +669,8 @@ def serve(
         while name in served:
             name += "'"
         served[name] = (model, str(path))
-    if not served:
+    if not served:  # the shipped drawing model first; the post's 8x8 network beside it
+        served["drawing"] = (_shipped_model(), "the drawing model shipped with digitnet")
         served["default"] = (_default_model(), "the default model (embedded digits)")
     train_view = f"; the Train view at /train (on {', '.join(runner.datasets)})" if runner else ""
     everywhere = is_unspecified(host)
@@ -712,6 +733,13 @@ def _train_sources(data: list[str] | None, limits: Limits) -> tuple[dict[str, ob
     return sources, notes
 
 
+def _shipped_model() -> Model:
+    """The drawing model shipped with the package (`make models` builds it)."""
+    from .models import load_drawing
+
+    return load_drawing()
+
+
 def _default_model() -> Model:
     """The default model, from the cache when an earlier `serve` trained it, else trained now (about a second).
 
@@ -744,7 +772,7 @@ def _default_model() -> Model:
     return model
 
 
-def _data_inputs(data: str | None) -> list[tuple[str, Path]]:
+def _data_inputs(data: str | list[str] | None) -> list[tuple[str, Path]]:
     """The files ``--data`` reads, named for check_distinct."""
     return [("--data", path) for path in input_files(data)]
 
@@ -799,6 +827,8 @@ def _print_train_summary(model: Model, written: Path | None, chosen: str = "") -
         if model.temperature != 1:
             out.print(f"Probabilities calibrated on held-out training digits: softmax temperature "
                       f"{model.temperature:.4g}.", markup=False)
+        for part, accuracy in m.get("parts", {}).items():
+            out.print(f"  {part}: {accuracy:.2%} of its held-out digits", markup=False)
         out.print(f"Model written to {written}", markup=False)
 
 

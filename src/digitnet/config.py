@@ -7,6 +7,7 @@ The CLI, the trainer, the scikit-learn estimator and the model file all use
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 import math
 import numbers
 import typing
@@ -284,3 +285,29 @@ def recipe_for(image_shape: tuple[int, int] | None, n_rows: int) -> str:
     if image_shape is not None and tuple(image_shape) == MNIST_IMAGE and n_rows >= MNIST_MIN_ROWS:
         return "mnist"
     return "modern"
+
+
+EMBEDDED_DATA = "digits"  # what --data calls the embedded digits (data.sources.EMBEDDED)
+
+
+def train_command(config: Config, data: Sequence[str] | None = None) -> str:
+    """The ``digitnet train`` command that trains ``config`` on ``data`` (``--data`` specs as given; None or just
+    the embedded digits: none), as a model file records it: the recipe, then ``--set NAME=VALUE`` for every
+    setting that differs from it, in Config's order, then the data. Canonical, so that the same settings give
+    the same words, the same file bytes, whoever trains them (the CLI, the Train view); no ``--out``.
+    """
+    import shlex
+
+    base = RECIPES[config.recipe] if config.recipe in RECIPES else Config()
+    words = ["digitnet", "train", "--recipe", config.recipe]
+    for f in dataclasses.fields(Config):
+        value = getattr(config, f.name)
+        if f.name != "recipe" and value != getattr(base, f.name):
+            text = "none" if value is None else str(value).lower() if isinstance(value, bool) else repr(value) \
+                if isinstance(value, float) else str(value)
+            words += ["--set", f"{f.name}={text}"]
+    specs = [str(d) for d in (data or [])]
+    if specs != [EMBEDDED_DATA]:
+        for spec in specs:
+            words += ["--data", spec]
+    return shlex.join(words)

@@ -142,7 +142,8 @@ class Job:
         self._thread: threading.Thread | None = None  # the server's side, watching the worker (Runner.start)
         self._process = context.Process(
             target=work, name=f"digitnet-train-{self.id}", daemon=True,
-            args=(self._send, self._go, self._stop, self._step, runner.datasets[data], config, runner.limits.seconds))
+            args=(self._send, self._go, self._stop, self._step, runner.datasets[data], config, runner.limits.seconds,
+                  data))
 
     def summary(self) -> dict:
         return {"run": self.id, "state": self.state, "data": self.data, "recipe": self.config.recipe,

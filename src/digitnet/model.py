@@ -36,6 +36,7 @@ class Model:
     # (K,) the outputs' class labels, for a DigitNetClassifier's network (its classes_); None: the classes 0..K-1
     classes: np.ndarray | None = None
     temperature: float = 1.0  # p = softmax(z2 / temperature), fitted on held-out data (calibration.py); 1: as trained
+    command: str | None = None  # the command line that trained it, when `digitnet train` did
 
     @property
     def n_inputs(self) -> int:

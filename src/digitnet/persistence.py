@@ -65,14 +65,21 @@ class ScalingInfo(_Strict):
 Sha256 = Annotated[str, Field(pattern=_SHA256)]
 
 
-class DataInfo(_Strict):
-    kind: Literal["sklearn-digits", "csv", "arrays", "mnist", "images"]
+class PartInfo(_Strict):
+    kind: Literal["sklearn-digits", "csv", "arrays", "mnist", "images", "unipen"]
     path: str | None = None
-    # one hash (csv, images: of the files read), or one per file (mnist: the four IDX files)
+    # one hash (csv, images, unipen: of the files read), or one per file (mnist: the four IDX files)
     sha256: Sha256 | dict[Annotated[str, Field(max_length=255)], Sha256] | None = None
     # bytes read, as sha256 (format 4; older files have none): the data are read again only at these sizes
     size: NonNegativeInt | dict[Annotated[str, Field(max_length=255)], NonNegativeInt] | None = None
-    inputs: Literal["images", "images8"] | None = None  # images: the preprocessing recipe (sources.IMAGE_INPUTS)
+    # images, unipen: the shape they were drawn in (sources.IMAGE_INPUTS, sources.PEN_INPUTS)
+    inputs: Literal["images", "images8", "unipen", "unipen8"] | None = None
+    rows: PositiveInt | None = None  # a mix's part: its number of rows
+
+
+class DataInfo(PartInfo):
+    kind: Literal["sklearn-digits", "csv", "arrays", "mnist", "images", "unipen", "mix"]
+    parts: list[PartInfo] | None = Field(None, min_length=2, max_length=16)  # a mix (data.mix.join): its data sets
 
 
 Curve = list[float | None]  # NaN and inf are stored as null
@@ -94,6 +101,9 @@ class MetricsInfo(_Strict):
     accuracy: float = Field(ge=0, le=1)
     blog_score: float = Field(ge=0, le=1)
     squared_error: float | None = Field(ge=0)
+    # a mix: the accuracy on each part's held-out rows (its official test rows, held-out writers ...)
+    parts: dict[Annotated[str, Field(max_length=300)], Annotated[float, Field(ge=0, le=1)]] | None = \
+        Field(None, max_length=16)
 
 
 class EstimatorInfo(_Strict):
@@ -119,6 +129,7 @@ class ModelInfo(_Strict):
     estimator: EstimatorInfo | None = None
     # p = softmax(z2 / temperature): finite and within the range calibration fits it in
     temperature: float = Field(1.0, ge=MIN_TEMPERATURE, le=MAX_TEMPERATURE, allow_inf_nan=False)
+    command: str | None = Field(None, max_length=4096)  # the command line that trained it
     sha256: str = Field(pattern=_SHA256)
 
 
@@ -154,6 +165,8 @@ def to_bytes(model: Model, estimator: dict | None = None) -> bytes:
     }
     if estimator is not None:
         info["estimator"] = estimator
+    if model.command is not None:
+        info["command"] = model.command
     info.update(format=FORMAT, format_version=FORMAT_VERSION, digitnet_version=__version__)
     info["sha256"] = _digest(tensors, info)
     return st_save(tensors, metadata={METADATA_KEY: json.dumps(info, sort_keys=True)})
@@ -363,9 +376,11 @@ def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
         test_indices=test,
         data_source=info.data.model_dump(exclude_none=True),
         inputs=inputs,
-        metrics={k: (math.nan if v is None else v) for k, v in info.metrics.model_dump().items()} if info.metrics else {},
+        metrics={k: (math.nan if v is None else v) for k, v in info.metrics.model_dump().items()
+                 if k != "parts" or v is not None} if info.metrics else {},
         classes=classes,
         temperature=info.temperature,
+        command=info.command,
     )
 
 

@@ -11,7 +11,7 @@ from .calibration import calibrated, fit_temperature, logits
 from .config import Config
 from .data import Dataset, fit_scaling, load_digits, split
 from .errors import DataError
-from .metrics import scores
+from .metrics import predicted, scores
 from .model import Model
 from .progress import EpochBar
 from .trainer import History, Run, fit
@@ -31,9 +31,10 @@ def train(
     """Split ``data``, scale its inputs, train a network, and score it on the held-out test split.
 
     The test split is the data set's own when it has one (``data.test_rows``, MNIST's t10k files),
-    else a seeded random one of ``config.test_size``. The split, the initial weights, the shuffles
-    and the dropout masks all follow ``config.seed``: the same seed gives the same model, bit for bit
-    (on the same machine and library builds; see docs/guide/recipes.md).
+    else a seeded random one of ``config.test_size``, whole writers held out when the rows have writers
+    (``data.groups``); joined data sets part by part (:meth:`Dataset.split_rows`). The split, the initial
+    weights, the shuffles and the dropout masks all follow ``config.seed``: the same seed gives the same
+    model, bit for bit (on the same machine and library builds; see docs/guide/recipes.md).
 
     Parameters
     ----------
@@ -71,10 +72,8 @@ def train(
     """
     data = data if data is not None else load_digits()
     config = config if config is not None else Config()
-    if split_indices is None and data.test_rows is not None:  # an official split (MNIST's t10k files)
-        split_indices = np.setdiff1d(np.arange(len(data.y)), data.test_rows), data.test_rows
-    if split_indices is None:
-        split_indices = split(data.y, config.test_size, config.seed, stratify=config.stratify)
+    if split_indices is None:  # an official split (MNIST's t10k files), by writer, or seeded at random
+        split_indices = data.split_rows(config.test_size, config.seed, stratify=config.stratify)
     train_idx, test_idx = (np.asarray(i) for i in split_indices)
     with_test = None if watch is None else \
         (lambda model, done: watch(dataclasses.replace(model, test_indices=test_idx), done))
@@ -84,8 +83,21 @@ def train(
         model = dataclasses.replace(fit_model(data, config, train_idx, callback=each_epoch, watch=with_test),
                                     test_indices=test_idx)
     with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
-        metrics = scores(model.predict_proba(data.X[test_idx]), data.y[test_idx])
+        P = model.predict_proba(data.X[test_idx])
+        metrics = scores(P, data.y[test_idx])
+        if data.parts is not None:
+            metrics["parts"] = _part_accuracies(data, test_idx, P)
     return dataclasses.replace(model, metrics=metrics)
+
+
+def _part_accuracies(data: Dataset, test_idx: np.ndarray, P: np.ndarray) -> dict[str, float]:
+    """A mix's accuracy on each part's test rows, by the part's name ("mnist:DIR", "unipen:FILE", "digits")."""
+    bounds = np.cumsum((0, *data.parts))
+    names = [f"{p['kind']}:{p['path']}" if p.get("path") else "digits" if p["kind"] == "sklearn-digits" else p["kind"]
+             for p in data.source.get("parts", [{"kind": "part"}] * len(data.parts))]
+    correct = predicted(P) == data.y[test_idx]  # a NaN row (a diverged network) is wrong
+    part = np.searchsorted(bounds, test_idx, side="right") - 1
+    return {name: float(correct[part == i].mean()) for i, name in enumerate(names) if np.any(part == i)}
 
 
 def fit_model(

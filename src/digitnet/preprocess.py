@@ -4,15 +4,18 @@ folders, ``digitnet predict --image`` and the drawing page.
 Two recipes, after how each data set was made (docs/preprocessing.md):
 
 - 8x8 (scikit-learn's digits, UCI optdigits): the ink's bounding box mapped into a 32x32 frame at
-  full height, the width kept in proportion but clamped to 16..28 pixels and centred, thresholded
+  full height, the width kept in proportion but clamped to 16..24 pixels and centred, thresholded
   to a binary image, the stroke thickened or thinned until about 313 pixels are on (the digits'
   mean ink), then the "on" pixels of each 4x4 block counted: 0..16.
-- 28x28 (MNIST): the ink's bounding box scaled (anti-aliased) so its longer side is 20 pixels,
-  pasted into 28x28 with its centre of mass at pixel (14, 14); ink bright, 0..255.
+- 28x28 (MNIST): strokes far thinner than MNIST's thickened, the ink's bounding box scaled
+  (anti-aliased) so its longer side is 20 pixels, pasted into 28x28 with its centre of mass at
+  pixel (14, 14); ink bright, 0..255.
 
 Everything starts as an "ink" image: a float array, 0 for background and 255 for full ink, from
-:func:`ink_from_image` (any grey/colour/transparent picture, dark or light ink) or
-:func:`ink_from_strokes` (polylines drawn on a canvas).
+:func:`ink_from_image` (any grey/colour/transparent picture, dark or light ink, on paper of any
+level, in uneven light: the paper's level taken out, the contrast stretched) or
+:func:`ink_from_strokes` (polylines drawn on a canvas with a pen that scales with the drawing).
+Each step's measured effect: docs/preprocessing.md and benchmarks/REALWORLD.md.
 """
 
 from __future__ import annotations
@@ -29,14 +32,27 @@ INK_THRESHOLD = 128  # ink values above this are "on" (0..255)
 MIN_INK_SHARE = 0.1  # ink spanning less than this share of the picture's larger side is "no digit" (a dot of a pen is 6%)
 FRAME = 32  # optdigits' normalised bitmaps
 BLOCK = 4  # ... counted in 4x4 blocks
-WIDTH_RANGE = (16, 28)  # the frame width a digit may take: measured widths of 4..7 blocks
+WIDTH_RANGE = (16, 24)  # the frame width a digit may take: 4 to 6 blocks (the embedded digits span 5-7 columns in 97%)
 CENTRE_COLUMN = (3.57 + 0.5) * BLOCK - 0.5  # the digits' mean centre of mass, in the 32-pixel frame
 TARGET_ON = 313  # the digits' mean ink: sum of the 64 counts (313 +- 35)
 ON_RANGE = (280, 345)
 MNIST_BOX = 20  # MNIST: the longer side of the digit, in pixels (of 19,997 of 20,000 training digits)
 FAINT_INK = 0.1  # MNIST: ink above this share of the strongest counts into the digit's box
 FAINT_CROP = 0.1
+# the steps' switches: on; benchmarks/realworld.py turns each off in turn to measure it (docs/preprocessing.md)
+PAPER_LEVEL = True  # pictures: the paper's level taken out
+CONTRAST = True  # pictures: the contrast stretched, paper to 0 and ink to 255
+PAPER_PERCENTILE = 95  # the paper's level: this percentile of the grey levels around (ink darker: it may cover 95%)
+BACKGROUND_SIDE = 32  # the paper's level is estimated on a copy this many pixels wide
+STROKE = True  # 28x28: strokes far thinner than MNIST's (relative to the digit's size) redrawn at its width
+STROKE_BOX = 64  # ... measured and redrawn with the digit's longer side this many pixels
+STROKE_SHARE = 0.134  # MNIST's median stroke width over the longer side of the digit's box (stroke_width, measured)
+STROKE_TOLERANCE = 1.6  # strokes thinner than MNIST's by this factor are thickened (MNIST's 5th percentile)
+MIN_CONTRAST = 24  # ink within this many grey levels of the paper is no ink (a blank sheet's grain)
 MAX_STROKES, MAX_POINTS = 64, 10_000
+PEN_SHARE = 0.13  # the page's pen: this share of the drawing's larger side (MNIST's stroke width over its box: 0.134)
+MIN_PEN = 1.0  # pixels: a dot is drawn, though too small to be a digit
+PAD = 280  # the drawing page's pad, in its own coordinates (web/static/app.js draws and sends strokes in them)
 
 
 def ink_from_image(source: bytes | str | object) -> np.ndarray:
@@ -44,30 +60,81 @@ def ink_from_image(source: bytes | str | object) -> np.ndarray:
 
     Transparency: where the picture has transparent pixels, the ink is the opacity (a black pen
     on a transparent background is ink, not all ink). Otherwise grey levels, with the ink taken
-    as whichever is rarer of dark and light: the background is the majority of the border.
+    as whichever is rarer of dark and light (the background is the majority of the border), the
+    paper's level taken out and the contrast stretched (:func:`_ink_from_grey`).
+    Raises TooLargeError for pictures over MAX_PIXELS, DataError for bytes that are no picture.
     """
     grey, alpha = read_picture(source)
     if alpha is not None:
         opaque = alpha > INK_THRESHOLD
         # ink drawn opaque on a transparent background; a transparent "ink" on an opaque page is rare
-        if opaque.mean() < 0.5:
-            return alpha
+        if opaque.mean() < 0.5:  # as a black pen on white paper: the same ink either way
+            return _ink_from_grey(255.0 - alpha)
         grey = grey * alpha / 255 + 255 * (1 - alpha / 255)  # over white
     return _ink_from_grey(grey)
 
 
 def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
+    """Ink 0..255 of a grey picture: the paper's level taken out and the contrast stretched.
+
+    The paper is the majority of the border, light or dark whatever its level (a grey sheet of 210 is
+    light paper when its ink is darker). On light paper, light is multiplied by the paper's reflectance,
+    so ink is 1 - grey / paper, the paper's level estimated locally (a shadow, uneven lighting); on a
+    dark screen the background is subtracted. Then :func:`_stretch` maps the paper to 0 and the ink to 255.
+    """
+    low, high = np.percentile(grey, [1, 99])
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    background_is_light = np.median(border) >= 128
-    return 255.0 - grey if background_is_light else grey.copy()
+    light_paper = np.median(border) >= (low + high) / 2
+    if not PAPER_LEVEL:
+        dark = 255.0 - grey if light_paper else grey.copy()
+    elif light_paper:
+        paper = np.maximum(_background(grey, PAPER_PERCENTILE), 1.0)
+        dark = np.clip(1.0 - grey / paper, 0.0, 1.0) * 255.0
+    else:
+        dark = np.clip(grey - _background(grey, 100 - PAPER_PERCENTILE), 0.0, 255.0)
+    return _stretch(dark) if CONTRAST else dark
+
+
+def _background(grey: np.ndarray, percentile: float) -> np.ndarray:
+    """The paper's level (H, W) under the ink: a percentile of the grey levels in windows of a quarter of the
+    picture's side, on a copy at most BACKGROUND_SIDE pixels wide, smoothed and enlarged back. Ink covering
+    less than (100 - percentile)% of any window leaves the paper's level (light paper: percentile 75)."""
+    from PIL import Image
+    from scipy.ndimage import gaussian_filter, percentile_filter
+
+    H, W = grey.shape
+    k = min(1.0, BACKGROUND_SIDE / max(H, W))
+    h, w = max(1, round(H * k)), max(1, round(W * k))
+    small = np.asarray(Image.fromarray(grey.astype(np.float32)).resize((w, h), Image.Resampling.BOX), dtype=np.float64)
+    size = max(3, max(h, w) // 2)
+    level = gaussian_filter(percentile_filter(small, percentile, size=size, mode="nearest"), size / 4, mode="nearest")
+    return np.asarray(Image.fromarray(level.astype(np.float32)).resize((W, H), Image.Resampling.BILINEAR), dtype=np.float64)
+
+
+def _stretch(dark: np.ndarray) -> np.ndarray:
+    """Contrast stretched: the paper (below Otsu's threshold, plus its noise) to 0, the ink's typical
+    strength (its 90th percentile) to 255. A picture whose ink is within MIN_CONTRAST of its paper is blank."""
+    from skimage.filters import threshold_otsu
+
+    if dark.max() - dark.min() < MIN_CONTRAST:
+        return np.zeros_like(dark)
+    cut = threshold_otsu(dark)
+    paper, ink = dark[dark <= cut], dark[dark > cut]
+    floor = np.median(paper) + 3 * 1.4826 * np.median(np.abs(paper - np.median(paper)))  # 3 robust std of the grain
+    top = np.percentile(ink, 90)
+    if top - floor < MIN_CONTRAST:
+        return np.zeros_like(dark)
+    return np.clip((dark - floor) / (top - floor) * 255.0, 0.0, 255.0)
 
 
 def ink_from_strokes(strokes: Sequence[Sequence[Sequence[float]]], width: float, height: float,
                      *, line_width: float | None = None) -> np.ndarray:
     """Polylines (each a list of [x, y] points on a width x height canvas) drawn as ink, anti-aliased.
 
-    The line is ``line_width`` wide, by default 1/16 of the canvas's larger side (a pen on a pad);
-    the 8x8 recipe normalises the thickness anyway.
+    The line is ``line_width`` wide, by default PEN_SHARE of the drawing's larger side (the box of its
+    points): the pen scales with the drawing, so a digit drawn small or large gives the same input.
+    Returns the ink (H + 2m, W + 2m), 0..255: the canvas with a margin m of half the line's width (rounded
+    up) on every side, so that a wide line at the canvas's edge is not cut.
     """
     from PIL import Image, ImageDraw
 
@@ -78,17 +145,23 @@ def ink_from_strokes(strokes: Sequence[Sequence[Sequence[float]]], width: float,
     if sum(len(s) for s in strokes) > MAX_POINTS:
         raise DataError(f"too many points: the limit is {MAX_POINTS:,} in all")
     scale = 4  # drawn 4x larger, then averaged down: anti-aliasing
-    W, H = int(np.ceil(width)), int(np.ceil(height))
-    canvas = Image.new("L", (W * scale, H * scale), 0)
-    draw = ImageDraw.Draw(canvas)
-    line = (line_width or max(W, H) / 16) * scale
-    for stroke in strokes:
-        points = np.asarray(stroke, dtype=np.float64).reshape(-1, 2)
+    arrays = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in strokes]
+    for points in arrays:
         if not np.all(np.isfinite(points)):
             raise DataError("stroke points must be finite numbers")
         if np.any(points < -width) or np.any(points[:, 0] > 2 * width) or np.any(points[:, 1] > 2 * height):
             raise DataError("stroke points must lie on the canvas (0..width, 0..height)")
-        xy = [(float(x) * scale, float(y) * scale) for x, y in points]
+    if line_width is None:
+        every = np.concatenate([*arrays, np.zeros((0, 2))])
+        extent = float((every.max(axis=0) - every.min(axis=0)).max()) if len(every) else 0.0
+        line_width = max(MIN_PEN, PEN_SHARE * extent)
+    margin = int(np.ceil(line_width / 2))
+    W, H = int(np.ceil(width)) + 2 * margin, int(np.ceil(height)) + 2 * margin
+    canvas = Image.new("L", (W * scale, H * scale), 0)
+    draw = ImageDraw.Draw(canvas)
+    line = line_width * scale
+    for points in arrays:
+        xy = [(float(x + margin) * scale, float(y + margin) * scale) for x, y in points]
         r = line / 2
         for x, y in xy:  # round caps and joints
             draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
@@ -183,12 +256,45 @@ def _normalise_thickness(frame: np.ndarray) -> np.ndarray:
     return min(candidates, key=lambda f: abs(int(f.sum()) - TARGET_ON))
 
 
+def stroke_width(ink: np.ndarray) -> float:
+    """The mean width of the strokes of an ink image, in its pixels: the area of the ink above half strength over
+    the length of its skeleton (scikit-image's skeletonize, Zhang and Suen 1984); 0 for no ink."""
+    from skimage.morphology import skeletonize
+
+    on = ink > INK_THRESHOLD
+    length = int(skeletonize(on).sum())
+    return float(on.sum() / length) if length else 0.0
+
+
+def _thickened(crop: np.ndarray) -> np.ndarray | None:
+    """The cropped ink redrawn, when its strokes are thinner than MNIST's by more than STROKE_TOLERANCE: at
+    STROKE_BOX pixels on its longer side, with an anti-aliased tube STROKE_SHARE of that wide around the
+    skeleton. None when the strokes are wide enough (most pictures, every drawing on the page)."""
+    from scipy.ndimage import distance_transform_edt
+    from skimage.morphology import skeletonize
+
+    h, w = crop.shape
+    k = STROKE_BOX / max(h, w)
+    pad = STROKE_BOX // 4  # room for the thicker stroke
+    work = np.zeros((max(1, round(h * k)) + 2 * pad, max(1, round(w * k)) + 2 * pad))
+    work[pad:-pad, pad:-pad] = np.clip(_resize(crop, work.shape[0] - 2 * pad, work.shape[1] - 2 * pad), 0, 255)
+    skeleton = skeletonize(work > INK_THRESHOLD)
+    length = int(skeleton.sum())
+    target = STROKE_SHARE * STROKE_BOX
+    if not length or (work > INK_THRESHOLD).sum() / length >= target / STROKE_TOLERANCE:
+        return None
+    return np.maximum(work, np.clip(target / 2 + 0.5 - distance_transform_edt(~skeleton), 0.0, 1.0) * 255.0)
+
+
 def _mnist_like(ink: np.ndarray, inputs: Inputs) -> np.ndarray | None:
     # the box of all the ink, anti-aliased edges included (MNIST's boxes are of every non-zero pixel),
     # above a tenth of the strongest ink so that a photo's paper grain does not count
     crop = _crop(ink, faint=FAINT_INK * ink.max())
     if crop is None:
         return None
+    thick = _thickened(crop) if STROKE else None
+    if thick is not None:
+        crop = _crop(thick, faint=FAINT_INK * 255)
     H, W = inputs.image_shape
     box = round(MNIST_BOX * min(H, W) / 28)
     h, w = crop.shape

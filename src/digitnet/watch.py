@@ -25,6 +25,7 @@ at the last, ``stop_reason``. ``ready`` adds ``n_train``, ``n_test``, ``steps_pe
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 import os
 import signal
@@ -33,7 +34,7 @@ import time
 import numpy as np
 
 from . import network
-from .config import Config
+from .config import Config, train_command
 from .data import Dataset
 from .errors import DigitnetError
 from .metrics import NO_DIGIT, blog_labels, labels
@@ -226,8 +227,9 @@ def _rounded(value):
     return value
 
 
-def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float) -> None:
-    """The worker process's body: train ``config`` on ``data`` through a Monitor, then send the result.
+def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float, spec: str = "digits") -> None:
+    """The worker process's body: train ``config`` on ``data`` (what ``--data spec`` names) through a Monitor,
+    then send the result, its command recorded as ``digitnet train`` records it.
 
     Signals are the server's to handle (Ctrl-C in its terminal, ``kill`` of its process group): it stops the run
     through ``stop``. A server that is gone (its end of the pipe closed) ends the worker quietly."""
@@ -238,7 +240,7 @@ def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float
     except OSError:
         pass
     try:
-        result = _result(Monitor(send, go, stop, step, data, config, max_seconds), data, config)
+        result = _result(Monitor(send, go, stop, step, data, config, max_seconds), data, config, spec)
     except (DigitnetError, MemoryError) as e:
         result = ("failed", str(e) or "out of memory")
     except Exception as e:  # noqa: BLE001  reported to the page: the server must hear why its worker stopped
@@ -251,9 +253,9 @@ def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float
         send.close()
 
 
-def _result(monitor: Monitor, data: Dataset, config: Config) -> tuple:
+def _result(monitor: Monitor, data: Dataset, config: Config, spec: str) -> tuple:
     """("finished", info, the model file's bytes or None): the run's end, for the server."""
-    model = train(data, config, watch=monitor)
+    model = dataclasses.replace(train(data, config, watch=monitor), command=train_command(config, [spec]))
     h = model.history
     why = monitor.why if h.stop_reason == "stopped" and monitor.why else STOP_REASONS[h.stop_reason]
     if h.stop_reason == "diverged":

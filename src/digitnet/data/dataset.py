@@ -93,6 +93,8 @@ class Dataset:
     inputs: Inputs | None = None
     n_classes: int | None = None
     test_rows: np.ndarray | None = None  # a fixed test split (MNIST's t10k files); None: a seeded random one
+    groups: np.ndarray | None = None  # (n,) each row's writer: a split never puts one on both sides; -1: unknown
+    parts: tuple[int, ...] | None = None  # row counts of the data sets joined into this one, each split by its own rule
 
     def __post_init__(self) -> None:
         X = np.asarray(self.X)
@@ -111,8 +113,43 @@ class Dataset:
             if test_rows.ndim != 1 or not np.issubdtype(test_rows.dtype, np.integer) or len(test_rows) == 0 \
                     or test_rows.min() < 0 or test_rows.max() >= len(X) or len(test_rows) >= len(X):
                 raise DataError(f"test_rows must be distinct row numbers 0..{len(X) - 1}, leaving rows to train on")
-        for name, value in (("X", X), ("y", y), ("inputs", inputs), ("n_classes", n_classes), ("test_rows", test_rows)):
+        groups = self.groups
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (len(X),) or not np.issubdtype(groups.dtype, np.integer) or groups.min() < -1:
+                raise DataError(f"groups must be {len(X)} integers >= -1 (one writer per row; -1: unknown)")
+        parts = self.parts
+        if parts is not None:
+            parts = tuple(int(n) for n in parts)
+            if sum(parts) != len(X) or min(parts) < 1:
+                raise DataError(f"parts must be positive row counts adding up to {len(X)}; got {parts}")
+        for name, value in (("X", X), ("y", y), ("inputs", inputs), ("n_classes", n_classes), ("test_rows", test_rows),
+                            ("groups", groups), ("parts", parts)):
             object.__setattr__(self, name, value)
+
+    def split_rows(self, test_size: float, seed: int, *, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Train and test row numbers, part by part (``parts``; one part when None): a part's official test rows
+        (``test_rows``) stay its test rows and the rest of it trains; a part without them is split seeded, by
+        writer when its rows have ``groups`` (scikit-learn's GroupShuffleSplit: no writer on both sides),
+        else by :func:`split`. One part without groups gives exactly :func:`split`'s rows."""
+        bounds = np.cumsum((0, *(self.parts or (len(self.y),))))
+        train, test = [], []
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            rows = np.arange(start, stop)
+            official = np.empty(0, np.int64) if self.test_rows is None else \
+                self.test_rows[(self.test_rows >= start) & (self.test_rows < stop)]
+            groups = None if self.groups is None else self.groups[start:stop]
+            if len(official):
+                part_train, part_test = np.setdiff1d(rows, official), official
+            elif groups is not None and groups.min() >= 0:
+                tr, te = split_groups(groups, test_size, seed)
+                part_train, part_test = rows[tr], rows[te]
+            else:
+                tr, te = split(self.y[start:stop], test_size, seed, stratify=stratify)
+                part_train, part_test = rows[tr], rows[te]
+            train.append(part_train)
+            test.append(part_test)
+        return np.concatenate(train), np.concatenate(test)
 
 
 def check_labels(y: np.ndarray, n: int, n_classes: int | None = None) -> np.ndarray:
@@ -146,3 +183,15 @@ def split(
         raise DataError(f"cannot split {len(y)} samples into {parts}: {' '.join(str(e).split())}") from None
     return train, test
 
+
+
+def split_groups(groups: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices with every group (writer) wholly on one side: scikit-learn's GroupShuffleSplit
+    seeded with ``seed``, ``test_size`` being the share of groups held out."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    try:
+        return next(splitter.split(np.empty((len(groups), 0)), groups=groups))
+    except ValueError as e:
+        raise DataError(f"cannot split {len(np.unique(groups))} writers into train and test: {' '.join(str(e).split())}") from None

@@ -1,19 +1,27 @@
 """Where training data come from, as ``--data`` names them, and how a model finds its test split again.
 
-- nothing: scikit-learn's embedded 8x8 digits;
+- nothing, or ``digits``: scikit-learn's embedded 8x8 digits (a CSV file called ``digits`` is ``./digits``);
 - ``FILE.csv`` (any file): rows of pixels then the label (:func:`.csv.load_csv`);
 - ``mnist:DIR``, or a ``DIR`` holding them: MNIST's four IDX files (or EMNIST-digits', Fashion-MNIST's; the
   names read: :func:`.idx.find_mnist_files`), with the official test split (the ``t10k``/``test`` files);
 - ``images:DIR``: one sub-folder per class (named 0, 1, ...) of PNG/JPEG/TIFF pictures, each turned into
-  a 28x28 input by :func:`digitnet.preprocess.to_input` (MNIST's recipe); ``images8:DIR`` into 8x8 (optdigits').
+  a 28x28 input by :func:`digitnet.preprocess.to_input` (MNIST's recipe); ``images8:DIR`` into 8x8 (optdigits');
+- ``unipen:FILE`` (or ``FILE.gz``): pen strokes in the UNIPEN format, drawn as the page draws them
+  (:mod:`.unipen`), 28x28; ``unipen8:FILE`` 8x8;
+- several of these (``--data`` repeated): one mix (:mod:`.mix`) in the FIRST one's input shape. Pictures and
+  strokes are drawn in that shape; images of another shape are converted by the preprocessing, as
+  pictures (MNIST's 28x28 become 8x8; the embedded 8x8 digits, enlarged, become 28x28). Each part keeps its
+  own test split: MNIST's official test rows, whole writers of pen strokes, a seeded share of the rest.
 
-A model file records where its data came from (kind, path, size and SHA-256 of the files): untrusted, since
-anyone can write a model file whose checksum matches. :func:`held_out` reads a recorded path again only as
-regular files of the recorded sizes, hashed as they are read, and stops at the recorded size.
+A model file records where its data came from (kind, path, size and SHA-256 of the files; a mix, each of its
+parts): untrusted, since anyone can write a model file whose checksum matches. :func:`held_out` reads a
+recorded path again only as regular files of the recorded sizes, hashed as they are read, and stops at the
+recorded size.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,10 +31,15 @@ import numpy as np
 from ..errors import DataError, NoTestDataError
 from ..files import Recorded
 from .csv import load_csv, read_labelled_csv
-from .dataset import Dataset
+from .dataset import OPTDIGITS, OPTDIGITS_CLASSES, Dataset, Inputs
 from .embedded import load_digits
-from .idx import MNIST_CLASSES, find_mnist_files, load_mnist, read_mnist_source
-from .images import IMAGE_INPUTS, IMAGE_SUFFIXES, class_folders, load_image_folder, read_image_folder
+from .idx import MNIST_CLASSES, find_mnist_files, read_mnist_source
+from .images import IMAGE_INPUTS, IMAGE_SUFFIXES, class_folders, read_image_folder
+from .mix import convert, join
+from .unipen import load_unipen
+
+PEN_INPUTS = {"unipen": IMAGE_INPUTS["images"], "unipen8": IMAGE_INPUTS["images8"]}
+EMBEDDED = "digits"  # --data digits: the embedded digits
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -34,21 +47,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Spec:
-    """What ``--data`` names: ``kind`` ("embedded", "csv", "mnist", "images", "images8") and a path."""
+    """What one ``--data`` names: ``kind`` ("embedded", "csv", "mnist", "images", "images8", "unipen", "unipen8")
+    and a path."""
 
     kind: str
     path: Path | None = None
 
 
 def parse(spec: str | Path | None) -> Spec:
-    """The kind and path that ``spec`` names (see the module's docstring); nothing is read."""
-    if spec is None:
+    """The kind and path that one ``spec`` names (see the module's docstring); nothing is read."""
+    if spec is None or str(spec) == EMBEDDED:
         return Spec("embedded")
     text = str(spec)
     kind, sep, rest = text.partition(":")
-    if sep and kind == "mnist":
-        return Spec("mnist", Path(rest))
-    if sep and kind in IMAGE_INPUTS:
+    if sep and (kind == "mnist" or kind in IMAGE_INPUTS or kind in PEN_INPUTS):
         return Spec(kind, Path(rest))
     path = Path(text)
     if path.is_dir():
@@ -59,21 +71,55 @@ def parse(spec: str | Path | None) -> Spec:
     return Spec("csv", path)
 
 
-def load_data(spec: str | Path | None) -> Dataset:
-    """The data set ``spec`` names (see the module's docstring)."""
-    where = parse(spec)
-    if where.kind == "embedded":
-        return load_digits()
-    if where.kind == "mnist":
-        return load_mnist(where.path)
-    if where.kind in IMAGE_INPUTS:
-        return load_image_folder(where.path, IMAGE_INPUTS[where.kind])
-    return load_csv(where.path)
+def load_data(spec: str | Path | Sequence[str | Path] | None, inputs: Inputs | None = None) -> Dataset:
+    """The data set ``spec`` names, or the mix that several specs name (see the module's docstring).
+
+    ``inputs``: bring it to this input shape (pictures and strokes drawn in it, images converted).
+    Raises DataError naming the file and what is wrong with it.
+    """
+    if isinstance(spec, (list, tuple)):
+        if len(spec) > 1:
+            first = load_data(spec[0], inputs)
+            return join([(_named(spec[0]), first)] + [(_named(s), load_data(s, first.inputs)) for s in spec[1:]])
+        spec = spec[0] if spec else None
+    return _read(parse(spec), inputs, where=str(spec) if spec is not None else EMBEDDED)
 
 
-def input_files(spec: str | Path | None) -> list[Path]:
-    """The files that loading ``spec`` reads (what a command must not overwrite); [] for the embedded digits, or
-    where ``spec`` names nothing readable (loading it will say what is wrong)."""
+def _read(spec: Spec, inputs: Inputs | None, where: str, recorded: Recorded | dict[str, Recorded] | None = None) -> Dataset:
+    """One data set, brought to ``inputs`` when given; ``recorded``: read only as a model recorded it."""
+    if spec.kind in IMAGE_INPUTS:
+        shape = inputs or IMAGE_INPUTS[spec.kind]
+        X, y, source = read_image_folder(spec.path, shape, recorded)
+        try:
+            return Dataset(X, y, source, shape, int(y.max()) + 1)
+        except DataError as e:
+            raise DataError(f"{spec.path}: {e}") from None
+    if spec.kind in PEN_INPUTS:
+        return load_unipen(spec.path, inputs or PEN_INPUTS[spec.kind], recorded)
+    if spec.kind == "embedded":
+        data = load_digits()
+    elif spec.kind == "mnist":
+        X, y, source, shape, test_rows = read_mnist_source(spec.path, recorded)
+        data = Dataset(X, y, source, shape, MNIST_CLASSES, test_rows=test_rows)
+    elif recorded is None:
+        data = load_csv(spec.path)
+    else:
+        X, y, source = read_labelled_csv(spec.path, inputs=OPTDIGITS, n_classes=OPTDIGITS_CLASSES, recorded=recorded)
+        data = Dataset(X, y, source, OPTDIGITS, OPTDIGITS_CLASSES)
+    return data if inputs is None else convert(data, inputs, where)
+
+
+def _named(spec: str | Path) -> str:
+    """The path a spec names, as written (``mnist:../data`` -> ``../data``)."""
+    kind, sep, rest = str(spec).partition(":")
+    return rest if sep and kind in ("mnist", *IMAGE_INPUTS, *PEN_INPUTS) else str(spec)
+
+
+def input_files(spec: str | Path | Sequence[str | Path] | None) -> list[Path]:
+    """The files that loading ``spec`` (one, or several) reads (what a command must not overwrite); [] for the
+    embedded digits, or where ``spec`` names nothing readable (loading it will say what is wrong)."""
+    if isinstance(spec, (list, tuple)):
+        return [path for one in spec for path in input_files(one)]
     try:
         where = parse(spec)
     except DataError:
@@ -84,15 +130,20 @@ def input_files(spec: str | Path | None) -> list[Path]:
 def recorded_files(model: Model) -> list[Path]:
     """The files that :func:`held_out` would read again for ``model`` without ``--data``."""
     source = model.data_source
-    kind, path = source.get("kind"), source.get("path")
-    if kind not in ("csv", "mnist", "images") or not path:
-        return []
-    return _files(source.get("inputs", "images") if kind == "images" else kind, Path(path))
+    parts = source.get("parts") if source.get("kind") == "mix" else [source]
+    files = []
+    for part in parts or []:
+        try:
+            spec = _recorded_spec(part)
+        except NoTestDataError:
+            continue
+        files += _files(spec.kind, spec.path)
+    return files
 
 
 def _files(kind: str, path: Path | None) -> list[Path]:
     try:
-        if kind == "csv":
+        if kind in ("csv", *PEN_INPUTS):
             return [path]
         if kind == "mnist":
             return list((find_mnist_files(path) or {}).values())
@@ -103,9 +154,36 @@ def _files(kind: str, path: Path | None) -> list[Path]:
     return []
 
 
+def _recorded_spec(part: dict) -> Spec:
+    """The spec that reads a (mix's part's) recorded source again."""
+    kind, path = part.get("kind"), part.get("path")
+    if kind == "sklearn-digits":
+        return Spec("embedded")
+    if kind in ("mnist", "csv") and path:
+        return Spec(kind, Path(path))
+    if kind in ("images", "unipen") and path:
+        shape = part.get("inputs", kind)
+        return Spec(shape if shape in (IMAGE_INPUTS if kind == "images" else PEN_INPUTS) else kind, Path(path))
+    raise NoTestDataError(f"the model's training data ({kind} data) cannot be read again")
+
+
+def _recorded(part: dict) -> Recorded | dict[str, Recorded]:
+    """What a model recorded of a part's files (untrusted): their SHA-256s and sizes, checked for their types."""
+    sha256, size = part.get("sha256"), part.get("size")
+    if part.get("kind") == "mnist":
+        if not isinstance(sha256, dict):
+            raise DataError(f"{part.get('path')}: the model records no SHA-256 of its files")
+        sizes = size if isinstance(size, dict) else {}
+        return {name: Recorded(h, sizes.get(name)) for name, h in sha256.items()}
+    if not isinstance(sha256, str) or not (size is None or isinstance(size, int)):
+        raise DataError(f"{part.get('path')}: the model records no SHA-256 of it")
+    return Recorded(sha256, size)
+
+
 def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """Data to score ``model`` on: the data set ``data`` names (its official test split when it has
-    one, else all of it, of any number of classes), or else the model's own held-out test split.
+    one, else all of it, of any number of classes, brought to the model's input shape), or else the
+    model's own held-out test split.
 
     Returns raw inputs, labels, and a description of where they came from. The split is found again
     from the model file: its data source, read again only as regular files of the recorded sizes and
@@ -121,12 +199,11 @@ def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, 
         dataset = load_digits()
         X, y = dataset.X, dataset.y
         where = "held-out test split of the embedded digits"
-    elif kind in ("csv", "mnist", "images") and path:
+    elif kind in ("csv", "mnist", "images", "unipen", "mix") and (path or kind == "mix"):
         try:
-            X, y = _read_recorded(model, kind, Path(path), source)
+            X, y, where = _read_recorded(model, source)
         except DataError as e:
             raise NoTestDataError(f"cannot find the model's test split again: {e}") from None
-        where = f"{'official' if kind == 'mnist' else 'held-out'} test split of {path}"
     else:
         raise NoTestDataError("the model does not record where its training data came from")
     if model.test_indices.max() >= len(y):
@@ -134,42 +211,50 @@ def held_out(model: Model, data: str | Path | None = None) -> tuple[np.ndarray, 
     return X[model.test_indices], y[model.test_indices], where
 
 
-def _read_recorded(model: Model, kind: str, path: Path, source: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The recorded data, read as :class:`~digitnet.files.Recorded` files only."""
-    sha256, size = source.get("sha256"), source.get("size")
+def _read_recorded(model: Model, source: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    """The recorded data, every file read as :class:`~digitnet.files.Recorded` only: (X, y, where)."""
+    kind, path = source.get("kind"), source.get("path")
+    if kind == "csv":  # a model's own CSV: its inputs and classes, whatever they are
+        X, y, _ = read_labelled_csv(Path(path), inputs=model.inputs, n_classes=model.n_classes,
+                                    recorded=_recorded(source))
+        return X, y, f"held-out test split of {path}"
     if kind == "mnist":
-        if not isinstance(sha256, dict):
-            raise DataError(f"{path}: the model records no SHA-256 of its files")
-        sizes = size if isinstance(size, dict) else {}
-        X, y, *_ = read_mnist_source(path, {name: Recorded(h, sizes.get(name)) for name, h in sha256.items()})
-        return X, y
-    if not isinstance(sha256, str) or not (size is None or isinstance(size, int)):
-        raise DataError(f"{path}: the model records no SHA-256 of it")
-    if kind == "csv":
-        X, y, _ = read_labelled_csv(path, inputs=model.inputs, n_classes=model.n_classes, recorded=Recorded(sha256, size))
-    else:
-        X, y, _ = read_image_folder(path, IMAGE_INPUTS[source.get("inputs", "images")], Recorded(sha256, size))
-    return X, y
+        X, y, *_ = read_mnist_source(Path(path), _recorded(source))
+        return X, y, f"official test split of {path}"
+    if kind in ("images", "unipen"):
+        data = _read(_recorded_spec(source), model.inputs, path, _recorded(source))
+        return data.X, data.y, f"held-out test split of {path}"
+    parts = source.get("parts")
+    if not isinstance(parts, list) or len(parts) < 2:
+        raise DataError("the model's mix of training data names no data sets")
+    read = []
+    for part in parts:
+        spec = _recorded_spec(part)
+        name = EMBEDDED if spec.kind == "embedded" else str(spec.path) if spec.kind == "csv" else f"{spec.kind}:{spec.path}"
+        data = _read(spec, model.inputs, name, None if spec.kind == "embedded" else _recorded(part))
+        if part.get("rows") is not None and part["rows"] != len(data.y):
+            raise DataError(f"{name}: has {len(data.y):,} rows, not the {part['rows']:,} the model trained on")
+        read.append((name, data))
+    mix = join(read)
+    return mix.X, mix.y, f"held-out test split of {' + '.join(name for name, _ in read)}"
 
 
 def _scoring_data(model: Model, data: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
-    """The data set ``data`` names, as arrays (one class is enough to be scored on): its official test split
-    when it has one, else all of it."""
+    """The data set ``data`` names, as arrays (one class is enough to be scored on) in the model's input shape:
+    its official test split when it has one, else all of it."""
     where, text = parse(data), str(data)
     test_rows = None
-    if where.kind == "embedded":  # not reachable from a string; kept for completeness
-        dataset = load_digits()
-        X, y, inputs, n_classes = dataset.X, dataset.y, dataset.inputs, dataset.n_classes
-    elif where.kind == "mnist":
-        X, y, _, inputs, test_rows = read_mnist_source(where.path)
-        n_classes = MNIST_CLASSES
-    elif where.kind in IMAGE_INPUTS:
-        inputs = IMAGE_INPUTS[where.kind]
+    image_model = model.inputs.image_shape is not None and model.inputs.value_range is not None
+    if where.kind == "csv":
+        inputs, n_classes = model.inputs, _class_numbers(model, text)
+        X, y, _ = read_labelled_csv(where.path, inputs=inputs, n_classes=n_classes)
+    elif where.kind in IMAGE_INPUTS:  # drawn straight in the model's shape: no data set, so one class will do
+        inputs = model.inputs if image_model else IMAGE_INPUTS[where.kind]
         X, y, _ = read_image_folder(where.path, inputs)
         n_classes = int(y.max()) + 1
     else:
-        inputs, n_classes = model.inputs, _class_numbers(model, text)
-        X, y, _ = read_labelled_csv(where.path, inputs=inputs, n_classes=n_classes)
+        dataset = _read(where, model.inputs if image_model else None, text)
+        X, y, inputs, n_classes, test_rows = dataset.X, dataset.y, dataset.inputs, dataset.n_classes, dataset.test_rows
     if inputs.n_features != model.n_inputs:
         raise DataError(f"{text} has {inputs.describe()}; the model takes {model.inputs.describe()}")
     y = _as_outputs(model, y, n_classes, text)

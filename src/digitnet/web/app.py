@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import PurePath
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import FastAPI, File, Query, Request, UploadFile
@@ -26,6 +26,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import __version__
+from ..answer import answer as answer_for, answers
 from ..errors import DataError, TooLargeError, UnsupportedPictureError
 from ..explain import Explainer, Explanation
 from ..model import Model
@@ -49,6 +50,9 @@ DIGITS = 4  # decimals of the floats sent back
 STATIC = resources.files("digitnet.web") / "static"
 
 
+Rule = Literal["likeliest", "blog"]  # answer.RULES
+
+
 class PredictRequest(BaseModel):
     """Either pixels in the model's input shape and range, or strokes on a width x height canvas."""
 
@@ -60,12 +64,15 @@ class PredictRequest(BaseModel):
     height: float | None = Field(None, gt=0, le=4096, allow_inf_nan=False)
     model: str | None = Field(None, description="a model id from /api/models; default: the first")
     explain: bool = Field(False, description="add the hidden layer and the strongest units' receptive fields")
+    rule: Rule = Field("likeliest", description="likeliest: the likeliest digit and those nearly as probable; "
+                                                 "blog: the post's rule (a digit only when its probability rounds to 1)")
 
 
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pixels: list[list[list[float]]] = Field(max_length=MAX_BATCH)
     model: str | None = None
+    rule: Rule = "likeliest"
 
 
 class Served:
@@ -170,19 +177,20 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
             if body.width is None or body.height is None:
                 raise DataError("strokes need the canvas's width and height")
             x = await run_in_threadpool(_strokes_input, body.strokes, body.width, body.height, s.model)
-        return JSONResponse(_answer(s, x, body.explain))
+        return JSONResponse(_answer(s, x, body.explain, body.rule))
 
     @app.post("/api/predict-image")
     def predict_image(file: Annotated[UploadFile, File(description="a PNG, JPEG or TIFF picture of one digit")],
                       model: Annotated[str | None, Query()] = None,
-                      explain: Annotated[bool, Query()] = False):
+                      explain: Annotated[bool, Query()] = False,
+                      rule: Annotated[Rule, Query()] = "likeliest"):
         """The same answer for an uploaded picture, preprocessed as the training data were made (a plain def:
         FastAPI runs it in its thread pool, so decoding a big picture never stalls the other requests)."""
         s = pick(model)
         data = file.file.read()
         if not data:
             raise DataError("the uploaded file is empty")
-        return JSONResponse(_answer(s, to_input(ink_from_image(data), s.model.inputs), explain))
+        return JSONResponse(_answer(s, to_input(ink_from_image(data), s.model.inputs), explain, rule))
 
     @app.post("/api/predict-batch")
     def predict_batch(body: BatchRequest):
@@ -193,11 +201,11 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
             raise DataError("pixels holds no images")
         X = np.stack([_pixels(grid, s.model, index=i) for i, grid in enumerate(body.pixels)])
         P = _finite(s.model.predict_proba(X).astype(np.float64))
-        best = P.argmax(axis=1)
+        digits, alternatives = answers(P, body.rule)
         return JSONResponse({"model": s.name, "predictions": [
-            {"digit": s.classes[b] if p[b] > s.explainer.threshold else -1, "likeliest": s.classes[b],
-             "probabilities": _round(p), "rejected": bool(p[b] <= s.explainer.threshold)}
-            for b, p in zip(best, P)]})
+            {"digit": s.classes[d] if d != -1 else -1, "likeliest": s.classes[int(p.argmax())],
+             "alternatives": [s.classes[k] for k in a], "probabilities": _round(p), "rejected": bool(d == -1)}
+            for d, a, p in zip(digits.tolist(), alternatives, P)]})
 
     app.include_router(training_router(runner, served, Served), include_in_schema=runner is not None)
     return app
@@ -232,21 +240,25 @@ def _pixels(grid: list[list[float]], model: Model, index: int | None = None) -> 
     return x
 
 
-def _answer(s: Served, x: np.ndarray | None, explain: bool) -> dict:
+def _answer(s: Served, x: np.ndarray | None, explain: bool, rule: str = "likeliest") -> dict:
+    """The JSON answer: ``digit`` (-1: no digit), ``likeliest``, ``alternatives`` (digits nearly as probable),
+    ``probabilities``, ``rejected``, ``reason`` (why no digit, or that it is unsure), ``input`` and ``saliency``."""
     shape = s.model.inputs.image_shape or (1, s.model.n_inputs)
     if x is None:  # nothing that could be a digit: the model is not asked
-        return {"model": s.name, "digit": -1, "likeliest": None, "probabilities": None, "rejected": True,
-                "reason": "no digit: the drawing is empty or too small", "input": np.zeros(shape).tolist(),
-                "saliency": None}
+        return {"model": s.name, "digit": -1, "likeliest": None, "alternatives": [], "probabilities": None,
+                "rejected": True, "reason": "no digit: the drawing is empty or too small",
+                "input": np.zeros(shape).tolist(), "saliency": None}
     e: Explanation = s.explainer(x)
-    _finite(e.probabilities)
+    p = _finite(s.model.predict_proba(x[None])[0].astype(np.float64))  # the model's own (calibrated) probabilities
+    a = answer_for(p, rule)
     answer = {
         "model": s.name,
-        "digit": s.classes[e.digit] if e.digit != -1 else -1,  # -1: no digit ("rejected" says so for any labels)
-        "likeliest": s.classes[e.likeliest],
-        "probabilities": _round(e.probabilities),
-        "rejected": e.digit == -1,
-        "reason": None if e.digit != -1 else f"unsure: no digit above {s.explainer.threshold:.0%}",
+        "digit": s.classes[a.digit] if a.digit != -1 else -1,  # -1: no digit ("rejected" says so for any labels)
+        "likeliest": s.classes[a.likeliest],
+        "alternatives": [s.classes[k] for k in a.alternatives],
+        "probabilities": _round(p),
+        "rejected": a.digit == -1,
+        "reason": a.reason,
         "input": _round(e.input.reshape(shape)),
         "saliency": _round(e.saliency.reshape(shape)),
     }

@@ -6,7 +6,7 @@ const $ = (id) => document.getElementById(id);
 const pad = $("pad");
 const ctx = pad.getContext("2d");
 const SIZE = pad.width;            // strokes are sent in the pad's own 280 x 280 coordinates
-const LINE = SIZE / 16;            // as preprocess.ink_from_strokes draws them
+const LINE = SIZE / 16;            // shown; the server draws the strokes again with a pen that scales with the drawing
 const DEBOUNCE_MS = 120;
 
 let strokes = [];                  // [[ [x, y], ... ], ...]
@@ -133,6 +133,7 @@ async function predictNow() {
 
 async function ask(url, options) {
   const mine = ++asked;
+  document.body.dataset.asked = String(mine);  // with the answer's data-answered: whether the latest request is answered
   let answer;
   try {
     const response = await fetch(url, options);
@@ -142,12 +143,15 @@ async function ask(url, options) {
     if (mine === asked) showMessage("the server cannot be reached");
     return;
   }
-  if (mine === asked) show(answer);
+  if (mine === asked) {
+    show(answer);
+    $("answer").dataset.answered = String(mine);
+  }
 }
 
 function showEmpty() {
   asked++;
-  show({ digit: -1, likeliest: null, probabilities: null, rejected: true, reason: "draw a digit",
+  show({ digit: -1, likeliest: null, alternatives: [], probabilities: null, rejected: true, reason: "draw a digit",
          input: null, saliency: null, units: [], hidden: null });
 }
 
@@ -159,8 +163,16 @@ function show(a) {
   const answer = $("answer");
   const current = models.find((m) => m.id === (a.model || model)) || models[0];
   const labels = current && current.classes ? current.classes : [];
-  answer.textContent = a.rejected ? "no digit" : String(a.digit);  // the model's class label
+  const also = a.alternatives || [];
+  answer.replaceChildren(a.rejected ? "no digit" : String(a.digit));  // the model's class label
+  if (!a.rejected && also.length) {  // unsure between digits: say so rather than refuse
+    const rest = document.createElement("span");
+    rest.className = "also";
+    rest.textContent = `, or perhaps ${also.join(" or ")}`;
+    answer.append(rest);
+  }
   answer.dataset.digit = String(a.digit);
+  answer.dataset.alternatives = also.join(",");
   answer.classList.toggle("none", a.rejected);
   $("reason").textContent = a.reason || "";
   drawBars(a.probabilities, a.rejected ? -1 : labels.indexOf(a.digit), labels);
