@@ -130,7 +130,7 @@ def test_settings_come_from_the_recipe_and_the_page():
     assert (config.recipe, config.seed, config.lr, config.batch_size) == ("blog", 3, 0.1, 1)
     with pytest.raises(ConfigError, match="^l2: not a setting"):
         config_from({"recipe": "modern", "l2": 0.1})
-    with pytest.raises(ConfigError, match="^n_hidden must be at least 1"):
+    with pytest.raises(ConfigError, match="^n_hidden must be 1..1,000,000,000; got 0"):
         config_from({"n_hidden": 0})
 
 
