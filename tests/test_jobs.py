@@ -137,11 +137,11 @@ def test_settings_come_from_the_recipe_and_the_page():
 def test_limits(digits):
     limits = Limits(seconds=10, n_hidden=100, epochs=50, samples=1000)
     limits.check(config_from({"n_hidden": 100, "epochs": 50}))
-    with pytest.raises(LimitError, match="^n_hidden 101 is more than this server allows [(]100[)]"):
+    with pytest.raises(LimitError, match="^n_hidden 101 is more than this server allows [(]100, its --max-train-hidden[)]"):
         limits.check(config_from({"n_hidden": 101}))
     with pytest.raises(LimitError, match="^epochs 51 is more"):
         limits.check(config_from({"n_hidden": 10, "epochs": 51}))
-    with pytest.raises(LimitError, match="'digits' has 1,797 samples, more than this server allows [(]1,000[)]"):
+    with pytest.raises(LimitError, match="'digits' has 1,797 samples, more than this server allows [(]1,000, its --max-train-samples[)]"):
         Runner({"digits": digits}, limits)
     with pytest.raises(ConfigError, match="limit on seconds must be positive"):
         Limits(seconds=0)

@@ -217,7 +217,7 @@ def test_a_lost_connection_resumes_without_gaps_or_duplicates(client):
     ({"n_hidden": "many"}, "n_hidden: Input should be a valid integer"),
     ({"dropout": 1.5}, "dropout must be in [0, 1); got 1.5"),
     ({"lr": -1}, "lr must be a positive number; got -1.0"),
-    ({"epochs": 401}, "epochs 401 is more than this server allows (400)"),
+    ({"epochs": 401}, "epochs 401 is more than this server allows (400, its --max-train-epochs)"),
     ({"recipe": "blog", "batch_size": 8}, "it needs loss 'mse', optimizer 'sgd' and batch_size 1"),
     ({"recipe": "fast"}, f"unknown recipe 'fast'; choose one of {', '.join(digitnet.RECIPES)}"),
     ({"data": "mnist"}, "unknown data 'mnist'; this server trains on digits"),
@@ -229,7 +229,7 @@ def test_a_lost_connection_resumes_without_gaps_or_duplicates(client):
     ({"batch_size": 1e50}, "batch_size: Input should be a valid integer"),
     ({"batch_size": 10**50}, "batch_size must be 1..1,000,000,000"),
     ({"seed": 2**64}, "seed must be in 0..4294967295"),
-    ({"batch_size": 10_001}, "batch_size 10001 is more than this server allows (10000)"),
+    ({"batch_size": 10_001}, "batch_size 10001 is more than this server allows (10000, its --max-train-batch-size)"),
 ])
 def test_bad_settings_get_422_naming_the_field(client, settings, detail):
     response = client.post("/api/train", json=settings)

@@ -66,14 +66,20 @@ class Limits:
                 raise ConfigError(f"the limit on {name} must be positive; got {getattr(self, name)!r}")
 
     def check(self, config: Config) -> None:
-        """Raise LimitError naming the first setting of ``config`` over a limit."""
+        """Raise LimitError naming the first setting of ``config`` over a limit, and the option that sets it."""
         for name in ("n_hidden", "epochs", "batch_size"):
             if getattr(config, name) > getattr(self, name):
-                raise LimitError(f"{name} {getattr(config, name)} is more than this server allows ({getattr(self, name)})")
+                raise LimitError(f"{name} {getattr(config, name)} is more than this server allows ({getattr(self, name)}, "
+                                 f"its {LIMIT_OPTIONS[name]})")
 
     def check_data(self, name: str, data: Dataset) -> None:
         if len(data.y) > self.samples:
-            raise LimitError(f"data {name!r} has {len(data.y):,} samples, more than this server allows ({self.samples:,})")
+            raise LimitError(f"data {name!r} has {len(data.y):,} samples, more than this server allows ({self.samples:,}, "
+                             f"its {LIMIT_OPTIONS['samples']})")
+
+
+LIMIT_OPTIONS = {name: f"--max-train-{name.removeprefix('n_').replace('_', '-')}" for name in
+                 ("seconds", "n_hidden", "epochs", "samples", "batch_size")}  # digitnet serve's option setting each limit
 
 
 class LimitError(ConfigError):
