@@ -153,7 +153,8 @@ class Job:
 
     def summary(self) -> dict:
         return {"run": self.id, "state": self.state, "data": self.data, "recipe": self.config.recipe,
-                "recipe_chosen_by": AUTO_RECIPE if self.auto else "request", "config": self.config.to_dict(), "epoch": self.epoch, "epochs": self.config.epochs,
+                "recipe_chosen_by": AUTO_RECIPE if self.auto else "request", "config": self.config.to_dict(),
+                "epoch": self.epoch, "epochs": self.config.epochs,
                 "started_by": self.started_by, "started_at": self.started_at,
                 "stop_reason": self.result.stop_reason if self.result else None,
                 "model": self.result.model_id if self.result else None}
