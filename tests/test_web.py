@@ -802,6 +802,12 @@ def test_a_batch_of_1000_28x28_grids_fits_the_body_limit(client):
 
     longest = json.dumps({"pixels": [[[-1.2345678901234567e-05] * 28] * 28] * MAX_BATCH})
     assert len(longest) <= MAX_BATCH * 28 * 28 * BYTES_PER_VALUE <= BODY_LIMITS["/api/predict-batch"]
+    # over it: a 413 that states the limit and what to do
+    r = client.post("/api/predict-batch", content=b" " * (BODY_LIMITS["/api/predict-batch"] + 1),
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["detail"] == (
+        f"request body too large: the limit is {BODY_LIMITS['/api/predict-batch']:,} bytes; send at most 1,000 grids, "
+        "the rest in further requests")
 
 
 def test_pages_answer_head(client):

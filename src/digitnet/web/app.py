@@ -42,6 +42,9 @@ BYTES_PER_VALUE = 26  # a value as JSON may take: "-1.2345678901234568e-05, " is
 # fewer), and each row's brackets add a little
 # paths allowed more than MAX_BODY: pictures, and MAX_BATCH grids of the largest input (20.4 MB at most)
 BODY_LIMITS = {"/api/predict-image": MAX_UPLOAD, "/api/predict-batch": MAX_BATCH * LARGEST_GRID * BYTES_PER_VALUE}
+# what a client over a path's limit can do instead (the 413 says it after the limit)
+BODY_ADVICE = {"/api/predict-image": "send a smaller picture (the page shrinks a photo before sending it)",
+               "/api/predict-batch": f"send at most {MAX_BATCH:,} grids, the rest in further requests"}
 MAX_DRAIN = 64 << 20  # an oversized body is read and dropped up to this many bytes, so that its sender reads the 413
 MAX_CANVAS = 1024  # strokes on a larger canvas are drawn scaled down to this size (the ink is normalised anyway)
 UNITS_SHOWN = 8  # strongest hidden units sent with explain=true
@@ -121,7 +124,7 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
     # no /redoc, whose page fetches its logo from its makers' site
     app = FastAPIOffline(title="digitnet", description="Handwritten digits: draw one, see what the network sees and why.",
                          version=__version__, redoc_url=None, swagger_ui_parameters={"validatorUrl": None})
-    app.add_middleware(BodyLimit, limit=MAX_BODY, limits=BODY_LIMITS)
+    app.add_middleware(BodyLimit, limit=MAX_BODY, limits=BODY_LIMITS, advice=BODY_ADVICE)
     app.add_middleware(HostCheck, hosts=list(hosts), local_addresses=local_addresses)  # checked first
 
     def pick(name: str | None) -> Served:
@@ -305,8 +308,10 @@ class BodyLimit:
     otherwise find the connection reset under its upload and never see the answer. A client that waits for
     "100 Continue" has sent nothing yet: it gets the 413 at once."""
 
-    def __init__(self, app, limit: int = MAX_BODY, limits: dict[str, int] | None = None, drain: int = MAX_DRAIN) -> None:
+    def __init__(self, app, limit: int = MAX_BODY, limits: dict[str, int] | None = None, drain: int = MAX_DRAIN,
+                 advice: dict[str, str] | None = None) -> None:
         self.app, self.limit, self.limits, self.drain = app, limit, dict(limits or {}), drain
+        self.advice = dict(advice or {})  # path -> what to do instead, said in its 413
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -348,6 +353,8 @@ class BodyLimit:
                 return
             read += len(message.get("body", b""))
             whole = not message.get("more_body")
-        response = JSONResponse({"detail": f"request body too large: the limit is {limit:,} bytes"}, status_code=413,
+        advice = self.advice.get(scope["path"], "send fewer values")
+        response = JSONResponse({"detail": f"request body too large: the limit is {limit:,} bytes; {advice}"},
+                                status_code=413,
                                 headers=None if whole else {"connection": "close"})
         await response(scope, None, send)
