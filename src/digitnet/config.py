@@ -73,7 +73,7 @@ class Config:
     tol: float | None = None  # stop once the epoch's summed loss / size of the whole data set is below tol (the post: 0.01)
     patience: int | None = None  # early stopping: epochs without a better validation loss before stopping (1..MAX_EPOCHS); None: off
     val_fraction: float = 0.0  # share of the training split held out to keep the best epoch and stop early (patience); 0: train on all of it
-    calibration_fraction: float = 0.0  # share of the training split held out to fit the softmax temperature (calibration.py); 0: none, T = 1. Large data sets: the split needs dozens of mistakes
+    calibration_fraction: float = 0.0  # share of the training split held out to fit the softmax temperature (calibration.py), whole writers where the data know them; 0: none, T = 1. Large data sets: the split needs dozens of mistakes
     calibration_folds: int = 0  # instead: the temperature fitted on every training row's logits from networks trained on the other folds (k more fits; small data sets); 0: none
 
     # --- the experiment: where it started, the data's split and scaling, the seed
