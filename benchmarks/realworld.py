@@ -8,7 +8,8 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
 - Held-out writers: cross-validation over the 30 writers of the UCI pen file (scikit-learn's GroupKFold:
   never a digit of a training writer in the test fold). Each fold's drawing model learns from MNIST's
   60,000 training digits, the training writers' strokes and the embedded digits' training split, as
-  `make models` does; its held-out writers' strokes are drawn on the 280x280 pad at random sizes
+  `make models` does and with the shipped model's settings (read from its file: run `make models` first);
+  its held-out writers' strokes are drawn on the 280x280 pad at random sizes
   (70-260 px tall) and places and go through the page's own code path (ink_from_strokes -> to_input).
   "right": the answer is the digit; "likeliest": the most probable class is; "no digit": nothing answered.
 - "Before": today's default 8x8 model and an MNIST-recipe model (MNIST only) with the preprocessing and the
@@ -16,6 +17,8 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
   with this checkout's preprocessing and answer rule.
 - Synthetic photos and scans from MNIST's test digits (grey and off-white paper, blue and black ink, a
   shadow gradient, JPEG at quality 60, thin and thick pens) through /api/predict-image's code path.
+- Calibration: the expected calibration error (10 bins) of the drawing models' cross-validated probabilities
+  on the held-out writers and of fold 1's model on MNIST's test digits, with the fitted temperature and at 1.
 - The preprocessing steps, each switched off in turn, and the hidden width chosen by the same folds.
 
 The MNIST-only model never saw a pen writer, so ALL 30 writers are held out for it; the drawing models
@@ -25,6 +28,7 @@ are scored on the writers of their fold's test side only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import io
 import os
@@ -46,6 +50,7 @@ from digitnet.data.idx import load_mnist
 from digitnet.data.images import IMAGE_INPUTS
 from digitnet.data.mix import convert, join
 from digitnet.data.unipen import read_unipen, render
+from digitnet.metrics import calibration
 from digitnet.pipeline import fit_model
 
 HERE = Path(__file__).resolve().parent
@@ -180,13 +185,30 @@ def drawing_data(mnist, pen, digits28):
     return join([("mnist", mnist), ("unipen", pen), ("digits", digits28)])
 
 
+def drawing_config(n_hidden: int, seed: int = 0) -> digitnet.Config:
+    """The shipped drawing model's settings (its file's, as `make models` trained it: the recipe, augmentation,
+    calibration split), with ``n_hidden`` hidden units and ``seed``."""
+    from digitnet.models import load_drawing
+
+    return dataclasses.replace(load_drawing().config, n_hidden=n_hidden, seed=seed)
+
+
 def fold_model(data, train_writers_rows, n_hidden: int, seed: int = 0):
-    """A drawing model fitted on MNIST's training rows, the fold's training writers, the digits' training split."""
+    """A drawing model fitted on MNIST's training rows, the fold's training writers, the digits' training split,
+    with the shipped model's settings (its calibration rows, when it has some, held out of these by writer)."""
     mnist_train = np.setdiff1d(np.arange(data.parts[0]), data.test_rows)
     start = data.parts[0] + data.parts[1]
     digits_train, _ = digitnet.data.split(data.y[start:], 0.25, seed, stratify=True)
     rows = np.concatenate([mnist_train, data.parts[0] + train_writers_rows, start + digits_train])
-    return fit_model(data, digitnet.Config.from_recipe("mnist", n_hidden=n_hidden, seed=seed), rows)
+    return fit_model(data, drawing_config(n_hidden, seed), rows)
+
+
+def ece(model, X: np.ndarray, y: np.ndarray, temperature: float | None = None) -> float:
+    """Expected calibration error (10 bins, metrics.calibration) of ``model`` on inputs X (n, d), labels y (n,),
+    with its own temperature, or ``temperature`` instead."""
+    if temperature is not None:
+        model = dataclasses.replace(model, temperature=temperature)
+    return calibration(model.predict_proba(X), y)[3]
 
 
 def one_standard_error(widths: list[int], right: dict[int, float], n: int) -> int:
@@ -272,12 +294,16 @@ def main() -> None:
     from sklearn.model_selection import GroupKFold
 
     P_cv = {w: np.zeros((len(y_pen), 10)) for w in widths}
+    P_raw = {w: np.zeros((len(y_pen), 10)) for w in widths}  # the same at temperature 1: calibration's effect
+    temperatures = {w: [] for w in widths}
     fold_models = {}
     for k, (train_rows, test_rows) in enumerate(GroupKFold(folds).split(pen_train, y_pen, writers)):
         for w in widths:
             log(f"fold {k + 1}/{folds}, {w} hidden")
             model = fold_model(data, train_rows, w)
             P_cv[w][test_rows] = model.predict_proba(X_pen[test_rows])
+            P_raw[w][test_rows] = dataclasses.replace(model, temperature=1.0).predict_proba(X_pen[test_rows])
+            temperatures[w].append(model.temperature)
             fold_models.setdefault(w, model)
     cv = {w: {rule: score(P_cv[w], kept_pen, y_pen, rule) for rule in ("likeliest", "blog")} for w in widths}
     by_writer = {w: [np.mean((P_cv[w].argmax(axis=1) == y_pen)[writers == v]) for v in np.unique(writers)] for w in widths}
@@ -295,6 +321,20 @@ def main() -> None:
     worst = min(by_writer[chosen])
     lines += ["", f"Drawing model, per writer: accuracy (likeliest) from {pct(worst)} to {pct(max(by_writer[chosen]))}; "
               f"\"unsure\" (a second digit shown) for {pct(cv[chosen]['likeliest']['unsure'])} of digits.", ""]
+
+    config = drawing_config(chosen)
+    ece_cv = [calibration(P[chosen][kept_pen], y_pen[kept_pen])[3] for P in (P_cv, P_raw)]
+    ece_mnist = [ece(fold_models[chosen], X_test28, y_test28, t) for t in (None, 1.0)]
+    lines += ["## Calibration of the drawing model", "",
+              f"Expected calibration error (ECE: 10 equal confidence bins, Guo et al. 2017) of the drawing models' "
+              f"probabilities, with the temperature each fold fitted on its calibration split "
+              f"(calibration_fraction {config.calibration_fraction}: whole writers of the fold's training side, a "
+              f"share of the other rows) and at temperature 1. Temperatures over the folds: "
+              f"{', '.join(f'{t:.3f}' for t in temperatures[chosen])}.", "",
+              "| | ECE, temperature fitted | ECE at temperature 1 |", "|---|---|---|",
+              f"| held-out writers (cross-validated, digits the preprocessing kept) | {pct(ece_cv[0])} | {pct(ece_cv[1])} |",
+              f"| MNIST test (fold 1's model) | {pct(ece_mnist[0])} | {pct(ece_mnist[1])} |", ""]
+    log("ece", ece_cv, ece_mnist)
 
     lines += ["## The answer rule on held-out writers", "",
               "The drawing models' cross-validated probabilities under each rule.", "", *HEAD]

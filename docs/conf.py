@@ -14,6 +14,7 @@ DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
 
 import digitnet  # noqa: E402
+from digitnet_docs import drawing_model_figures  # noqa: E402
 
 project = "digitnet"
 author = "the digitnet developers"
@@ -33,8 +34,10 @@ source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints", "**/README.md"]
 
 # MyST: $...$ and $$...$$ math (docs/backprop.md), GitHub-style heading anchors (#1-notation)
-myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
 myst_heading_anchors = 3
+# {{ drawing_pen_accuracy }} & co.: read from the shipped drawing model's own file (docs/guide/real-handwriting.md)
+myst_substitutions = drawing_model_figures()
 
 # notebooks: run on every build, top to bottom; a failing cell fails the build
 nb_execution_mode = "force"

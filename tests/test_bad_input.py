@@ -262,17 +262,19 @@ MAKERS = {
     "webp_named_png": lambda d, m: _write(d / "seven.png", _picture("WEBP")),
     "bmp": lambda d, m: _write(d / "seven.bmp", _picture("BMP")),
     "eps": lambda d, m: _write(d / "seven.eps", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n"),
+    # a stream without newlines: one "line" longer than any row of values
+    "csv_long_line": lambda d, m: _write(d / "long.csv", b"0" * (3 << 20)),
 }
 
 PIXELS = ",".join(["0"] * 64)
 P = "--pixels"
 CLI_CASES = [
     # train: options
-    ("hidden 0", ["train", "--hidden", "0"], 2, "n_hidden (--hidden) must be at least 1; got 0"),
+    ("hidden 0", ["train", "--hidden", "0"], 2, "n_hidden (--hidden) must be 1..1,000,000,000; got 0"),
     ("hidden 1e9", ["train", "--hidden", "1e9"], 2, "Invalid value for '--hidden'"),
     ("hidden word", ["train", "--hidden", "many"], 2, "Invalid value for '--hidden'"),
     ("hidden huge", ["train", "--hidden", "1000000000"], 2, "GiB for weights and training buffers; this machine has"),
-    ("epochs 0", ["train", "--epochs", "0"], 2, "epochs must be at least 1"),
+    ("epochs 0", ["train", "--epochs", "0"], 2, "epochs must be 1..1,000,000; got 0"),
     ("epochs 1e3", ["train", "--epochs", "1e3"], 2, "Invalid value for '--epochs'"),
     ("dropout 1", ["train", "--dropout", "1"], 2, "dropout must be in [0, 1)"),
     ("dropout 0.999", ["train", "--dropout", "0.999"], 2, "masks drop neurons in steps of 1/256"),
@@ -285,7 +287,17 @@ CLI_CASES = [
     ("seed negative", ["train", "--seed", "-1"], 2, "seed must be in 0..4294967295"),
     ("seed 2**32", ["train", "--seed", "4294967296"], 2, "seed must be in 0..4294967295"),
     ("recipe nope", ["train", "--recipe", "nope"], 2, "Invalid value for '--recipe'"),
-    ("batch 0", ["train", "--batch-size", "0"], 2, "batch_size (--batch-size) must be at least 1"),
+    ("batch 0", ["train", "--batch-size", "0"], 2, "batch_size (--batch-size) must be 1..1,000,000,000"),
+    # integers past what the compiled code takes (int64), or past any meaning: refused by Config, naming the field
+    ("batch 2**64", ["train", "--batch-size", "18446744073709551616"], 2,
+     "batch_size (--batch-size) must be 1..1,000,000,000 (a batch larger than the training split is all of it); "
+     "got 18446744073709551616"),
+    ("batch 2**63", ["train", "--batch-size", "9223372036854775808"], 2, "batch_size (--batch-size) must be 1..1,000,000,000"),
+    ("epochs 10**7", ["train", "--epochs", "10000000"], 2, "epochs must be 1..1,000,000; got 10000000"),
+    ("hidden 10**11", ["train", "--hidden", "99999999999"], 2, "n_hidden (--hidden) must be 1..1,000,000,000; got 99999999999"),
+    ("patience 2**70", ["train", "--set", "val_fraction=0.1", "--set", f"patience={2**70}"], 2,
+     "patience must be 1..1,000,000 or None"),
+    ("augment 2**64", ["train", "--augment", "18446744073709551616"], 2, "augment must be 0..4 pixels"),
     ("unknown option", ["train", "--hiden", "3"], 2, "No such option"),
     ("unknown command", ["trian"], 2, "No such command 'trian'"),
     # train: where the model goes
@@ -370,6 +382,19 @@ CLI_CASES = [
     ("report bad model", ["report", "{truncated}", "--out", "r.html"], 2, "not a readable model file"),
     ("runs 0", ["reproduce-blog", "--runs", "0"], 2, "--runs must be at least 1"),
     ("jobs 0", ["reproduce-blog", "--jobs", "0"], 2, "--jobs must be a positive number"),
+    ("jobs -5", ["reproduce-blog", "--jobs", "-5"], 2, "--jobs must be a positive number of processes or -1 for one "
+     "per core; got -5"),
+    ("report pdf", ["report", "{model}", "--out", "rep.pdf"], 2,
+     "--out rep.pdf: a report is one HTML file; name it .html or .htm"),
+    ("report no suffix", ["report", "{model}", "--out", "report"], 2, "a report is one HTML file; name it .html or .htm"),
+    # devices and streams without newlines as data: refused at once, in bounded memory
+    ("evaluate /dev/zero", ["evaluate", "{model}", "--data", "/dev/zero"], 2,
+     "/dev/zero: is a character device, not a CSV file or a pipe"),
+    ("predict --csv /dev/zero", ["predict", "{model}", "--csv", "/dev/zero"], 2, "/dev/zero: is a character device"),
+    ("train /dev/urandom", ["train", "--data", "/dev/urandom"], 2, "/dev/urandom: is a character device"),
+    ("data one endless line", ["evaluate", "{model}", "--data", "{csv_long_line}"], 2,
+     "long.csv, line 1: longer than 1,048,576 bytes, which no row of 64 pixels 0..16 and a label needs; "
+     "is it a CSV file?"),
     ("dropout maybe", ["reproduce-blog", "--dropout", "maybe"], 2, "Invalid value for '--dropout'"),
     # outputs that are inputs: the same path, a symbolic link, a hard link; or two outputs of one command
     ("out is the data", ["train", "--data", "{csv_40_rows}", "--out", "{csv_40_rows}"], 2, "small.csv is the same file as --data"),
@@ -409,8 +434,18 @@ CLI_CASES = [
      "halving search: its first round fits on 2 x 2 folds x 10 classes = 40 samples, and the data have 20"),
     ("sweep hidden 1e9", ["sweep", "--grid", "hidden=1000000000", "--quiet"], 2,
      "grid candidate n_hidden=1000000000: n_hidden=1000000000, batch_size=64 on 1797 samples"),
-    ("sweep lr 1e300", ["sweep", "--grid", "lr=1e300", "--cv", "2", "--data", "{csv_40_rows}", "--quiet"], 2,
+    # a sweep whose every fit diverged exits as a diverged train does: 1
+    ("sweep lr 1e300", ["sweep", "--grid", "lr=1e300", "--cv", "2", "--data", "{csv_40_rows}", "--quiet"], 1,
      "every fit failed: training diverged at epoch"),
+    ("sweep n-jobs -5", ["sweep", "--grid", "hidden=5", "--n-jobs", "-5", "--quiet"], 2,
+     "--n-jobs must be a positive number of processes or -1 for one per core; got -5"),
+    # checked against the data before anything is printed (no --quiet: the harness wants one line on stderr)
+    ("sweep cv 100000, nothing printed first", ["sweep", "--grid", "hidden=5", "--cv", "100000"], 2,
+     "cv 100000: class 8 has only 174 samples"),
+    ("sweep hidden 10**11, nothing printed first", ["sweep", "--grid", "hidden=99999999999"], 2,
+     "grid hidden=99999999999: n_hidden must be 1..1,000,000,000"),
+    ("sweep hidden 1e9, nothing printed first", ["sweep", "--grid", "hidden=1000000000"], 2,
+     "GiB for weights and training buffers; this machine has"),
     ("sweep scheduler foo://", ["sweep", "--grid", "hidden=5", "--dask-scheduler", "foo://bar", "--quiet"], 2,
      "dask scheduler 'foo://bar': unknown scheme 'foo'"),
     ("sweep scheduler no port", ["sweep", "--grid", "hidden=5", "--dask-scheduler", "127.0.0.1:notaport", "--quiet"], 2,
@@ -541,6 +576,13 @@ LIBRARY_CASES = [
     ("bias int", lambda m: digitnet.Config(bias=1), ConfigError, "bias must be a bool"),
     ("tol string", lambda m: digitnet.Config(tol="small"), ConfigError, "tol must be a float or None"),
     ("seed 2**32", lambda m: digitnet.Config(seed=2**32), ConfigError, "seed must be in 0..4294967295"),
+    ("batch_size 2**63", lambda m: digitnet.Config(batch_size=2**63), ConfigError, "batch_size must be 1..1,000,000,000"),
+    ("epochs 2**64", lambda m: digitnet.Config(epochs=2**64), ConfigError, "epochs must be 1..1,000,000"),
+    ("n_hidden numpy uint64", lambda m: digitnet.Config(n_hidden=np.uint64(2**63)), ConfigError,
+     "n_hidden must be 1..1,000,000,000"),
+    ("calibration_folds 2**64", lambda m: digitnet.Config(calibration_folds=2**64), ConfigError, "calibration_folds must be 0 or 2..20"),
+    ("estimator batch 2**63", lambda m: digitnet.DigitNetClassifier(batch_size=2**63).fit(np.eye(4), [0, 1, 0, 1]),
+     ConfigError, "batch_size must be 1..1,000,000,000"),
     ("dropout 0.999", lambda m: digitnet.Config(dropout=0.999), ConfigError, "steps of 1/256"),
     ("unknown setting", lambda m: digitnet.Config.from_recipe("modern", hidden=3), ConfigError, "unknown setting(s): hidden"),
     ("float labels", lambda m: digitnet.Dataset(np.zeros((2, 64)), np.array([0.5, 1.0])), DataError, "labels must be integers >= 0"),
@@ -609,7 +651,7 @@ def test_float_labels_that_are_integers_become_integers(digits):
 
 
 def test_huge_batch_size_trains_in_batches_of_the_data(digits, tmp_path):
-    config = digitnet.Config.from_recipe("modern", batch_size=10**12, epochs=2, patience=None, val_fraction=0.0)
+    config = digitnet.Config.from_recipe("modern", batch_size=10**9, epochs=2, patience=None, val_fraction=0.0)
     model = digitnet.train(digits, config)
     assert model.history.epochs == 2 and model.is_finite()
 
@@ -830,3 +872,190 @@ def test_interrupted_in_the_first_epoch_writes_nothing(tmp_path, model_file, mon
     assert r.exit_code == 130
     assert r.stderr.strip() == f"interrupted before the first epoch ended: nothing was learnt, nothing written; {out} is unchanged"
     assert snapshot(tmp_path) == before
+
+
+# ---- found by a newcomer, after issues 19, 21 and 22 ------------------------------------------------------------
+
+
+def _markup_model(tmp_path, digits):
+    """An estimator's model file whose class labels are Rich markup: untrusted text, to be printed literally."""
+    labels = np.array(["[/]", "[bold red]one[/bold red]"])[digits.y[:300] % 2]
+    estimator = digitnet.DigitNetClassifier(epochs=2).fit(digits.X[:300], labels)
+    return digitnet.save(estimator, tmp_path / "[red]markup.safetensors")
+
+
+def test_untrusted_text_is_printed_literally(tmp_path, digits):
+    model = _markup_model(tmp_path, digits)
+    r = CliRunner().invoke(app, ["predict", str(model), "--pixels", ",".join(map(str, map(int, digits.X[0])))])
+    assert r.exit_code == 0, r.stderr
+    header = next(line for line in r.stdout.splitlines() if "row" in line and "digit" in line)
+    assert "[/]" in header and "[bold red]one[/bold red]" in header  # the table's columns: the labels as written
+    # a file name with markup, in every line that names it (the model's own data, scored again)
+    data = _write(tmp_path / "[bold]d.csv", "\n".join(_line([*map(int, x), c]) for x, c in zip(digits.X[:50], digits.y[:50])))
+    trained = tmp_path / "[i]m.safetensors"
+    r = CliRunner().invoke(app, ["train", "--data", str(data), "--epochs", "1", "--quiet", "--out", str(trained)])
+    assert r.exit_code == 0, r.stderr
+    assert f"Model written to {trained}" in r.stdout
+    r = CliRunner().invoke(app, ["evaluate", str(trained)])
+    assert r.exit_code == 0 and f"held-out test split of {data}" in r.stdout, r.stderr
+    r = CliRunner().invoke(app, ["evaluate", str(trained), "--data", str(data)])
+    assert r.exit_code == 0 and f"({data})" in r.stdout, r.stderr
+
+
+def test_the_consoles_print_every_string_literally():
+    from digitnet import cli
+
+    for console in (cli.out, cli.err):
+        with console.capture() as captured:
+            console.print("[/] [bold]x[/bold]")  # no markup=False here: the console's own setting
+        assert captured.get() == "[/] [bold]x[/bold]\n"
+
+
+def test_help_texts_are_printed_as_written():
+    """Every help text of every command and option appears in --help, brackets and all (digitnet[web])."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+
+    def squeeze(text):
+        return "".join(text.split())
+
+    top = CliRunner().invoke(app, ["--help"])
+    assert "28x28" in top.stdout and "8x8" in top.stdout
+    for name, command in group.commands.items():
+        r = CliRunner().invoke(app, [name, "--help"])
+        assert r.exit_code == 0
+        shown = squeeze(r.stdout)
+        assert squeeze(command.help.split("\n\n")[0]) in shown, name
+        for param in command.params:
+            if getattr(param, "help", None):
+                assert squeeze(param.help) in shown, (name, param.name)
+    serve = CliRunner().invoke(app, ["serve", "--help"]).stdout
+    assert "digitnet[web]" in serve
+    assert "digitnet[onnx]" in CliRunner().invoke(app, ["export", "--help"]).stdout
+
+
+def test_out_of_memory_advice_fits_the_command(tmp_path, model_file, monkeypatch):
+    from digitnet import cli
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "held_out", no_memory)
+    r = CliRunner().invoke(app, ["evaluate", str(model_file)])
+    assert r.exit_code == 2 and "--hidden" not in r.stderr and "--batch-size" not in r.stderr
+    assert r.stderr == "error: out of memory: the data are too large for this machine's memory; score the model on less data (--data)\n"
+    monkeypatch.setattr(cli, "train_model", no_memory)
+    r = CliRunner().invoke(app, ["train", "--quiet", "--out", str(tmp_path / "m.safetensors")])
+    assert r.exit_code == 2 and "use smaller sizes (--hidden, --batch-size) or less data" in r.stderr
+
+
+def test_an_endless_line_from_a_pipe_is_refused_in_bounded_memory(tmp_path):
+    """A FIFO that sends 64 MiB without a newline: refused once the first line passes the limit, the reader's
+    memory a few megabytes (the writer sees the pipe closed)."""
+    import threading
+    import tracemalloc
+
+    fifo = tmp_path / "endless"
+    os.mkfifo(fifo)
+
+    def write():
+        with contextlib.suppress(BrokenPipeError), fifo.open("wb") as f:
+            for _ in range(64):
+                f.write(b"1" * (1 << 20))
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    tracemalloc.start()
+    try:
+        with hang_guard(), pytest.raises(DataError, match=r"endless, line 1: longer than 1,048,576 bytes"):
+            digitnet.load_csv(fifo)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        writer.join(timeout=30)
+    assert peak < 16 << 20
+
+
+def test_a_pipe_is_read_once_by_the_command(tmp_path, model_file, digits):
+    """`--data /dev/stdin`: a pipe, not a device; read once, its rows scored."""
+    text = "\n".join(_line([*map(int, x), c]) for x, c in zip(digits.X[:120], digits.y[:120])) + "\n"
+    r = subprocess.run([DIGITNET, "evaluate", str(model_file), "--data", "/dev/stdin", "--json"], input=text,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["n"] == 120
+
+
+def test_pixels_messages_use_the_right_article(tmp_path):
+    from digitnet.errors import article
+
+    assert [article(w) for w in ("8x8", "28x28", "11x11", "18x18", "80x80", "100x100", "int", "float", "bool")] == \
+        ["an", "a", "an", "an", "an", "a", "an", "a", "a"]
+    from webserver import model_28x28
+
+    path = digitnet.save(model_28x28(), tmp_path / "m28.safetensors")
+    r = CliRunner().invoke(app, ["predict", str(path), "--pixels", "1,2,3"])
+    assert r.exit_code == 2 and "expected 784 values (a 28x28 image, row by row), got 3" in r.stderr
+
+
+def _picture_model(tmp_path):
+    root = _pictures(tmp_path, "0", "1", each=8)
+    model = tmp_path / "pics.safetensors"
+    r = CliRunner().invoke(app, ["train", "--data", f"images8:{root}", "--epochs", "1", "--quiet", "--out", str(model)])
+    assert r.exit_code == 0, r.stderr
+    assert CliRunner().invoke(app, ["evaluate", str(model)]).exit_code == 0
+    return root, model
+
+
+@pytest.mark.parametrize("added", ["0/00.png", "1/99.png"])
+def test_a_picture_added_to_a_models_folder_is_a_changed_folder(tmp_path, added):
+    root, model = _picture_model(tmp_path)
+    _png(root / added, 3)  # before every recorded picture, or after them all
+    r = CliRunner().invoke(app, ["evaluate", str(model)])
+    assert r.exit_code == 2
+    assert r.stderr == (f"error: cannot find the model's test split again: {root}: its pictures are not the ones "
+                        "recorded (their names, sizes or contents differ): it has changed since; pass --data FILE\n")
+
+
+def _fill(disk: Path, leave: int) -> None:
+    with (disk / "filler").open("wb") as f:
+        with contextlib.suppress(OSError):
+            f.write(b"\0" * max(0, 192 * 1024 - leave))
+
+
+def test_sweep_on_a_full_disk_writes_all_its_outputs_or_none(full_disk, tmp_path):
+    data = MAKERS["csv_40_rows"](tmp_path, None)
+    _fill(full_disk, 8_000)  # room for the CSV (a few hundred bytes), not for the figure
+    before = snapshot(full_disk)
+    out, best = full_disk / "s.csv", full_disk / "best.safetensors"
+    r = CliRunner().invoke(app, ["sweep", "--grid", "hidden=5,6", "--cv", "2", "--data", str(data), "--quiet",
+                                 "--out", str(out), "--save-best", str(best)])
+    assert r.exit_code == 2, r.stderr
+    (line,) = r.stderr.splitlines()
+    assert "no space left on the device" in line
+    assert line.endswith(f"nothing was written (not {out}, {out.with_suffix('.png')} nor {best})"), line
+    assert snapshot(full_disk) == before and r.stdout == ""
+
+
+def test_sweep_writes_its_outputs_together_or_says_which(tmp_path, monkeypatch):
+    """A rename that fails after others succeeded (no disk fills during a rename; simulated): the message
+    names what was written and what was not."""
+    from digitnet import files
+
+    data = MAKERS["csv_40_rows"](tmp_path, None)
+    real = os.replace
+    done = []
+
+    def replace(src, dst, *args, **kwargs):
+        if str(dst).endswith(".png"):
+            raise OSError(errno.EIO, "Input/output error")
+        done.append(dst)
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(files.os, "replace", replace)
+    out = tmp_path / "s.csv"
+    r = CliRunner().invoke(app, ["sweep", "--grid", "hidden=5", "--cv", "2", "--data", str(data), "--quiet", "--out", str(out)])
+    assert r.exit_code == 2
+    assert f"cannot write {out.with_suffix('.png')}: Input/output error; written: {out}; not written: " \
+           f"{out.with_suffix('.png')}" in r.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left

@@ -158,13 +158,13 @@ BAD_CSVS = {
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--hidden", "0"], "n_hidden (--hidden) must be at least 1; got 0"),
+        (["--hidden", "0"], "n_hidden (--hidden) must be 1..1,000,000,000; got 0"),
         (["--dropout", "1"], "dropout must be in [0, 1); got 1.0"),
         (["--dropout", "-0.5"], "dropout must be in [0, 1); got -0.5"),
         (["--lr", "0"], "lr must be a positive number; got 0.0"),
         (["--lr", "-1"], "lr must be a positive number; got -1.0"),
-        (["--epochs", "0"], "epochs must be at least 1; got 0"),
-        (["--batch-size", "0"], "batch_size (--batch-size) must be at least 1; got 0"),
+        (["--epochs", "0"], "epochs must be 1..1,000,000; got 0"),
+        (["--batch-size", "0"], "batch_size (--batch-size) must be 1..1,000,000,000 (a batch larger than the training split is all of it); got 0"),
         (["--data", "{tmp}/missing.csv"], "missing.csv: no such file"),
         (["--data", "{tmp}/columns.csv"], "line 1: expected 65 columns"),
         (["--data", "{tmp}/text.csv"], "column 64: 'seven' is not a number"),

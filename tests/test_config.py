@@ -29,13 +29,13 @@ def test_overrides_apply_and_none_is_a_value():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"n_hidden": 0}, "n_hidden must be at least 1; got 0"),
+        ({"n_hidden": 0}, "n_hidden must be 1..1,000,000,000; got 0"),
         ({"dropout": 1.0}, "dropout must be in [0, 1); got 1.0"),
         ({"dropout": -0.1}, "dropout must be in [0, 1); got -0.1"),
         ({"lr": 0.0}, "lr must be a positive number; got 0.0"),
         ({"lr": float("nan")}, "lr must be a positive number; got nan"),
-        ({"epochs": 0}, "epochs must be at least 1; got 0"),
-        ({"batch_size": 0}, "batch_size must be at least 1; got 0"),
+        ({"epochs": 0}, "epochs must be 1..1,000,000; got 0"),
+        ({"batch_size": 0}, "batch_size must be 1..1,000,000,000 (a batch larger than the training split is all of it); got 0"),
         ({"init": "zeros"}, "init must be one of uniform, glorot; got 'zeros'"),
         ({"bogus": 1}, "unknown setting(s): bogus"),
     ],

@@ -130,18 +130,18 @@ def test_settings_come_from_the_recipe_and_the_page():
     assert (config.recipe, config.seed, config.lr, config.batch_size) == ("blog", 3, 0.1, 1)
     with pytest.raises(ConfigError, match="^l2: not a setting"):
         config_from({"recipe": "modern", "l2": 0.1})
-    with pytest.raises(ConfigError, match="^n_hidden must be at least 1"):
+    with pytest.raises(ConfigError, match="^n_hidden must be 1..1,000,000,000; got 0"):
         config_from({"n_hidden": 0})
 
 
 def test_limits(digits):
     limits = Limits(seconds=10, n_hidden=100, epochs=50, samples=1000)
     limits.check(config_from({"n_hidden": 100, "epochs": 50}))
-    with pytest.raises(LimitError, match="^n_hidden 101 is more than this server allows [(]100[)]"):
+    with pytest.raises(LimitError, match="^n_hidden 101 is more than this server allows [(]100, its --max-train-hidden[)]"):
         limits.check(config_from({"n_hidden": 101}))
     with pytest.raises(LimitError, match="^epochs 51 is more"):
         limits.check(config_from({"n_hidden": 10, "epochs": 51}))
-    with pytest.raises(LimitError, match="'digits' has 1,797 samples, more than this server allows [(]1,000[)]"):
+    with pytest.raises(LimitError, match="'digits' has 1,797 samples, more than this server allows [(]1,000, its --max-train-samples[)]"):
         Runner({"digits": digits}, limits)
     with pytest.raises(ConfigError, match="limit on seconds must be positive"):
         Limits(seconds=0)

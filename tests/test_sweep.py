@@ -23,7 +23,7 @@ def test_grid_names_are_options_or_fields_and_values_are_checked():
         ("hidden=", "expected NAME=V1,V2"),
         ("colour=red", "unknown setting 'colour'"),
         ("hidden=100 hidden=200", "hidden is given twice"),
-        ("hidden=0", "grid hidden=0: n_hidden must be at least 1; got 0"),
+        ("hidden=0", "grid hidden=0: n_hidden must be 1..1,000,000,000; got 0"),
         ("dropout=0.3,1.5", "grid dropout=1.5: dropout must be in [0, 1); got 1.5"),
         ("lr=fast", "lr must be a number; got 'fast'"),
         ("", "the grid is empty"),

@@ -96,6 +96,10 @@ def test_the_options_come_from_the_recipes(client):
     options = client.get("/api/train").json()
     assert options["enabled"] and [d["name"] for d in options["data"]] == ["digits"]
     assert options["data"][0]["n_samples"] == 1797 and options["limits"]["n_hidden"] == 500
+    assert options["data"][0]["recipe"] == "modern"  # what auto (the default) chooses for them
+    bounds = {s["name"]: (s["min"], s["max"]) for s in options["settings"]}
+    assert options["limits"]["batch_size"] == 10_000 and bounds["batch_size"] == (1, 10_000)
+    assert bounds["n_hidden"] == (1, 500) and bounds["epochs"] == (1, 400)
     for name, config in RECIPES.items():
         assert options["recipes"][name] == {field: getattr(config, field) for field in SETTINGS}
     assert [(s["name"], s["label"], s["explanation"]) for s in options["settings"]] == \
@@ -209,15 +213,23 @@ def test_a_lost_connection_resumes_without_gaps_or_duplicates(client):
 
 
 @pytest.mark.parametrize("settings, detail", [
-    ({"n_hidden": 0}, "n_hidden must be at least 1; got 0"),
+    ({"n_hidden": 0}, "n_hidden must be 1..1,000,000,000; got 0"),
     ({"n_hidden": "many"}, "n_hidden: Input should be a valid integer"),
     ({"dropout": 1.5}, "dropout must be in [0, 1); got 1.5"),
     ({"lr": -1}, "lr must be a positive number; got -1.0"),
-    ({"epochs": 401}, "epochs 401 is more than this server allows (400)"),
+    ({"epochs": 401}, "epochs 401 is more than this server allows (400, its --max-train-epochs)"),
     ({"recipe": "blog", "batch_size": 8}, "it needs loss 'mse', optimizer 'sgd' and batch_size 1"),
     ({"recipe": "fast"}, f"unknown recipe 'fast'; choose one of {', '.join(digitnet.RECIPES)}"),
     ({"data": "mnist"}, "unknown data 'mnist'; this server trains on digits"),
     ({"l2": 0.1}, "l2: Extra inputs are not permitted"),
+    # no bool for an int, no float for an int, and integers the compiled code takes
+    ({"n_hidden": True}, "n_hidden: Input should be a valid integer"),
+    ({"epochs": 3.0}, "epochs: Input should be a valid integer"),
+    ({"lr": True}, "lr: Input should be a valid number"),
+    ({"batch_size": 1e50}, "batch_size: Input should be a valid integer"),
+    ({"batch_size": 10**50}, "batch_size must be 1..1,000,000,000"),
+    ({"seed": 2**64}, "seed must be in 0..4294967295"),
+    ({"batch_size": 10_001}, "batch_size 10001 is more than this server allows (10000, its --max-train-batch-size)"),
 ])
 def test_bad_settings_get_422_naming_the_field(client, settings, detail):
     response = client.post("/api/train", json=settings)
@@ -263,3 +275,141 @@ def test_the_time_limit_stops_a_run_keeping_what_it_learnt(digits, tmp_path):
         assert job.result.model.history.stop_reason == "stopped"
     finally:
         r.close()
+
+
+# ---- found by a newcomer, after issues 19, 21 and 22 ------------------------------------------------------------
+
+
+def _wait_end(job, seconds=END):
+    deadline = time.monotonic() + seconds
+    while job.result is None:
+        assert time.monotonic() < deadline, "the run did not end"
+        time.sleep(0.05)
+    return job.result
+
+
+def test_a_run_stopped_before_its_first_epoch_ends_has_no_model(client):
+    run = start(client, recipe="modern", epochs=3, paused=True)
+    log = events(client, until=lambda e: e.kind == "paused" and e.data["run"] == run)
+    assert client.post(f"/api/train/runs/{run}/stop").status_code == 200
+    end = events(client, last_id=log[-1].id)[-1].data
+    assert end["stop_reason"] == "stopped" and end["epochs"] == 0 and end["model"] is None
+    assert end["why"] == "stopped before the first epoch ended: nothing was learnt, so there is no model"
+    download = client.get(f"/api/train/runs/{run}/model")
+    assert download.status_code == 404 and "nothing was learnt" in download.json()["detail"]
+    use = client.post(f"/api/train/runs/{run}/use")
+    assert use.status_code == 409 and "it has no model (stopped before the first epoch ended" in use.json()["detail"]
+
+
+def test_auto_is_the_default_recipe_chosen_from_the_data(client, tmp_path):
+    from digitnet.data import Dataset, Inputs
+    from digitnet.jobs import config_from
+
+    run = start(client, epochs=1, paused=True)  # no recipe: auto
+    summary = client.get("/api/train").json()["run"]
+    assert summary["run"] == run and summary["recipe"] == "modern" and summary["recipe_chosen_by"] == "auto"
+    client.post(f"/api/train/runs/{run}/stop")
+    events(client, until=lambda e: e.kind == "end" and e.data["run"] == run)
+    big = Dataset(np.zeros((10_000, 784), np.float32), np.arange(10_000) % 10, inputs=Inputs(784, (28, 28), (0.0, 255.0)))
+    assert config_from({}, big).recipe == "mnist" and config_from({"recipe": "auto"}, big).recipe == "mnist"
+    assert config_from({"recipe": "blog"}, big).recipe == "blog"
+    assert config_from({"recipe": "auto", "epochs": 2}, big).epochs == 2
+
+
+def test_the_runs_cache_is_pruned_and_checked_when_the_server_starts(digits, tmp_path):
+    import os
+
+    from digitnet.errors import OutputFileError
+
+    runs = tmp_path / "digitnet" / "runs"
+    runs.mkdir(parents=True)
+    for k in range(6):  # left by earlier servers, oldest first
+        (runs / f"modern-{k:08x}.safetensors").write_bytes(b"old")
+        os.utime(runs / f"modern-{k:08x}.safetensors", ns=(k * 10**9, k * 10**9))
+    (runs / ".modern-00000009.safetensors.999999999.tmp").write_bytes(b"a dead writer's")
+    outside = tmp_path / "precious.safetensors"
+    outside.write_bytes(b"a user's file")
+    (runs / "modern-0000000a.safetensors").symlink_to(outside)  # not the cache's: left alone, never followed
+    (runs / "notes.txt").write_bytes(b"not the cache's")
+    r = Runner({"digits": digits}, Limits(), RunCache(tmp_path, keep=3))
+    r.close()
+    assert sorted(p.name for p in runs.iterdir()) == [
+        "modern-00000003.safetensors", "modern-00000004.safetensors", "modern-00000005.safetensors",
+        "modern-0000000a.safetensors", "notes.txt"]
+    assert outside.read_bytes() == b"a user's file"
+
+    linked = tmp_path / "linked"
+    (linked / "digitnet").mkdir(parents=True)
+    (linked / "digitnet" / "runs").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(OutputFileError, match=r"linked/digitnet/runs: a symbolic link or not a directory"):
+        Runner({"digits": digits}, Limits(), RunCache(linked))
+
+
+def test_serve_checks_its_options_before_anything_else(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cases = [
+        (["--no-train", "--max-train-hidden", "0"], "--max-train-hidden must be positive; got 0"),
+        (["--max-train-seconds", "0"], "--max-train-seconds must be positive; got 0.0"),
+        (["--max-train-seconds", "nan"], "--max-train-seconds must be positive; got nan"),
+        (["--max-train-batch-size", "-1"], "--max-train-batch-size must be positive; got -1"),
+        (["--allow-host", ""], "--allow-host '': an empty host name answers nothing"),
+        (["--allow-host", "a*b"], "--allow-host 'a*b': '*' stands alone"),
+        # the embedded digits alone, over the limit: the advice that applies
+        (["--max-train-samples", "1000"], "--max-train-samples 1000 leaves the Train view no data: the embedded digits "
+                                          "have 1,797 samples; raise it to 1,797 or more, or serve with --no-train"),
+    ]
+    for args, message in cases:
+        r = CliRunner().invoke(cli_app, ["serve", *args])
+        assert r.exit_code == 2 and r.stderr.startswith(f"error: {message}") and r.stderr.count("\n") == 1, (args, r.stderr)
+    (tmp_path / "cache" / "digitnet").mkdir(parents=True)
+    (tmp_path / "cache" / "digitnet" / "runs").symlink_to(tmp_path, target_is_directory=True)
+    r = CliRunner().invoke(cli_app, ["serve"])
+    assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1 and "runs: a symbolic link" in r.stderr, r.stderr
+    with socket.socket() as busy:  # a busy port: said before any model is trained or read
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        r = CliRunner().invoke(cli_app, ["serve", "--port", str(busy.getsockname()[1]), "--no-train"])
+    assert r.exit_code == 2 and r.stderr.startswith("error: cannot listen on 127.0.0.1") and len(r.stderr.splitlines()) == 1
+
+
+def test_data_over_the_sample_limit(tmp_path, digits):
+    from conftest import write_csv
+
+    small = write_csv(tmp_path / "small.csv", digits.X[:200], digits.y[:200])
+    big = write_csv(tmp_path / "big.csv", digits.X, digits.y)
+    r = CliRunner().invoke(cli_app, ["serve", "--max-train-samples", "1000", "--data", str(small), "--data", str(big)])
+    assert r.exit_code == 2 and r.stderr == (f"error: --data {big} has 1,797 samples, more than --max-train-samples 1000: "
+                                             "raise it to 1,797 or more, or leave that --data out\n")
+    from digitnet.cli import _train_sources
+
+    sources, notes = _train_sources([str(small)], Limits(samples=1000))
+    assert list(sources) == [str(small)]
+    assert notes == ["the embedded digits (1,797 samples) are left out of the Train view: more than "
+                     "--max-train-samples 1000"]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_serve_and_its_training_worker_cleanly(model_file, tmp_path, monkeypatch):
+    """`kill` (SIGTERM) while a run trains: the worker ends, nothing is printed but one line, nothing is leaked."""
+    import signal
+
+    import psutil  # dev extra: a skip would hide a SIGTERM that leaves its worker behind
+    from test_web import _free_port, _serve
+
+    port = _free_port()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the server's runs cache
+    server = _serve([str(model_file)], port)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+        run = start(c, epochs=400, n_hidden=500, batch_size=8)
+        events(c, until=lambda e: e.kind == "epoch" and e.data["run"] == run)
+    workers = psutil.Process(server.pid).children(recursive=True)
+    assert workers, "no worker process"
+    server.send_signal(signal.SIGTERM)
+    _, err = server.communicate(timeout=60)
+    assert "Traceback" not in err and "leaked" not in err and "Error" not in err, err
+    assert err.strip().splitlines()[-1] == "stopped (SIGTERM)", err
+    assert server.returncode == 128 + signal.SIGTERM
+    psutil.wait_procs(workers, timeout=10)
+    assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]

@@ -139,8 +139,13 @@ def test_on_a_phone_with_the_keyboard(browser, url):
     assert p.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     for label in ("Data", "Recipe", "Hidden neurons", "Dropout", "Learning rate", "Epochs", "Batch size", "Seed"):
         assert p.get_by_label(label, exact=True).is_visible()  # every control has its label
+    # auto first (the default, as digitnet train's): for the embedded digits it is modern, whose defaults it shows
+    assert p.get_by_label("Recipe").input_value() == "auto" and p.get_by_label("Batch size").input_value() == "64"
+    assert p.locator("#recipe-hint").text_content().startswith("For these data auto chooses modern")
+    assert "Default for auto (modern for these data): 64." in p.locator("#h-batch_size").text_content()
     p.get_by_label("Recipe").focus()
-    p.keyboard.press("ArrowDown")  # the next recipe fills its own defaults
+    for _ in range(2):  # auto, modern, then mnist: each recipe fills its own defaults
+        p.keyboard.press("ArrowDown")
     assert p.get_by_label("Recipe").input_value() == "mnist" and p.get_by_label("Batch size").input_value() == "256"
     for _ in range(20):  # Tab reaches Start
         p.keyboard.press("Tab")

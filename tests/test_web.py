@@ -499,6 +499,10 @@ def test_only_the_servers_own_host_names_are_answered(url):
     for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example", "localhost.", "[::2]", ""):
         r = _get(url, "/api/models", host)
         assert r.status_code == 400 and "digits" not in r.text, host
+        # a JSON detail, as every other 4xx
+        assert r.headers["content-type"] == "application/json"
+        assert r.json()["detail"].startswith("this server does not answer requests for the host ") and \
+            "--allow-host" in r.json()["detail"], host
 
 
 def test_more_host_names_can_be_allowed(small_model):
@@ -777,3 +781,79 @@ def test_serve_on_every_interface_warns_in_one_line(model_file):
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert warnings == ["warning: --host 0.0.0.0 serves every network this machine is on, and the API has no "
                         "authentication: anyone who can reach port " f"{port} can use it"], err
+
+
+# ---- found by a newcomer, after issues 19, 21 and 22 ------------------------------------------------------------
+
+
+def test_a_batch_of_1000_28x28_grids_fits_the_body_limit(client):
+    from digitnet.web.app import BODY_LIMITS
+
+    rng = np.random.default_rng(5)
+    grids = [(rng.integers(0, 40, (28, 28)) + TEMPLATES[k % 10]).clip(0, 255).tolist() for k in range(MAX_BATCH)]
+    body = json.dumps({"pixels": grids, "model": "mnist28"})
+    assert len(body) > 1 << 20  # more than other bodies may be
+    r = client.post("/api/predict-batch", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text[:200]
+    answers = r.json()["predictions"]
+    assert len(answers) == MAX_BATCH and sum(a["likeliest"] == k % 10 for k, a in enumerate(answers)) > 0.9 * MAX_BATCH
+    # the limit holds the largest grids written out long: 1,000 of 28x28 at the bytes a value may take
+    from digitnet.web.app import BYTES_PER_VALUE
+
+    longest = json.dumps({"pixels": [[[-1.2345678901234567e-05] * 28] * 28] * MAX_BATCH})
+    assert len(longest) <= MAX_BATCH * 28 * 28 * BYTES_PER_VALUE <= BODY_LIMITS["/api/predict-batch"]
+    # over it: a 413 that states the limit and what to do
+    r = client.post("/api/predict-batch", content=b" " * (BODY_LIMITS["/api/predict-batch"] + 1),
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["detail"] == (
+        f"request body too large: the limit is {BODY_LIMITS['/api/predict-batch']:,} bytes; send at most 1,000 grids, "
+        "the rest in further requests")
+
+
+def test_pages_answer_head(client):
+    for path in ("/", "/static/app.js"):
+        r = client.head(path)
+        assert r.status_code == 200 and r.content == b"" and int(r.headers["content-length"]) > 0, path
+
+
+def test_without_training_the_train_page_is_an_html_404_and_docs_leave_it_out(client):
+    r = client.get("/train")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "<!doctype html>" in r.text.lower() and "--no-train" in r.text and "http" not in r.text  # plain, offline
+    assert client.head("/train").status_code == 404
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/api/predict" in paths and not [p for p in paths if "train" in p]
+
+
+def _own_address() -> str | None:
+    """An address of this machine other than loopback (the one a default route would use), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent; the kernel picks the source address
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+@pytest.mark.slow
+def test_serve_on_every_interface_answers_the_url_it_prints_and_this_machines_addresses(model_file):
+    import re
+    import signal
+
+    port = _free_port()
+    server = _serve([str(model_file), "--host", "0.0.0.0"], port)
+    try:
+        own = _own_address()
+        for host in ("127.0.0.1", "localhost", "0.0.0.0"):
+            r = httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"host": f"{host}:{port}"}, timeout=5)
+            assert r.status_code == 200, (host, r.text)
+        if own:  # reached through that address, as another machine would: its Host is the address it came in on
+            assert httpx.get(f"http://{own}:{port}/healthz", timeout=5).status_code == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=30)
+    serving = next(line for line in err.splitlines() if line.startswith("Serving"))
+    url = re.search(r"http://\S+/", serving).group()
+    assert url == f"http://127.0.0.1:{port}/", serving  # a URL that works in a browser on this machine
+    assert "--allow-host" in err and socket.gethostname().lower() in err.lower()

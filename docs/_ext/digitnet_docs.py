@@ -8,6 +8,9 @@
 - The benchmark pages: each ``benchmarks/*.md`` becomes a page that includes it, generated into
   ``docs/benchmarks/`` (ignored by git) when the build starts, so a new benchmark file gets a page;
   a link written for GitHub (``../benchmarks/RESULTS.md`` in docs/performance.md) leads to that page.
+- :func:`drawing_model_figures`: what the shipped drawing model's file says of itself (its size, shape,
+  training command, held-out scores), as MyST substitutions (``{{ drawing_pen_accuracy }}``), so the pages
+  quote the file that ships, whoever rebuilds it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from sphinx.util.nodes import nested_parse_with_titles
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT / "benchmarks"
 # the order of the benchmark pages; files not named here follow, alphabetically
-BENCHMARK_ORDER = ["RESULTS", "MNIST", "LOAD", "BIG_FILES", "TUNING_CHOICE", "TUNING", "TUNING_MNIST", "SKLEARN_SEARCH"]
+BENCHMARK_ORDER = ["RESULTS", "MNIST", "REALWORLD", "CALIBRATION", "LOAD", "BIG_FILES", "TUNING_CHOICE", "TUNING",
+                   "TUNING_MNIST", "SKLEARN_SEARCH"]
 
 # the API reference's sections: digitnet's modules, in reading order, and what each holds
 API_SECTIONS = {
@@ -238,6 +242,40 @@ class BenchmarkLinks(SphinxPostTransform):
             target = Path(self.env.srcdir, node["reftarget"]).resolve()
             if target.parent == BENCHMARKS and (BENCHMARKS / f"{target.name}.md").is_file():
                 node["reftarget"] = f"benchmarks/{target.name}"
+
+
+# the shipped drawing model's parts (data_source kinds) as the pages name them
+DRAWING_PARTS = {"mnist": "mnist", "unipen": "pen", "sklearn-digits": "digits"}
+
+
+def drawing_model_figures() -> dict[str, str]:
+    """Substitutions for the pages, read from the drawing model shipped in the package (src/digitnet/models):
+    ``drawing_mb``, ``drawing_shape`` ("784-200-10"), ``drawing_command``, ``drawing_accuracy`` (all its held-out
+    rows), and for each part (mnist, pen, digits) ``drawing_PART_accuracy``, ``drawing_PART_test`` (held-out rows)
+    and ``drawing_PART_train`` (rows trained on). Raises when the file lacks one: the build must not quote a
+    figure the file does not hold."""
+    import numpy as np
+
+    from digitnet.models import drawing_path, load_drawing
+
+    model = load_drawing()
+    parts, scores = model.data_source["parts"], model.metrics["parts"]
+    figures = {
+        "drawing_mb": f"{drawing_path().stat().st_size / 1e6:.2f} MB",
+        "drawing_shape": f"{model.n_inputs}-{model.params['W1'].shape[1]}-{model.n_classes}",
+        "drawing_command": model.command or "",
+        "drawing_accuracy": f"{model.metrics['accuracy']:.2%}",
+        "drawing_test": f"{model.metrics['n_test']:,}",
+    }
+    bounds = np.cumsum([0] + [part["rows"] for part in parts])
+    for part, start, stop in zip(parts, bounds[:-1], bounds[1:]):
+        name = DRAWING_PARTS[part["kind"]]
+        key = "digits" if part["kind"] == "sklearn-digits" else f"{part['kind']}:{part['path']}"
+        n_test = int(np.count_nonzero((model.test_indices >= start) & (model.test_indices < stop)))
+        figures[f"drawing_{name}_accuracy"] = f"{scores[key]:.2%}"
+        figures[f"drawing_{name}_test"] = f"{n_test:,}"
+        figures[f"drawing_{name}_train"] = f"{part['rows'] - n_test:,}"
+    return figures
 
 
 def skip_generated_members(app, what, name, obj, skip, options):

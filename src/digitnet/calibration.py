@@ -4,7 +4,8 @@ of labelled data the network did not train on. T > 1 softens overconfident answe
 underconfident ones (label smoothing's); the argmax, hence the accuracy, does not change.
 
 Where the held-out data come from is the caller's (pipeline.fit_model): a split carved from the training
-data (``calibration_fraction``), or every training row through cross-fitting (``calibration_folds``).
+data (``calibration_fraction``), or every training row through cross-fitting (``calibration_folds``); either
+way whole writers where the data know them, so that T is fitted on writers the network never saw.
 
 The NLL of softmax(beta z) is convex in beta = 1 / T (a log-sum-exp of linear functions minus a linear
 one), so a bounded one-dimensional search (SciPy's ``minimize_scalar``, Brent's method) finds its minimum.

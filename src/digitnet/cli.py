@@ -1,7 +1,8 @@
 """The ``digitnet`` command: translates arguments into library calls and errors into messages.
 
 Results go to stdout (one JSON object with ``--json``); progress and messages go to stderr.
-Bad input exits with code 2, a diverged run with 1, an interrupted one with 130.
+Bad input exits with code 2, a diverged run with 1, an interrupted one with 130 (a server stopped by
+SIGTERM: 143, once its training worker has stopped).
 """
 
 import contextlib
@@ -36,7 +37,8 @@ from .config import AUTO_RECIPE, MNIST_MIN_ROWS, RECIPES, Config, recipe_for, tr
 from .data import Inputs, is_number, read_csv
 from .data import held_out, load_data
 from .data.sources import input_files, recorded_files
-from .errors import ConfigError, DataError, DigitnetError, NoTestDataError, OutputFileError, one_line
+from .errors import (ConfigError, DataError, DigitnetError, DivergedError, NoTestDataError, OutputFileError, article,
+                     one_line)
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
 from .answer import RULES, answers
 from .jobs import LimitError, Limits, Runner
@@ -44,8 +46,8 @@ from .metrics import ECE_BINS, NO_DIGIT, Evaluation
 from .model import Model
 from .pipeline import train as train_model
 from .progress import EpochBar
-from .files import check_distinct, check_writable, open_regular, write_atomic
-from .persistence import json_safe, load_model, save, to_bytes
+from .files import check_distinct, check_writable, open_regular, write_all, write_atomic
+from .persistence import file_bytes, json_safe, load_model, save, to_bytes
 from .trainer import STOP_REASONS, History
 
 # auto, then the recipes: auto (the default) chooses one from the data (config.recipe_for)
@@ -80,8 +82,8 @@ class _OneLineErrors(TyperGroup):
         except (typer.Abort, KeyboardInterrupt):
             err.print("interrupted: nothing was written", markup=False)
             code = EXIT_INTERRUPTED
-        except MemoryError:
-            err.print("error: out of memory: use smaller sizes (--hidden, --batch-size) or less data", markup=False)
+        except MemoryError:  # outside a command (each says what to make smaller: translate_errors)
+            err.print("error: out of memory: use less data or smaller settings", markup=False)
             code = EXIT_BAD_INPUT
         if standalone_mode:
             sys.exit(code or 0)
@@ -97,21 +99,27 @@ def _usage_message(e: click.ClickException) -> str:
     return text
 
 
+HELP = ("Recognise handwritten digits (8x8 or 28x28 images, or any features) with a three-layer neural network "
+        "written in NumPy.")
 app = typer.Typer(
     cls=_OneLineErrors,
-    help="Recognise handwritten 8x8 digits with a three-layer neural network written in NumPy.",
+    help=HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain text: "digitnet[web]" is an extra's name, not Rich markup
 )
-# Piped output is not cut to 80 columns: tables stay whole in files and pipes.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Nothing printed is Rich markup: class labels, file names and recipe names come from model files and file systems,
+# and "[/]" in one would stop the command with a MarkupError. Piped output is not cut to 80 columns: tables stay
+# whole in files and pipes.
+out = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 FLAGS = {"n_hidden": "--hidden", "batch_size": "--batch-size", "n_iter": "--n-iter"}  # names whose option differs
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # serve stopped by SIGTERM (kill), having stopped its training worker
 
 
 def _by_recipe(field: str) -> str:
@@ -119,10 +127,24 @@ def _by_recipe(field: str) -> str:
     return "default by recipe: " + ", ".join(f"{name} {getattr(c, field)}" for name, c in RECIPES.items())
 
 
+# what to make smaller when a command runs out of memory: only what that command has options for
+_LESS_DATA = "the data are too large for this machine's memory; score the model on less data (--data)"
+OUT_OF_MEMORY = {
+    "train": "use smaller sizes (--hidden, --batch-size) or less data",
+    "sweep": "use smaller sizes in --grid (hidden, batch-size), fewer --n-jobs, or less data",
+    "reproduce_blog_command": "run fewer at once (--jobs)",
+    "evaluate": _LESS_DATA, "plot": _LESS_DATA, "report": _LESS_DATA,
+    "predict": "predict fewer rows at a time (split the --csv file)",
+    "export": "the model is too large for this machine's memory",
+    "serve": "serve fewer or smaller models, or give the Train view less data (--data, --max-train-samples)",
+    None: "use less data or smaller settings",
+}
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one line (names with control characters escaped: the one place they are) and exit with ``code``."""
     message = one_line(message)
-    err.print(message if code == EXIT_INTERRUPTED else f"error: {message}", markup=False)
+    err.print(message if code in (EXIT_INTERRUPTED, EXIT_TERMINATED) else f"error: {message}", markup=False)
     raise typer.Exit(code)
 
 
@@ -135,6 +157,10 @@ def translate_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except NoTestDataError as e:
             fail(f"{e}; pass --data FILE")
+        except DivergedError as e:
+            fail(str(e), EXIT_DIVERGED)
+        except MemoryError:
+            fail(f"out of memory: {OUT_OF_MEMORY.get(command.__name__, OUT_OF_MEMORY[None])}")
         except ConfigError as e:
             field = str(e).split(" ", 1)[0]
             fail(str(e).replace(field, f"{field} ({FLAGS[field]})", 1) if field in FLAGS else str(e))
@@ -186,7 +212,8 @@ def _version(value: bool) -> None:
 def main_options(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
-    """Recognise handwritten 8x8 digits with a three-layer neural network written in NumPy."""
+    """Recognise handwritten digits (8x8 or 28x28 images, or any features) with a three-layer neural network
+    written in NumPy."""
 
 
 ModelArgument = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by `digitnet train`.")]
@@ -423,8 +450,8 @@ def reproduce_blog_command(
     """Repeat the post's experiment over several seeds, side by side with its published figures."""
     if runs < 1:
         fail(f"--runs must be at least 1; got {runs}")
-    if jobs == 0:
-        fail("--jobs must be a positive number of processes or -1 for one per core; got 0")
+    if jobs < 1 and jobs != -1:
+        fail(f"--jobs must be a positive number of processes or -1 for one per core; got {jobs}")
     dropouts = {"on": (True,), "off": (False,), "both": (True, False)}[dropout.value]
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
     with progress:
@@ -444,6 +471,7 @@ PlotKind = enum.Enum("PlotKind", {name: name for name in (  # type: ignore[misc]
 
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
+REPORT_FORMATS = (".html", ".htm")
 
 
 @app.command(epilog="Example: digitnet plot confusion model.safetensors --out confusion.png")
@@ -484,6 +512,8 @@ def report(
     check_distinct([("--out", out_path)], [("MODEL", model_path), *_data_inputs(data)])
     model = load_model(model_path)
     check_distinct([("--out", out_path)], _recorded_inputs(model, data))
+    if out_path.suffix.lower() not in REPORT_FORMATS:  # as plot: the suffix says what the file holds
+        fail(f"--out {out_path}: a report is one HTML file; name it {' or '.join(REPORT_FORMATS)}")
     from . import report as html_report
 
     written = html_report.write(model, out_path, data)
@@ -513,8 +543,8 @@ def sweep(
     """Cross-validated search over settings with scikit-learn's searches, on this machine's cores or a Dask cluster."""
     from . import sweep as sweeps
 
-    if n_jobs == 0:
-        fail("--n-jobs must be a positive number of processes or -1 for one per core; got 0")
+    if n_jobs < 1 and n_jobs != -1:
+        fail(f"--n-jobs must be a positive number of processes or -1 for one per core; got {n_jobs}")
     # everything that can be checked, before the data are read and long before the first fit
     sweeps.check_options(cv=cv, kind=search.value, n_iter=n_iter, n_jobs=n_jobs, seed=seed, recipe=recipe.value,
                          scheduler=dask_scheduler)
@@ -527,6 +557,8 @@ def sweep(
     parsed = sweeps.parse_grid(grid, limit=sweeps.MAX_RANDOM_GRID if search.value == "random" else sweeps.MAX_CANDIDATES)
     dataset = load_data(data)
     chosen = sweeps.choose_recipe(recipe.value, dataset)
+    # what the data allow, before a line is printed: an error is then the one line the command writes
+    sweeps.check_against_data(dataset, parsed, cv=cv, kind=search.value, n_iter=n_iter, seed=seed, recipe=chosen)
     n = math.prod(len(v) for v in parsed.values())
     planned = f"{min(n, n_iter) if search.value == 'random' else n} candidates x {cv} folds"
     if not quiet:
@@ -542,8 +574,10 @@ def sweep(
     if failed:
         err.print(one_line(f"warning: {len(failed)} of {len(results)} candidates failed to fit and rank last "
                            f"({failed[0].failure})"), markup=False)
-    write_atomic(out_path, sweeps.to_csv(results), example="sweep.csv")
-    _write_figure(sweeps.plot(results), png, example="sweep.png", dpi=100)
+    # every output or none: a full disk leaves no CSV without its figure or its best model
+    write_all([(out_path, sweeps.to_csv(results), "sweep.csv"),
+               (png, _figure_bytes(sweeps.plot(results), png, dpi=100), "sweep.png"),
+               *([(save_best, file_bytes(searcher.best_estimator_), "best.safetensors")] if save_best else [])])
     names = sorted(parsed)
     table = Table("rank", *names, "accuracy (mean ± std)", "fit time", title=f"Sweep: {planned}, {elapsed:.1f} s")
     for res in results[:TABLE_ROWS]:
@@ -552,8 +586,7 @@ def sweep(
     out.print(table)
     out.print(f"Results written to {out_path} and {png}", markup=False)
     if save_best is not None:
-        written = save(searcher.best_estimator_, save_best)
-        out.print(f"Best settings refitted on all {len(dataset.y)} samples: {written}", markup=False)
+        out.print(f"Best settings refitted on all {len(dataset.y)} samples: {save_best}", markup=False)
 
 
 @app.command(epilog="Example: digitnet export model.safetensors --out model.onnx")
@@ -588,7 +621,10 @@ def serve(
     max_train_seconds: Annotated[float, typer.Option(help="Training time of one run (pauses excluded).")] = Limits.seconds,
     max_train_hidden: Annotated[int, typer.Option(help="Hidden neurons a run may ask for.")] = Limits.n_hidden,
     max_train_epochs: Annotated[int, typer.Option(help="Epochs a run may ask for.")] = Limits.epochs,
-    max_train_samples: Annotated[int, typer.Option(help="Samples of a data set a run may train on.")] = Limits.samples,
+    max_train_samples: Annotated[int, typer.Option(
+        help="Samples of a data set a run may train on (the embedded digits are left out when they have more).")
+    ] = Limits.samples,
+    max_train_batch_size: Annotated[int, typer.Option(help="Samples per step a run may ask for.")] = Limits.batch_size,
     allow_hosts: Annotated[list[str] | None, typer.Option(
         "--allow-host", metavar="NAME",
         help="Another name the page is opened by (a DNS name of this machine, a proxy's), repeatable; requests "
@@ -597,23 +633,35 @@ def serve(
     """Serve the draw-a-digit page, its JSON API (OpenAPI at /docs) and the Train view (/train). Needs digitnet[web]."""
     try:
         from .web import server
-        from .web.app import create_app, is_public, trusted_hosts
+        from .web.app import create_app
+        from .web.hosts import (LOOPBACK_HOSTS, check_host_name, is_address, is_public, is_unspecified, own_address,
+                                trusted_hosts)
     except ImportError:
         fail("digitnet serve needs the web extra: pip install 'digitnet[web]'")
+    # every option first, training on or off, then the port: before a model is read or trained
     if not 1 <= port <= 65535:
         fail(f"--port must be 1..65535; got {port}")
+    limits = {"--max-train-seconds": max_train_seconds, "--max-train-hidden": max_train_hidden,
+              "--max-train-epochs": max_train_epochs, "--max-train-samples": max_train_samples,
+              "--max-train-batch-size": max_train_batch_size}
+    for option, value in limits.items():
+        if not value > 0:  # NaN too
+            fail(f"{option} must be positive; got {value}")
+    for name in allow_hosts or []:
+        try:
+            check_host_name(name)
+        except ValueError as e:
+            fail(f"--allow-host {name!r}: {e}")
+    if no_train and data:
+        fail("--data names what the Train view trains on; with --no-train there is none")
+    _check_port_free(host, port)
     runner = None
     if not no_train:
-        limits = Limits(max_train_seconds, max_train_hidden, max_train_epochs, max_train_samples)
-        sources = {"digits": load_data(None)}
-        for spec in data or []:
-            sources[spec] = load_data(spec)
-        try:
-            runner = Runner(sources, limits)
-        except LimitError as e:
-            fail(f"{e}: raise --max-train-samples or leave that --data out")
-    elif data:
-        fail("--data names what the Train view trains on; with --no-train there is none")
+        bounds = Limits(*limits.values())
+        sources, notes = _train_sources(data, bounds)
+        runner = Runner(sources, bounds)  # the runs cache is checked now, before any run
+        for note in notes:
+            err.print(one_line(f"note: {note}"), markup=False)
     served = {}
     for path in models or []:
         model = load_model(path)
@@ -624,29 +672,65 @@ def serve(
     if not served:  # the shipped drawing model first; the post's 8x8 network beside it
         served["drawing"] = (_shipped_model(), "the drawing model shipped with digitnet")
         served["default"] = (_default_model(), "the default model (embedded digits)")
-    _check_port_free(host, port)
     train_view = f"; the Train view at /train (on {', '.join(runner.datasets)})" if runner else ""
-    app = create_app(served, runner, hosts=trusted_hosts(host, allow_hosts or ()))
-    address = f"[{host}]" if ":" in host else host
-    err.print(f"Serving {len(served)} model{'s' if len(served) > 1 else ''} ({', '.join(served)}) at "
-              f"http://{address}:{port}/ ; API docs at /docs{train_view}; Ctrl-C stops.", markup=False)
+    everywhere = is_unspecified(host)
+    hosts = trusted_hosts(host, allow_hosts or ())
+    app = create_app(served, runner, hosts=hosts, local_addresses=everywhere)
+    # a URL that works in a browser here: a server on every interface is on loopback too
+    shown = ("[::1]" if ":" in host else "127.0.0.1") if everywhere else f"[{host}]" if ":" in host else host
+    err.print(one_line(f"Serving {len(served)} model{'s' if len(served) > 1 else ''} ({', '.join(served)}) at "
+                       f"http://{shown}:{port}/ ; API docs at /docs{train_view}; Ctrl-C stops."), markup=False)
+    if everywhere:
+        names = [n for n in hosts if n not in LOOPBACK_HOSTS and not is_address(n)]
+        other = own_address()
+        err.print(one_line(f"It answers localhost, this machine's addresses{f' (http://{other}:{port}/)' if other else ''}"
+                           f"{' and the names ' + ', '.join(names) if names else ''}; --allow-host NAME answers "
+                           "another name (a proxy's, a DNS alias)"), markup=False)
     if is_public(host):
-        reach = "serves every network this machine is on" if host.strip("[]") in ("0.0.0.0", "::") \
-            else "can be reached from other machines"
+        reach = "serves every network this machine is on" if everywhere else "can be reached from other machines"
         err.print(f"warning: --host {host} {reach}, and the API has no authentication: anyone who can reach "
                   f"port {port} can use it", markup=False)
-    # uvicorn takes Ctrl-C while it serves (one stops it gracefully, a second at once) and raises it again once
-    # stopped: here it is only noted, so that no KeyboardInterrupt cuts through uvicorn's shutdown
+    # uvicorn takes Ctrl-C and SIGTERM while it serves (one stops it gracefully, a second Ctrl-C at once) and raises
+    # them again once stopped: here they are only noted, so that nothing cuts through uvicorn's shutdown or the
+    # training worker's (runner.close)
     ctrl_c.deferring = True
+    terminated = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
     try:
         server.run(app, host, port)
     finally:
         ctrl_c.deferring = False
         if runner is not None:
             runner.close()
-    if ctrl_c.pressed:
+        signal.signal(signal.SIGTERM, previous)
+    if ctrl_c.pressed or terminated:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # exiting already: a press now changes nothing
-        fail("stopped (Ctrl-C)", EXIT_INTERRUPTED)
+        fail("stopped (SIGTERM)" if terminated else "stopped (Ctrl-C)",
+             EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+
+
+def _train_sources(data: list[str] | None, limits: Limits) -> tuple[dict[str, object], list[str]]:
+    """The Train view's data sets and notes about them: the embedded digits, left out (a note says so) when over
+    the sample limit, and each --data, which must be within it (the operator asked for it: an error)."""
+    sources, notes = {}, []
+    digits = load_data(None)
+    if len(digits.y) <= limits.samples:
+        sources["digits"] = digits
+    else:
+        notes.append(f"the embedded digits ({len(digits.y):,} samples) are left out of the Train view: more than "
+                     f"--max-train-samples {limits.samples}")
+    for spec in data or []:
+        dataset = load_data(spec)
+        n = len(dataset.y)
+        if n > limits.samples:
+            fail(f"--data {spec} has {n:,} samples, more than --max-train-samples {limits.samples}: raise it to "
+                 f"{n:,} or more, or leave that --data out")
+        sources[spec] = dataset
+    if not sources:
+        n = len(digits.y)
+        fail(f"--max-train-samples {limits.samples} leaves the Train view no data: the embedded digits have {n:,} "
+             f"samples; raise it to {n:,} or more, or serve with --no-train")
+    return sources, notes
 
 
 def _shipped_model() -> Model:
@@ -773,9 +857,13 @@ def _print_evaluation(scores: Evaluation, where: str) -> None:
 
 def _write_figure(fig, path: Path, *, example: str, dpi: int) -> None:
     """A matplotlib Figure to ``path`` atomically, in the format its suffix names."""
+    write_atomic(path, _figure_bytes(fig, path, dpi=dpi), example=example)
+
+
+def _figure_bytes(fig, path: Path, *, dpi: int) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format=path.suffix.lower()[1:], dpi=dpi)
-    write_atomic(path, buffer.getvalue(), example=example)
+    return buffer.getvalue()
 
 
 def _parse_pixels(text: str, inputs: Inputs) -> np.ndarray:
@@ -787,7 +875,8 @@ def _parse_pixels(text: str, inputs: Inputs) -> np.ndarray:
         raise DataError(f"--pixels: {bad!r} is not a number") from None
     d = inputs.n_features
     if len(values) != d:
-        shape = f" (an {inputs.image_shape[0]}x{inputs.image_shape[1]} image, row by row)" if inputs.image_shape else ""
+        size = f"{inputs.image_shape[0]}x{inputs.image_shape[1]}" if inputs.image_shape else ""
+        shape = f" ({article(size)} {size} image, row by row)" if size else ""
         raise DataError(f"--pixels: expected {d} values{shape}, got {len(values)}")
     return np.array(values).reshape(1, d)
 

@@ -13,7 +13,7 @@ import numbers
 import typing
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from .errors import ConfigError, article
 from .network import MASK_LEVELS
 
 MAX_SHIFT = 4  # augmentation: larger shifts push digits off 8x8 and 28x28 frames
@@ -21,6 +21,12 @@ MAX_SHEAR = 60  # degrees: tan(60) = 1.7, a slant far past handwriting's; at 90 
 MAX_FOLDS = 20  # calibration_folds: each fold is a whole extra fit
 MAX_SIGMA = 100  # pixels: wider smoothing makes the elastic field a plain translation, at a cost that grows with sigma
 SEED_LIMIT = 2**32  # scikit-learn's random_state (the split) takes seeds below 2**32
+# sizes and counts the compiled code takes as int64 and that mean something: a billion hidden neurons is past any
+# machine's memory (trainer.check_memory says so for smaller ones), a batch of a billion is past any data set held
+# in memory (a batch larger than the training split is all of it: one step per epoch); their products with the
+# data's sizes stay far inside int64. A million epochs is years of training
+MAX_SIZE = 10**9  # n_hidden, batch_size
+MAX_EPOCHS = 10**6  # epochs, patience
 
 CHOICES = {
     "init": ("uniform", "glorot"),
@@ -38,7 +44,7 @@ class Config:
     """Every setting of one training run, in three groups (:data:`GROUPS`). Build one with :meth:`from_recipe`."""
 
     # --- the network: its shape and arithmetic
-    n_hidden: int = 200  # neurons in the tanh hidden layer
+    n_hidden: int = 200  # neurons in the tanh hidden layer (1..MAX_SIZE)
     bias: bool = True  # learn biases b1, b2 (the post has none)
     init: str = "glorot"  # "uniform": U[-1, 1) as the post; "glorot": U[-r, r), r = sqrt(6 / (fan_in + fan_out))
     dropout: float = 0.0  # fraction of hidden neurons zeroed per training sample; kept ones scaled by 1/(1-dropout)
@@ -50,8 +56,8 @@ class Config:
     optimizer: str = "adam"  # "sgd" (plain steps of size lr) or "adam"
     lr: float = 0.01  # learning rate (the peak rate when a schedule is used)
     schedule: str = "cosine"  # learning rate per step: "constant", or "cosine" decay from lr to 0 over `epochs`
-    batch_size: int = 64  # samples per gradient step; 1 is per-sample SGD as in the post
-    epochs: int = 32  # maximum number of passes over the training set
+    batch_size: int = 64  # samples per gradient step (1..MAX_SIZE; more than the training split: all of it); 1 is per-sample SGD as in the post
+    epochs: int = 32  # maximum number of passes over the training set (1..MAX_EPOCHS)
     shuffle: bool = True  # reshuffle the training samples every epoch (the post keeps the split's order)
     l2: float = 1e-4  # L2 penalty (l2 / 2) * (|W1|^2 + |W2|^2) added to the loss; biases are not penalised
     label_smoothing: float = 0.2  # targets become (1 - eps) * one_hot + eps / K (K classes)
@@ -68,9 +74,9 @@ class Config:
     clean_epochs: int = 0  # the last clean_epochs epochs see the images undistorted (shifts by `augment` kept): a fine-tuning phase
     ema_decay: float = 0.0  # weight averaging (Polyak): the network kept is a moving average of the weights after each step, this decay per step (0: the last weights)
     tol: float | None = None  # stop once the epoch's summed loss / size of the whole data set is below tol (the post: 0.01)
-    patience: int | None = None  # early stopping: epochs without a better validation loss before stopping; None: off
+    patience: int | None = None  # early stopping: epochs without a better validation loss before stopping (1..MAX_EPOCHS); None: off
     val_fraction: float = 0.0  # share of the training split held out to keep the best epoch and stop early (patience); 0: train on all of it
-    calibration_fraction: float = 0.0  # share of the training split held out to fit the softmax temperature (calibration.py); 0: none, T = 1. Large data sets: the split needs dozens of mistakes
+    calibration_fraction: float = 0.0  # share of the training split held out to fit the softmax temperature (calibration.py), whole writers where the data know them; 0: none, T = 1. Large data sets: the split needs dozens of mistakes
     calibration_folds: int = 0  # instead: the temperature fitted on every training row's logits from networks trained on the other folds (k more fits; small data sets); 0: none
 
     # --- the experiment: where it started, the data's split and scaling, the seed
@@ -87,13 +93,15 @@ class Config:
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-        _check(self.n_hidden >= 1, "n_hidden must be at least 1", self.n_hidden)
+        _check(1 <= self.n_hidden <= MAX_SIZE, f"n_hidden must be 1..{MAX_SIZE:,}", self.n_hidden)
         _check(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)", self.dropout)
         _check(self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number", self.lr)
-        _check(self.epochs >= 1, "epochs must be at least 1", self.epochs)
-        _check(self.batch_size >= 1, "batch_size must be at least 1", self.batch_size)
+        _check(1 <= self.epochs <= MAX_EPOCHS, f"epochs must be 1..{MAX_EPOCHS:,}", self.epochs)
+        _check(1 <= self.batch_size <= MAX_SIZE,
+               f"batch_size must be 1..{MAX_SIZE:,} (a batch larger than the training split is all of it)", self.batch_size)
         _check(self.tol is None or self.tol > 0, "tol must be positive or None", self.tol)
-        _check(self.patience is None or self.patience >= 1, "patience must be at least 1 or None", self.patience)
+        _check(self.patience is None or 1 <= self.patience <= MAX_EPOCHS, f"patience must be 1..{MAX_EPOCHS:,} or None",
+               self.patience)
         _check(0.0 <= self.val_fraction < 0.5, "val_fraction must be in [0, 0.5)", self.val_fraction)
         _check(0.0 <= self.calibration_fraction < 0.5, "calibration_fraction must be in [0, 0.5)", self.calibration_fraction)
         _check(self.val_fraction + self.calibration_fraction < 0.5,
@@ -198,7 +206,7 @@ def _typed(name: str, value: object, kind: tuple[type, ...]) -> object:
     elif isinstance(value, str):
         return value
     expected = " or ".join("None" if k is type(None) else k.__name__ for k in kind)
-    raise ConfigError(f"{name} must be {'an' if expected[0] in 'aeiou' else 'a'} {expected}; got {value!r} ({type(value).__name__})")
+    raise ConfigError(f"{name} must be {article(expected)} {expected}; got {value!r} ({type(value).__name__})")
 
 
 def _check(ok: bool, message: str, value: object) -> None:

@@ -1,5 +1,7 @@
 """Exceptions raised by the library; the CLI and the web layer translate them."""
 
+import re
+
 
 class DigitnetError(ValueError):
     """Base class: the message is one line that says what is wrong and what to do."""
@@ -25,6 +27,10 @@ class OutputFileError(DigitnetError):
     """A file cannot be written: a directory, a device, read-only, or no space left. Nothing was changed."""
 
 
+class DivergedError(DigitnetError):
+    """Training diverged (the loss became NaN or infinite): a valid request whose run failed; the CLI exits 1."""
+
+
 class TooLargeError(DataError):
     """An input (a picture, a request) is larger than the limit set to protect memory."""
 
@@ -35,6 +41,19 @@ def one_line(message: str) -> str:
     Names come from users and file systems; the CLI and the web layer pass every message through here.
     """
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
+
+
+def article(word: str) -> str:
+    """"a" or "an" before ``word``, by how it is said: an 8x8 image, a 28x28 one, an 11x11 one, an int, a float.
+
+    A number is said from its leading digits: 8.. ("eight", "eighty", "eight hundred"), and 11 or 18 leading a
+    group of two digits ("eleven", "eighteen thousand") take "an".
+    """
+    digits = re.match(r"[0-9]+", word)
+    if digits:
+        n = digits.group()
+        return "an" if n[0] == "8" or (len(n) % 3 == 2 and n[:2] in ("11", "18")) else "a"
+    return "an" if word[:1].lower() in ("a", "e", "i", "o", "u") else "a"
 
 
 class UnsupportedPictureError(DataError):

@@ -19,7 +19,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -63,7 +63,56 @@ def write_atomic(path: str | Path, data: bytes, example: str = "model.safetensor
     link itself is replaced by the new file and its target is not touched (a cache never writes out of
     its directory).
     """
-    path = Path(path)
+    try:
+        path, tmp = _prepare(Path(path), data, example, follow_links)
+    except _WriteError as e:
+        raise OutputFileError(f"{e}; {e.path} was not changed") from None
+    try:
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputFileError(f"cannot write {path}: {_why(e, len(data))}; {path} was not changed") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_all(outputs: Sequence[tuple[str | Path, bytes, str]]) -> list[Path]:
+    """Write every output (path, data, example) or none: each goes to a temporary file beside its path, and only
+    once all of them are whole is each renamed into place. A failure while writing (a full disk) removes the
+    temporaries and leaves every path as it was, and the OutputFileError says nothing was written; a rename that
+    fails (it needs no space: rare) says which outputs were written and which were not. Returns the paths written.
+    """
+    prepared: list[tuple[Path, str]] = []
+    try:
+        for path, data, example in outputs:
+            try:
+                prepared.append(_prepare(Path(path), data, example, follow_links=True))
+            except OutputFileError as e:
+                raise OutputFileError(f"{e}; nothing was written (not {_names([p for p, _, _ in outputs])})") from None
+    except BaseException:
+        for _, tmp in prepared:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    written: list[Path] = []
+    for i, (path, tmp) in enumerate(prepared):
+        try:
+            os.replace(tmp, path)
+        except BaseException as e:
+            for _, left in prepared[i:]:
+                Path(left).unlink(missing_ok=True)
+            if not isinstance(e, OSError):
+                raise
+            raise OutputFileError(f"cannot write {path}: {_why(e, 0)}; written: {', '.join(map(str, written)) or 'none'}; "
+                                  f"not written: {', '.join(str(p) for p, _ in prepared[i:])}") from None
+        written.append(path)
+    return written
+
+
+def _prepare(path: Path, data: bytes, example: str, follow_links: bool) -> tuple[Path, str]:
+    """(the path to replace, a temporary file beside it holding ``data`` with the mode the file will have);
+    OutputFileError "cannot write PATH: why", with no temporary left, when it cannot be written."""
     if not path.is_symlink():
         mode = check_writable(path, example)
     elif follow_links:
@@ -81,18 +130,33 @@ def write_atomic(path: str | Path, data: bytes, example: str = "model.safetensor
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise OutputFileError(
-                f"cannot write {path}: no space left on the device ({len(data):,} bytes needed); {path} was not changed"
-            ) from None
-        raise OutputFileError(f"cannot write {path}: {e.strerror or e}; {path} was not changed") from None
+        raise _WriteError(path, f"cannot write {path}: {_why(e, len(data))}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+    return path, tmp
+
+
+class _WriteError(OutputFileError):
+    """Writing the temporary of ``path`` failed (no space, an I/O error): nothing of it is left."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _why(e: OSError, size: int) -> str:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the device ({size:,} bytes needed)" if size else "no space left on the device"
+    return str(e.strerror or e)
+
+
+def _names(paths: Sequence[str | Path]) -> str:
+    """'a', 'a nor b', 'a, b nor c'."""
+    names = [str(p) for p in paths]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} nor {names[-1]}"
 
 
 def remove_stale_temporaries(path: Path) -> list[Path]:
@@ -101,7 +165,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     removed = []
     for candidate in path.parent.glob(f".{glob_escape(path.name)}.*{TMP_SUFFIX}"):
         match = pattern.fullmatch(candidate.name)
-        if match and not _running(int(match.group(1))):
+        if match and not process_running(int(match.group(1))):
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed
@@ -111,7 +175,8 @@ def glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` runs (this one does; another user's counts as running)."""
     if pid == os.getpid():
         return True
     try:
@@ -230,6 +295,27 @@ def open_regular(path: str | Path, *, size: int | None = None, limit: int | None
         raw.close()
         raise
     return HashingReader(raw, size if size is not None else limit, str(path))
+
+
+def open_stream(path: str | Path, expected: str) -> io.BufferedReader:
+    """``path`` opened for reading when it is a regular file or a pipe (a FIFO, /dev/stdin from a shell's ``|``):
+    a device (which may never end: /dev/zero) or a socket is refused before it is opened, with a DataError naming
+    it and ``expected``. OSError (FileNotFoundError, IsADirectoryError, ...) as ``open`` raises them."""
+    path = Path(path)
+    _check_stream(path, os.stat(path), expected)
+    f = path.open("rb")
+    try:
+        _check_stream(path, os.fstat(f.fileno()), expected)  # it may have been replaced since the check
+    except DataError:
+        f.close()
+        raise
+    return f
+
+
+def _check_stream(path: Path, st: os.stat_result, expected: str) -> None:
+    kind = stat.S_IFMT(st.st_mode)
+    if kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFSOCK):
+        raise DataError(f"{path}: is {_KINDS[kind]}, not {expected}")
 
 
 # a file recorded by an older digitnet, without its size, is read up to this many bytes and no further

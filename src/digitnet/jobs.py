@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .config import Config
+from .config import AUTO_RECIPE, Config, recipe_for
 from .data import Dataset
 from .errors import ConfigError, DigitnetError
 from .model import Model
@@ -58,21 +58,28 @@ class Limits:
     n_hidden: int = 1000  # hidden neurons
     epochs: int = 500  # epochs (the post's recipe needs 200)
     samples: int = 100_000  # samples of a data set a run may train on (MNIST: 70,000)
+    batch_size: int = 10_000  # samples per step: all of the embedded digits at once; a batch's buffers grow with it
 
     def __post_init__(self) -> None:
-        for name in ("seconds", "n_hidden", "epochs", "samples"):
+        for name in ("seconds", "n_hidden", "epochs", "samples", "batch_size"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"the limit on {name} must be positive; got {getattr(self, name)!r}")
 
     def check(self, config: Config) -> None:
-        """Raise LimitError naming the first setting of ``config`` over a limit."""
-        for name in ("n_hidden", "epochs"):
+        """Raise LimitError naming the first setting of ``config`` over a limit, and the option that sets it."""
+        for name in ("n_hidden", "epochs", "batch_size"):
             if getattr(config, name) > getattr(self, name):
-                raise LimitError(f"{name} {getattr(config, name)} is more than this server allows ({getattr(self, name)})")
+                raise LimitError(f"{name} {getattr(config, name)} is more than this server allows ({getattr(self, name)}, "
+                                 f"its {LIMIT_OPTIONS[name]})")
 
     def check_data(self, name: str, data: Dataset) -> None:
         if len(data.y) > self.samples:
-            raise LimitError(f"data {name!r} has {len(data.y):,} samples, more than this server allows ({self.samples:,})")
+            raise LimitError(f"data {name!r} has {len(data.y):,} samples, more than this server allows ({self.samples:,}, "
+                             f"its {LIMIT_OPTIONS['samples']})")
+
+
+LIMIT_OPTIONS = {name: f"--max-train-{name.removeprefix('n_').replace('_', '-')}" for name in
+                 ("seconds", "n_hidden", "epochs", "samples", "batch_size")}  # digitnet serve's option setting each limit
 
 
 class LimitError(ConfigError):
@@ -109,10 +116,13 @@ class Result:
     file: str | None = None  # the model file's name in the cache
 
 
-def config_from(settings: dict) -> Config:
-    """The Config a page asks for: {"recipe": name, and any of SETTINGS: value or None for the recipe's default}."""
+def config_from(settings: dict, data: Dataset | None = None) -> Config:
+    """The Config a page asks for: {"recipe": name, and any of SETTINGS: value or None for the recipe's default}.
+    The recipe "auto" (the default) is the one ``digitnet train`` chooses for ``data`` (config.recipe_for)."""
     settings = dict(settings)
-    recipe = settings.pop("recipe", None) or "modern"
+    recipe = settings.pop("recipe", None) or AUTO_RECIPE
+    if recipe == AUTO_RECIPE:
+        recipe = recipe_for(data.inputs.image_shape, len(data.y)) if data is not None else "modern"
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
         raise ConfigError(f"{unknown[0]}: not a setting of the Train view; they are {', '.join(SETTINGS)}")
@@ -122,8 +132,9 @@ def config_from(settings: dict) -> Config:
 class Job:
     """One run: its settings, its state (starting, running, paused, ended) and, once ended, its Result."""
 
-    def __init__(self, runner: Runner, data: str, config: Config, started_by: str, paused: bool) -> None:
+    def __init__(self, runner: Runner, data: str, config: Config, started_by: str, paused: bool, auto: bool = False) -> None:
         self.id = secrets.token_hex(4)
+        self.auto = auto  # the recipe was auto's choice for the data
         self.model_id = f"{config.recipe}-{self.id}"
         self.data, self.config, self.started_by, self.started_at = data, config, started_by, time.time()
         self.state, self.epoch, self.result = "starting", 0.0, None
@@ -134,6 +145,7 @@ class Job:
             self._go.set()
         self._paused_seconds, self._paused_since = 0.0, None
         self._receive, self._send = context.Pipe(duplex=False)
+        self._thread: threading.Thread | None = None  # the server's side, watching the worker (Runner.start)
         self._process = context.Process(
             target=work, name=f"digitnet-train-{self.id}", daemon=True,
             args=(self._send, self._go, self._stop, self._step, runner.datasets[data], config, runner.limits.seconds,
@@ -141,7 +153,8 @@ class Job:
 
     def summary(self) -> dict:
         return {"run": self.id, "state": self.state, "data": self.data, "recipe": self.config.recipe,
-                "config": self.config.to_dict(), "epoch": self.epoch, "epochs": self.config.epochs,
+                "recipe_chosen_by": AUTO_RECIPE if self.auto else "request", "config": self.config.to_dict(),
+                "epoch": self.epoch, "epochs": self.config.epochs,
                 "started_by": self.started_by, "started_at": self.started_at,
                 "stop_reason": self.result.stop_reason if self.result else None,
                 "model": self.result.model_id if self.result else None}
@@ -268,6 +281,7 @@ class Runner:
         for name, data in datasets.items():
             self.limits.check_data(name, data)
         self.datasets, self.cache = dict(datasets), cache or RunCache()
+        self.cache.check()  # a link or a stranger's directory in the cache is said now, not after a run has trained
         self.instance = secrets.token_hex(3)  # event ids of another server (or an earlier one) never match
         self.job: Job | None = None  # the latest run
         self.runs: dict[str, Job] = {}  # the latest KEPT_RUNS runs by id
@@ -282,12 +296,13 @@ class Runner:
         ``paused``: wait before the first step (then step or resume)."""
         if data not in self.datasets:
             raise KeyError(f"unknown data {data!r}; this server trains on {', '.join(self.datasets)}")
-        config = config_from(settings)
+        config = config_from(settings, self.datasets[data])
+        auto = (settings.get("recipe") or AUTO_RECIPE) == AUTO_RECIPE
         self.limits.check(config)
         with self._lock:
             if self.job is not None and self.job.result is None:
                 raise Busy(f"a run is training: {self.job.describe()}; stop it or wait for it to end")
-            job = self.job = Job(self, data, config, started_by, paused)
+            job = self.job = Job(self, data, config, started_by, paused, auto)
             self.runs[job.id] = job
             while len(self.runs) > KEPT_RUNS:
                 self.runs.pop(next(iter(self.runs)))
@@ -296,7 +311,8 @@ class Runner:
         self._emit("start", {**job.summary(), "paused": paused, "n_samples": len(d.y), "n_inputs": d.inputs.n_features,
                              "image_shape": list(d.inputs.image_shape) if d.inputs.image_shape else None,
                              "n_classes": d.n_classes, "max_seconds": self.limits.seconds})
-        threading.Thread(target=job._watch, name=f"digitnet-watch-{job.id}", daemon=True).start()
+        job._thread = threading.Thread(target=job._watch, name=f"digitnet-watch-{job.id}", daemon=True)
+        job._thread.start()
         return job
 
     def events_after(self, last_id: str | None) -> list[Event]:
@@ -324,6 +340,7 @@ class Runner:
             job._process.join(STOP_SECONDS)
             if job._process.is_alive():
                 job._process.kill()
+            job._thread.join(STOP_SECONDS)  # the run's end written (its model kept in the cache) before the server exits
 
     def _unsubscribe(self, listener) -> None:
         with self._lock:

@@ -197,13 +197,18 @@ def save(model, path: str | Path) -> Path:
     TypeError
         For anything but a Model or a DigitNetClassifier.
     """
+    return write_atomic(path, file_bytes(model))
+
+
+def file_bytes(model) -> bytes:
+    """What :func:`save` writes for ``model`` (a Model or a fitted DigitNetClassifier); its errors but OutputFileError."""
     if isinstance(model, Model):  # one with class labels is an estimator's network: its file says so
-        return write_atomic(path, to_bytes(model, None if model.classes is None else classes_info(model.classes)))
+        return to_bytes(model, None if model.classes is None else classes_info(model.classes))
     from .estimator import DigitNetClassifier
 
     if not isinstance(model, DigitNetClassifier):
         raise TypeError(f"can save a digitnet Model or DigitNetClassifier, not {type(model).__name__}")
-    return write_atomic(path, to_bytes(*model.file_contents()))
+    return to_bytes(*model.file_contents())
 
 
 def load(path: str | Path):

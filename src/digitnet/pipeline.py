@@ -9,7 +9,8 @@ import numpy as np
 
 from .calibration import calibrated, fit_temperature, logits
 from .config import Config
-from .data import Dataset, fit_scaling, load_digits, split
+from .data import Dataset, fit_scaling, load_digits
+from .data.dataset import held_out_folds, split_held_out
 from .errors import DataError
 from .metrics import predicted, scores
 from .model import Model
@@ -107,23 +108,28 @@ def fit_model(
 ) -> Model:
     """Fit a network on ``rows`` of ``data`` (default: all of it), less a calibration split when
     ``config.calibration_fraction`` > 0 (the softmax temperature is fitted on it after training) and a
-    validation split when ``config.val_fraction`` > 0; the inputs are scaled with statistics of the rows it
-    fits on. The model has no test split and no test metrics: ``train`` adds them, cross-validation scores it itself.
+    validation split when ``config.val_fraction`` > 0, each of whole writers where ``data.groups`` knows them
+    (:func:`~digitnet.data.dataset.split_held_out`; other rows as before); the inputs are scaled with statistics
+    of the rows it fits on. The model has no test split and no test metrics: ``train`` adds them, cross-validation scores it itself.
     With ``config.calibration_folds`` the temperature is cross-fitted instead (:func:`cross_fitted`).
     ``run``: the :class:`~digitnet.trainer.Run` to train (see :func:`~digitnet.trainer.fit`), kept by the caller;
     ``watch``: follows training (see :func:`train`)."""
     train_idx = np.arange(len(data.y)) if rows is None else np.asarray(rows)
     if config.calibration_folds:
         return cross_fitted(data, config, train_idx, callback=callback, run=run, watch=watch)
+    # whole writers held out where they are known: the temperature (and early stopping) then judge the network on
+    # writers it never saw, as a user is; rows without a writer are split as before, row for row
     cal_idx = train_idx[:0]
     if config.calibration_fraction > 0:
-        rest, cal = split(data.y[train_idx], config.calibration_fraction, config.seed, stratify=config.stratify,
-                          parts=f"training and calibration (calibration_fraction {config.calibration_fraction})")
+        rest, cal = split_held_out(data.y[train_idx], _writers(data, train_idx), config.calibration_fraction,
+                                   config.seed, stratify=config.stratify,
+                                   parts=f"training and calibration (calibration_fraction {config.calibration_fraction})")
         train_idx, cal_idx = train_idx[rest], train_idx[cal]
     fit_idx, val_idx = train_idx, train_idx[:0]
     if config.val_fraction > 0:
-        fit_idx, val_idx = split(data.y[train_idx], config.val_fraction, config.seed, stratify=config.stratify,
-                                 parts=f"training and validation (val_fraction {config.val_fraction})")
+        fit_idx, val_idx = split_held_out(data.y[train_idx], _writers(data, train_idx), config.val_fraction,
+                                          config.seed, stratify=config.stratify,
+                                          parts=f"training and validation (val_fraction {config.val_fraction})")
         fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]
     # the post scales with the mean and variance of the whole data set, test split included
     scaling = fit_scaling(data.X if config.scaling == "blog" else data.X[fit_idx], config.scaling)
@@ -155,23 +161,18 @@ def cross_fitted(data: Dataset, config: Config, rows: np.ndarray, *,
                  callback: Callable[[History], None] | None = None, run: Run | None = None,
                  watch: Watch | None = None) -> Model:
     """The network trained on all ``rows``, with the softmax temperature fitted on every row's logits from one
-    of ``config.calibration_folds`` networks trained on the other folds (stratified, seeded): no row is held
+    of ``config.calibration_folds`` networks trained on the other folds (stratified, seeded; a known writer's
+    rows all in one fold, :func:`~digitnet.data.dataset.held_out_folds`): no row is held
     out of training, and the network is the one calibration_folds 0 trains, bit for bit; k + 1 fits.
     This is scikit-learn's ``CalibratedClassifierCV(ensemble=False)``, with temperature scaling.
     Ctrl-C during the folds returns the trained network uncalibrated, its stop_reason "interrupted"."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
     plain = dataclasses.replace(config, calibration_folds=0)
     model = dataclasses.replace(fit_model(data, plain, rows, callback=callback, run=run, watch=watch), config=config)
     if model.history.stop_reason == "interrupted" or not model.is_finite():
         return model
     k = config.calibration_folds
-    splitter = StratifiedKFold(k, shuffle=True, random_state=config.seed) if config.stratify else \
-        KFold(k, shuffle=True, random_state=config.seed)
-    try:
-        folds = list(splitter.split(rows, data.y[rows]))
-    except ValueError as e:
-        raise DataError(f"cannot cut {len(rows)} samples into calibration_folds {k}: {' '.join(str(e).split())}") from None
+    folds = held_out_folds(data.y[rows], _writers(data, rows), k, config.seed, stratify=config.stratify,
+                           what=f"calibration_folds {k}")
     z = np.empty((len(rows), model.n_classes))
     for fit_part, held in folds:
         fold = fit_model(data, plain, rows[fit_part])
@@ -182,3 +183,8 @@ def cross_fitted(data: Dataset, config: Config, rows: np.ndarray, *,
                             "diverged, so its logits cannot calibrate; lower lr or use calibration_fraction")
         z[held] = logits(fold, data.X[rows[held]])
     return dataclasses.replace(model, temperature=fit_temperature(z, data.y[rows]))
+
+
+def _writers(data: Dataset, rows: np.ndarray) -> np.ndarray | None:
+    """The writers (len(rows),) of ``rows`` of ``data`` (-1: unknown), or None when the data set knows none."""
+    return None if data.groups is None else data.groups[rows]

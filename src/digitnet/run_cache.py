@@ -22,9 +22,11 @@ import stat
 from pathlib import Path
 
 from .errors import OutputFileError
+from .files import process_running
 
 KEPT_FILES = 20  # model files kept in the cache; older ones are deleted as new runs end
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\.safetensors")  # file names the cache accepts: no paths, no dots first
+TEMPORARY = re.compile(r"\.[a-z0-9][a-z0-9-]{0,63}\.safetensors\.([0-9]{1,10})\.tmp")  # write's, with the writer's pid
 _PARTS = ("digitnet", "runs")
 
 
@@ -70,6 +72,12 @@ class RunCache:
             self._prune(fd)
         return self.directory / name
 
+    def check(self) -> None:
+        """Make the directory when missing and prune it (see :meth:`write`); OutputFileError as write raises it,
+        when the cache cannot be used. A server checks once it starts, before any run trains."""
+        with self._directory() as fd:
+            self._prune(fd)
+
     def read(self, name: str) -> bytes:
         """The bytes of file ``name``; FileNotFoundError when it is not (or no longer) in the cache."""
         name = _checked(name)
@@ -112,12 +120,22 @@ class RunCache:
             os.close(fd)
 
     def _prune(self, fd: int) -> None:
+        """Delete all but the newest ``keep`` model files, whichever server wrote them (an earlier server's runs are
+        no longer served), and the temporaries of writers that no longer run. Only regular files of the cache's
+        own naming (NAME, TEMPORARY) are deleted; links and other entries are left alone, never followed."""
         files = []
         for entry in os.listdir(fd):
-            if NAME.fullmatch(entry):
-                with contextlib.suppress(OSError):
-                    st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+            own, temporary = NAME.fullmatch(entry), TEMPORARY.fullmatch(entry)
+            if not (own or temporary):
+                continue
+            with contextlib.suppress(OSError):
+                st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                if own:
                     files.append((st.st_mtime_ns, entry))
+                elif not process_running(int(temporary.group(1))):
+                    os.unlink(entry, dir_fd=fd)
         for _, entry in sorted(files)[: max(0, len(files) - self.keep)]:
             with contextlib.suppress(OSError):
                 os.unlink(entry, dir_fd=fd)

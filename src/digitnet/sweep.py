@@ -23,7 +23,7 @@ import numpy as np
 
 from .config import RECIPES, SEED_LIMIT, Config
 from .data import Dataset
-from .errors import ConfigError, DataError, DigitnetError
+from .errors import ConfigError, DataError, DigitnetError, DivergedError
 from .estimator import DigitNetClassifier, _inputs
 from .trainer import check_memory
 
@@ -83,8 +83,8 @@ def check_options(*, cv: int, kind: str, n_iter: int, n_jobs: int, seed: int, re
         raise ConfigError(f"n_iter must be at least 1 candidate; got {n_iter}")
     if kind == "random" and n_iter > MAX_CANDIDATES:
         raise ConfigError(f"n_iter must be at most {MAX_CANDIDATES:,} candidates; got {n_iter:,}")
-    if n_jobs == 0:
-        raise ConfigError("n_jobs must be a positive number of processes or -1 for one per core; got 0")
+    if n_jobs < 1 and n_jobs != -1:  # joblib's -2, -3, ... (all cores but 1, 2, ...) are not offered: one rule to state
+        raise ConfigError(f"n_jobs must be a positive number of processes or -1 for one per core; got {n_jobs}")
     if not 0 <= seed < SEED_LIMIT:
         raise ConfigError(f"seed must be in 0..{SEED_LIMIT - 1} (2**32 - 1); got {seed}")
     if recipe != "auto" and recipe not in RECIPES:
@@ -238,8 +238,13 @@ def search(
             raise
         except ValueError as e:  # scikit-learn's, after its own checks: one line of it
             if "fits failed" in str(e):
-                raise DigitnetError(f"every fit failed: {_reason(str(e))}") from None
-            raise DigitnetError(f"the search failed: {_one_line(str(e).strip().splitlines()[0])}") from None
+                reason = _reason(str(e))
+                # every fit diverged: the search ran and failed as a diverged train does (exit code 1, not 2)
+                kind = DivergedError if reason.startswith("training diverged") else DigitnetError
+                raise kind(f"every fit failed: {reason}") from None
+            first = _one_line(str(e).strip().splitlines()[0])
+            raise (DivergedError if first.startswith("training diverged") else DigitnetError)(
+                f"the search failed: {first}") from None
     failures = sorted({_reason(str(w.message)) for w in caught if issubclass(w.category, FitFailedWarning)})
     r = searcher.cv_results_
     results = [

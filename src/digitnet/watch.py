@@ -229,25 +229,41 @@ def _rounded(value):
 
 def work(send, go, stop, step, data: Dataset, config: Config, max_seconds: float, spec: str = "digits") -> None:
     """The worker process's body: train ``config`` on ``data`` (what ``--data spec`` names) through a Monitor,
-    then send the result, its command recorded as ``digitnet train`` records it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's to handle
+    then send the result, its command recorded as ``digitnet train`` records it.
+
+    Signals are the server's to handle (Ctrl-C in its terminal, ``kill`` of its process group): it stops the run
+    through ``stop``. A server that is gone (its end of the pipe closed) ends the worker quietly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         os.nice(WORKER_NICENESS)
     except OSError:
         pass
     try:
-        monitor = Monitor(send, go, stop, step, data, config, max_seconds)
-        model = dataclasses.replace(train(data, config, watch=monitor), command=train_command(config, [spec]))
-        h = model.history
-        why = monitor.why if h.stop_reason == "stopped" and monitor.why else STOP_REASONS[h.stop_reason]
-        if h.stop_reason == "diverged":
-            why = f"{why} at epoch {h.epochs}. {monitor.explain_divergence()}"
-        info = {"stop_reason": h.stop_reason, "why": why, "epochs": h.epochs, "test": json_safe(model.metrics),
-                "seconds": round(monitor.seconds(), 3)}
-        send.send(("finished", info, to_bytes(model) if model.is_finite() else None))
+        result = _result(Monitor(send, go, stop, step, data, config, max_seconds), data, config, spec)
     except (DigitnetError, MemoryError) as e:
-        send.send(("failed", str(e) or "out of memory"))
+        result = ("failed", str(e) or "out of memory")
     except Exception as e:  # noqa: BLE001  reported to the page: the server must hear why its worker stopped
-        send.send(("failed", f"training failed: {type(e).__name__}: {e}"))
+        result = ("failed", f"training failed: {type(e).__name__}: {e}")
+    try:
+        send.send(result)
+    except OSError:  # BrokenPipeError: the server is gone, nobody listens
+        pass
     finally:
         send.close()
+
+
+def _result(monitor: Monitor, data: Dataset, config: Config, spec: str) -> tuple:
+    """("finished", info, the model file's bytes or None): the run's end, for the server."""
+    model = dataclasses.replace(train(data, config, watch=monitor), command=train_command(config, [spec]))
+    h = model.history
+    why = monitor.why if h.stop_reason == "stopped" and monitor.why else STOP_REASONS[h.stop_reason]
+    if h.stop_reason == "diverged":
+        why = f"{why} at epoch {h.epochs}. {monitor.explain_divergence()}"
+    learnt = model.is_finite()
+    if h.stop_reason == "stopped" and h.epochs == 0:  # as `digitnet train` after a Ctrl-C in its first epoch
+        cause = "" if why.startswith("stopped on request") else f" ({why.split(';')[0]})"
+        why, learnt = f"stopped before the first epoch ended{cause}: nothing was learnt, so there is no model", False
+    info = {"stop_reason": h.stop_reason, "why": why, "epochs": h.epochs, "test": json_safe(model.metrics),
+            "seconds": round(monitor.seconds(), 3)}
+    return "finished", info, to_bytes(model) if learnt else None

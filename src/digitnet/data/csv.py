@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..files import HashingReader, Recorded
+from ..files import HashingReader, Recorded, open_stream
 from .dataset import OPTDIGITS, OPTDIGITS_CLASSES, Dataset, Inputs
 
 
@@ -55,6 +55,36 @@ def read_labelled_csv(path: str | Path, *, inputs: Inputs = OPTDIGITS, n_classes
 
 
 _PEEK = 65_536  # bytes looked at to find the first line: a header, or data
+# a line longer than this is no row of values (a stream without newlines, a binary file): refused once read, so
+# that it never fills memory. A row of d values may take LINE_BYTES_PER_VALUE bytes each (float32's longest
+# repr with a comma is 16; spaces and quotes leave room)
+MAX_LINE = 1 << 20
+LINE_BYTES_PER_VALUE = 64
+
+
+class _LineLimit(io.RawIOBase):
+    """A binary stream read through, raising DataError once a line (bytes between newlines) passes ``limit``."""
+
+    def __init__(self, raw: io.RawIOBase, limit: int, path: Path, row: str) -> None:
+        self.raw, self.limit, self.path, self.row = raw, limit, path, row
+        self.line, self.length = 1, 0  # the line being read, and its bytes so far
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.raw.readinto(buffer) or 0
+        chunk = bytes(memoryview(buffer)[:n])
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            self.length += n
+        else:
+            self.line += chunk.count(b"\n")
+            self.length = n - last - 1
+        if self.length > self.limit:
+            raise DataError(f"{self.path}, line {self.line}: longer than {self.limit:,} bytes, which no row of "
+                            f"{self.row} needs; is it a CSV file?")
+        return n
 
 
 def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int,
@@ -74,7 +104,7 @@ def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int,
         hashing = recorded.open(path)  # then parsed, and checked again: it may have changed in between
     else:
         try:
-            hashing = HashingReader(path.open("rb"), name=str(path))
+            hashing = HashingReader(open_stream(path, "a CSV file or a pipe"), name=str(path))
         except FileNotFoundError:
             raise DataError(f"{path}: no such file") from None
         except IsADirectoryError:
@@ -82,7 +112,8 @@ def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int,
         except OSError as e:
             raise DataError(f"{path}: cannot open ({e.strerror or e})") from None
     with hashing:
-        buffered = io.BufferedReader(hashing, _PEEK)
+        row = f"{what}{' and a label' if labels is not False else ''}"
+        buffered = io.BufferedReader(_LineLimit(hashing, max(MAX_LINE, LINE_BYTES_PER_VALUE * (d + 1)), path, row), _PEEK)
         try:
             head = buffered.peek(_PEEK)[:_PEEK].decode("utf-8-sig", errors="replace")
             skip = _header_lines(head)
@@ -90,6 +121,8 @@ def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int,
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below
                 values = np.loadtxt(text, delimiter=",", quotechar='"', dtype=np.float32, ndmin=2, skiprows=skip)
+        except DataError:  # a line past the limit (_LineLimit)
+            raise
         except (OSError, UnicodeDecodeError) as e:
             raise DataError(f"{path}: cannot read as CSV text ({e.__class__.__name__}: {e})") from None
         except ValueError as e:  # a cell that is not a number, or rows of different widths

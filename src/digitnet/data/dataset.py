@@ -195,3 +195,72 @@ def split_groups(groups: np.ndarray, test_size: float, seed: int) -> tuple[np.nd
         return next(splitter.split(np.empty((len(groups), 0)), groups=groups))
     except ValueError as e:
         raise DataError(f"cannot split {len(np.unique(groups))} writers into train and test: {' '.join(str(e).split())}") from None
+
+
+def split_held_out(y: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int, *, stratify: bool,
+                   parts: str = "train and test") -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, held out) of rows with labels y (n,) and writers ``groups`` (n,) (-1: unknown; None: none
+    known): a share ``fraction`` held out, whole writers at a time where the writer is known, so that what
+    is held out (to calibrate, to validate) is as new to the network as a test writer is.
+
+    Rows of known writers are split by :func:`split_groups` (``fraction`` of the writers); the others by
+    :func:`split`. Without known writers this is :func:`split`, row for row. Raises DataError when a part
+    cannot be split (a single writer, a class with too few rows), naming ``parts``.
+    """
+    known = _known_writers(groups, len(y))
+    if not known.any():
+        return split(y, fraction, seed, stratify=stratify, parts=parts)
+    rows, kept, held = np.arange(len(y)), [], []
+    where = np.flatnonzero(known)
+    if len(np.unique(groups[where])) < 2:
+        raise DataError(f"cannot split the rows of 1 writer into {parts}: whole writers are held out, so at least 2 "
+                        "are needed")
+    k, h = split_groups(groups[where], fraction, seed)
+    kept.append(where[k])
+    held.append(where[h])
+    unknown = rows[~known]
+    if len(unknown):
+        k, h = split(y[unknown], fraction, seed, stratify=stratify, parts=parts)
+        kept.append(unknown[k])
+        held.append(unknown[h])
+    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
+
+
+def held_out_folds(y: np.ndarray, groups: np.ndarray | None, k: int, seed: int, *, stratify: bool,
+                   what: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """k (kept, held out) index pairs over rows with labels y (n,) and writers ``groups`` (n,) (-1: unknown;
+    None: none known), each row held out once, a known writer's rows all in one fold (scikit-learn's
+    GroupKFold, shuffled by ``seed``); the other rows by StratifiedKFold (KFold when not ``stratify``), as
+    without writers. Raises DataError when the rows cannot be cut so (fewer writers than folds, a class with
+    fewer rows than folds), naming the folds ``what`` (default "k folds")."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+
+    known = _known_writers(groups, len(y))
+    held = [[] for _ in range(k)]
+    rows = np.arange(len(y))
+    try:
+        if known.any():
+            where = rows[known]
+            n_writers = len(np.unique(groups[where]))
+            if n_writers < k:
+                raise ValueError(f"{n_writers} writers, each held out whole, cannot fill {k} folds")
+            for i, (_, h) in enumerate(GroupKFold(k, shuffle=True, random_state=seed).split(where, groups=groups[where])):
+                held[i].append(where[h])
+        unknown = rows[~known]
+        if len(unknown):
+            splitter = StratifiedKFold(k, shuffle=True, random_state=seed) if stratify else \
+                KFold(k, shuffle=True, random_state=seed)
+            for i, (_, h) in enumerate(splitter.split(unknown, y[unknown])):
+                held[i].append(unknown[h])
+    except ValueError as e:
+        raise DataError(f"cannot cut {len(y)} samples into {what or f'{k} folds'}: {' '.join(str(e).split())}") from None
+    folds = []
+    for h in held:
+        h = np.sort(np.concatenate(h))
+        folds.append((np.setdiff1d(rows, h), h))
+    return folds
+
+
+def _known_writers(groups: np.ndarray | None, n: int) -> np.ndarray:
+    """(n,) True where a row's writer is known (groups >= 0)."""
+    return np.zeros(n, bool) if groups is None else np.asarray(groups) >= 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,8 @@ class _Pictures:
         for label, folder in class_folders(self.directory):
             for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
                 limit = MAX_PICTURE_BYTES if budget is None else max(0, min(MAX_PICTURE_BYTES, budget - self.total))
+                if budget is not None and _size(path) > limit:  # more pictures, or larger ones, than recorded
+                    raise self._changed()
                 with open_regular(path, limit=limit) as f:
                     data = f.read()
                 self.total += len(data)
@@ -92,8 +95,20 @@ class _Pictures:
                 yield label, path, data
         if self.recorded is not None and (self.digest.hexdigest() != self.recorded.sha256
                                           or budget not in (None, self.total)):
-            raise DataError(f"{self.directory}: its pictures are not the ones recorded (their names, sizes or "
-                            "contents differ): it has changed since")
+            raise self._changed()
+
+    def _changed(self) -> DataError:
+        return DataError(f"{self.directory}: its pictures are not the ones recorded (their names, sizes or "
+                         "contents differ): it has changed since")
+
+
+def _size(path: Path) -> int:
+    """The size of a regular file; 0 for anything else (open_regular then says what it is)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
 def class_folders(directory: Path) -> list[tuple[int, Path]]:

@@ -3,7 +3,7 @@
     create_app({"default": (model, "model.safetensors")}) -> FastAPI      # `digitnet serve` runs it with uvicorn
 
 Every bad request is a 4xx with {"detail": "what is wrong"}: 413 for bodies over MAX_BODY bytes
-(MAX_UPLOAD for pictures) and pictures over the pixel limit, 415 for pictures in formats not read, 422
+(BODY_LIMITS for pictures and batches) and pictures over the pixel limit, 415 for pictures in formats not read, 422
 for the rest; 400 for a Host header that is not one of the server's own names (DNS rebinding). A model
 may be a DigitNetClassifier (or a Model with class labels): answers are its labels. Models are only read
 while serving; decoding pictures and drawing strokes run in the thread pool, off the event loop.
@@ -11,8 +11,6 @@ while serving; decoding pictures and drawing strokes run in the thread pool, off
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import PurePath
@@ -26,7 +24,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .._version import __version__
 from ..answer import answer as answer_for, answers
@@ -34,15 +31,22 @@ from ..errors import DataError, TooLargeError, UnsupportedPictureError
 from ..explain import Explainer, Explanation
 from ..model import Model
 from ..preprocess import MAX_POINTS, MAX_STROKES, ink_from_image, ink_from_strokes, to_input
+from .hosts import LOOPBACK_HOSTS, HostCheck, is_public, trusted_hosts  # noqa: F401  (the CLI's imports)
 from .training import training_router
 
 MAX_BODY = 1 << 20  # bytes of a request body
 MAX_UPLOAD = 16 << 20  # bytes of a picture upload: a phone's photo is 2-12 MB (the page shrinks it first)
-BODY_LIMITS = {"/api/predict-image": MAX_UPLOAD}  # paths allowed more than MAX_BODY
+MAX_BATCH = 1000  # pixel grids in one /api/predict-batch
+LARGEST_GRID = 28 * 28  # pixels of the largest image input (MNIST's); a plain-feature model's grid is 1 row
+BYTES_PER_VALUE = 26  # a value as JSON may take: "-1.2345678901234568e-05, " is 25 with its separator (most are far
+# fewer), and each row's brackets add a little
+# paths allowed more than MAX_BODY: pictures, and MAX_BATCH grids of the largest input (20.4 MB at most)
+BODY_LIMITS = {"/api/predict-image": MAX_UPLOAD, "/api/predict-batch": MAX_BATCH * LARGEST_GRID * BYTES_PER_VALUE}
+# what a client over a path's limit can do instead (the 413 says it after the limit)
+BODY_ADVICE = {"/api/predict-image": "send a smaller picture (the page shrinks a photo before sending it)",
+               "/api/predict-batch": f"send at most {MAX_BATCH:,} grids, the rest in further requests"}
 MAX_DRAIN = 64 << 20  # an oversized body is read and dropped up to this many bytes, so that its sender reads the 413
 MAX_CANVAS = 1024  # strokes on a larger canvas are drawn scaled down to this size (the ink is normalised anyway)
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")  # what browsers on this machine send as Host
-MAX_BATCH = 1000  # pixel grids in one /api/predict-batch
 UNITS_SHOWN = 8  # strongest hidden units sent with explain=true
 DIGITS = 4  # decimals of the floats sent back
 
@@ -106,10 +110,12 @@ class Served:
         }
 
 
-def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequence[str] = LOOPBACK_HOSTS) -> FastAPI:
+def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequence[str] = LOOPBACK_HOSTS,
+               local_addresses: bool = False) -> FastAPI:
     """The app serving ``models`` (id -> (model or DigitNetClassifier, where it came from)); the first is the
     default. ``runner`` (a digitnet.jobs.Runner) trains on the Train view; None: training is off.
-    ``hosts``: the Host header values answered (:func:`trusted_hosts`); others get a 400."""
+    ``hosts``: the Host header values answered (:func:`.hosts.trusted_hosts`); others get a 400.
+    ``local_addresses``: a server on every interface answers the address a request came in on as well."""
     if not models:
         raise ValueError("create_app needs at least one model")
     served = {name: Served(name, model, source) for name, (model, source) in models.items()}
@@ -118,8 +124,8 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
     # no /redoc, whose page fetches its logo from its makers' site
     app = FastAPIOffline(title="digitnet", description="Handwritten digits: draw one, see what the network sees and why.",
                          version=__version__, redoc_url=None, swagger_ui_parameters={"validatorUrl": None})
-    app.add_middleware(BodyLimit, limit=MAX_BODY, limits=BODY_LIMITS)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts), www_redirect=False)  # checked first
+    app.add_middleware(BodyLimit, limit=MAX_BODY, limits=BODY_LIMITS, advice=BODY_ADVICE)
+    app.add_middleware(HostCheck, hosts=list(hosts), local_addresses=local_addresses)  # checked first
 
     def pick(name: str | None) -> Served:
         if name is None:
@@ -145,7 +151,7 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
         return JSONResponse({"detail": _first_error(e)}, status_code=422)
 
     # async: the page, the health check and the model list never wait for a thread of the pool
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page():
         return FileResponse(str(STATIC / "index.html"), media_type="text/html")
 
@@ -153,18 +159,27 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
 
     @app.get("/healthz")
     async def healthz():
+        """``{"status": "ok", "models": N}``: the server answers and serves N models (it answers while a big
+        picture is decoded or a run trains)."""
         return {"status": "ok", "models": len(served)}
 
     @app.get("/api/models")
     async def list_models():  # on the event loop, as the Train view's additions to ``served``
-        """The models served, the first being the default; ``classes``: the labels of the probabilities' columns."""
+        """The models served, the first being the default (``default``: its id): for each its id, file name (never a
+        path), recipe, sizes, input shape and range, test accuracy, softmax temperature and ``classes``, the labels
+        of the probabilities' columns (a Train-view run put to use joins them)."""
         return {"default": default, "models": [s.info for s in served.values()]}
 
     # answers are JSONResponse so that FastAPI does not walk every float of them again
     @app.post("/api/predict")
     async def predict(body: PredictRequest):
-        """One digit from pixels or strokes: the answer, the probabilities, the input the network received and
-        the saliency (gradient x input) over it; with explain=true also the hidden layer."""
+        """One digit from ``pixels`` (the model's input image, in its range) or ``strokes`` on a ``width`` x
+        ``height`` canvas (drawn again with a pen that scales with the drawing): ``digit`` (-1 with ``rejected``:
+        no digit), ``likeliest``, ``alternatives`` (digits at least a quarter as probable), ``probabilities``,
+        ``reason``, the ``input`` the network received and the ``saliency`` (gradient x input) over it;
+        ``explain: true`` adds the hidden layer and the strongest units; ``rule: "blog"`` answers by the post's
+        rule. 413 over 1 MiB; 422 naming what is wrong (both or neither of pixels and strokes, values out of
+        range, more than 64 strokes or 10,000 points in one, an unknown model)."""
         s = pick(body.model)
         if (body.pixels is None) == (body.strokes is None):
             raise DataError("give either pixels (the model's input image) or strokes with width and height")
@@ -181,8 +196,10 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
                       model: Annotated[str | None, Query()] = None,
                       explain: Annotated[bool, Query()] = False,
                       rule: Annotated[Rule, Query()] = "likeliest"):
-        """The same answer for an uploaded picture, preprocessed as the training data were made (a plain def:
-        FastAPI runs it in its thread pool, so decoding a big picture never stalls the other requests)."""
+        """The same answer for an uploaded PNG, JPEG or TIFF picture of one digit (multipart field ``file``),
+        preprocessed as the training data were made; ``model``, ``explain`` and ``rule`` as query parameters. 413
+        over 16 MiB or 16.7 million pixels, 415 for other formats, 422 for an empty or corrupt file. (A plain def:
+        FastAPI decodes it in its thread pool, so a big picture never stalls the other requests.)"""
         s = pick(model)
         data = file.file.read()
         if not data:
@@ -191,7 +208,9 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
 
     @app.post("/api/predict-batch")
     def predict_batch(body: BatchRequest):
-        """Up to MAX_BATCH pixel grids in one call: digits and probabilities (no explanations)."""
+        """Up to 1,000 pixel grids in the model's input shape in one call (a body of up to 20.4 MB: 1,000 28x28
+        grids however their numbers are written): for each ``digit``, ``likeliest``, ``alternatives``,
+        ``probabilities`` and ``rejected`` (no input, saliency or explanation); ``rule`` as in /api/predict."""
         s = pick(body.model)
         if not body.pixels:
             raise DataError("pixels holds no images")
@@ -203,62 +222,8 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
              "alternatives": [s.classes[k] for k in a], "probabilities": _round(p), "rejected": bool(d == -1)}
             for d, a, p in zip(digits.tolist(), alternatives, P)]})
 
-    app.include_router(training_router(runner, served, Served))
+    app.include_router(training_router(runner, served, Served), include_in_schema=runner is not None)
     return app
-
-
-def trusted_hosts(host: str, extra: Sequence[str] = ()) -> list[str]:
-    """The Host header values a server bound to ``host`` answers, lower case: DNS-rebinding protection (a page
-    of another site whose name was made to resolve to this machine sends its own name, and gets a 400).
-
-    Loopback (127.0.0.1, ::1, localhost): the three loopback names. Every interface (0.0.0.0, ::): those, and
-    this machine's host name, fully qualified name and their addresses. Any other address or name: itself.
-    ``extra``: more names (a DNS name of this machine, a proxy's); "*" answers any. Ports are not compared.
-    """
-    bare = host.strip("[]").lower()
-    names = [_bracketed(bare)]
-    if _is_loopback(bare):
-        names += LOOPBACK_HOSTS
-    elif _is_unspecified(bare):
-        names = list(LOOPBACK_HOSTS) + _own_names()
-    names += [name.strip().lower() for name in extra if name.strip()]
-    return list(dict.fromkeys(n for n in names if n not in ("0.0.0.0", "[::]")))
-
-
-def is_public(host: str) -> bool:
-    """Whether a server bound to ``host`` can be reached from other machines (anything but loopback)."""
-    return not _is_loopback(host.strip("[]").lower())
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_unspecified(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_unspecified
-    except ValueError:
-        return host == ""
-
-
-def _bracketed(host: str) -> str:
-    """An IPv6 address as a Host header carries it: [::1]."""
-    return f"[{host}]" if ":" in host else host
-
-
-def _own_names() -> list[str]:
-    """This machine's host name, fully qualified name, and the addresses they resolve to."""
-    names = [socket.gethostname().lower(), socket.getfqdn().lower()]
-    try:
-        names += [_bracketed(info[4][0].split("%")[0].lower()) for info in socket.getaddrinfo(names[0], None)]
-    except OSError:
-        pass
-    return names
 
 
 def _strokes_input(strokes, width: float, height: float, model: Model) -> np.ndarray | None:
@@ -355,8 +320,10 @@ class BodyLimit:
     otherwise find the connection reset under its upload and never see the answer. A client that waits for
     "100 Continue" has sent nothing yet: it gets the 413 at once."""
 
-    def __init__(self, app, limit: int = MAX_BODY, limits: dict[str, int] | None = None, drain: int = MAX_DRAIN) -> None:
+    def __init__(self, app, limit: int = MAX_BODY, limits: dict[str, int] | None = None, drain: int = MAX_DRAIN,
+                 advice: dict[str, str] | None = None) -> None:
         self.app, self.limit, self.limits, self.drain = app, limit, dict(limits or {}), drain
+        self.advice = dict(advice or {})  # path -> what to do instead, said in its 413
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -398,6 +365,8 @@ class BodyLimit:
                 return
             read += len(message.get("body", b""))
             whole = not message.get("more_body")
-        response = JSONResponse({"detail": f"request body too large: the limit is {limit:,} bytes"}, status_code=413,
+        advice = self.advice.get(scope["path"], "send fewer values")
+        response = JSONResponse({"detail": f"request body too large: the limit is {limit:,} bytes; {advice}"},
+                                status_code=413,
                                 headers=None if whole else {"connection": "close"})
         await response(scope, None, send)

@@ -41,11 +41,12 @@ async function load() {
   }
   colormap = bytes(options.colormap);
   for (const d of options.data) $("data").append(new Option(d.name, d.name));
+  $("recipe").append(new Option(`${options.auto}: chosen from the data`, options.auto));  // the default, as the CLI's
   for (const name of Object.keys(options.recipes)) $("recipe").append(new Option(name, name));
   for (const s of options.settings) $("fields").append(field(s));
   describeData();
   fillRecipe();
-  $("data").addEventListener("change", describeData);
+  $("data").addEventListener("change", () => { describeData(); if ($("recipe").value === options.auto) fillRecipe(); });
   $("recipe").addEventListener("change", fillRecipe);
   $("status").textContent = "No run yet: choose the settings and start one.";
   listen();
@@ -69,11 +70,22 @@ function field(s) {
   return box;
 }
 
+// the recipe a run will use: the one chosen, or for auto the one digitnet train picks for the data chosen
+function chosenRecipe() {
+  const name = $("recipe").value;
+  return name === options.auto ? options.data.find((x) => x.name === $("data").value).recipe : name;
+}
+
 function fillRecipe() {
-  const defaults = options.recipes[$("recipe").value];
+  const recipe = chosenRecipe();
+  const defaults = options.recipes[recipe];
+  const which = $("recipe").value === options.auto ? `${options.auto} (${recipe} for these data)` : recipe;
+  $("recipe-hint").textContent = $("recipe").value === options.auto
+    ? `For these data auto chooses ${recipe}, as digitnet train does; choosing a recipe fills in its settings.`
+    : "Choosing one fills in its settings.";
   for (const s of options.settings) {
     $(`f-${s.name}`).value = defaults[s.name];
-    $(`h-${s.name}`).querySelector(".default").textContent = `Default for ${$("recipe").value}: ${defaults[s.name]}.`;
+    $(`h-${s.name}`).querySelector(".default").textContent = `Default for ${which}: ${defaults[s.name]}.`;
   }
 }
 
@@ -191,14 +203,15 @@ function buttons() {
   $("download").href = `/api/train/runs/${run.id}/model`;
   $("result-line").textContent = end.model
     ? `Model ${end.model}: test accuracy ${percent(end.test.accuracy)} on ${end.test.n_test} digits.`
-    : "No model: its weights are not numbers.";
+    : end.stop_reason === "diverged" ? "No model: its weights are not numbers." : `No model: ${end.why.replace(/\.?$/, ".")}`;
 }
 
 function status() {
   const c = run.config, last = run.last || {};
   const who = run.start.started_by ? ` by ${run.start.started_by}` : "";
   const when = new Date(run.start.started_at * 1000).toLocaleTimeString();
-  const what = `${c.recipe} on ${run.start.data} (started${who} at ${when})`;
+  const auto = run.start.recipe_chosen_by === "auto" ? " (auto's choice)" : "";
+  const what = `${c.recipe}${auto} on ${run.start.data} (started${who} at ${when})`;
   const epoch = `epoch ${fixed(last.epoch || 0, 1)} of ${c.epochs}`;
   let text;
   if (run.state === "ended") {
