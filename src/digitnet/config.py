@@ -70,6 +70,9 @@ class Config:
     stroke: float = 0.0  # strokes thickened or thinned: blended toward the grey dilation or erosion (3x3 cross) by a weight drawn from [-stroke, stroke]
     elastic_alpha: float = 0.0  # elastic distortion (Simard et al. 2003): pixels of displacement per unit of the smoothed field; their MNIST value 34
     elastic_sigma: float = 4.0  # width in pixels of the Gaussian that smooths the elastic fields' uniform noise (Simard et al.: 4 on 28x28)
+    distortion_end: float = 1.0  # the distortions' strength (rotation, shear, zoom, stroke, elastic_alpha) at the last epoch, relative to the first; linear in between
+    clean_epochs: int = 0  # the last clean_epochs epochs see the images undistorted (shifts by `augment` kept): a fine-tuning phase
+    ema_decay: float = 0.0  # weight averaging (Polyak): the network kept is a moving average of the weights after each step, this decay per step (0: the last weights)
     tol: float | None = None  # stop once the epoch's summed loss / size of the whole data set is below tol (the post: 0.01)
     patience: int | None = None  # early stopping: epochs without a better validation loss before stopping (1..MAX_EPOCHS); None: off
     val_fraction: float = 0.0  # share of the training split held out to keep the best epoch and stop early (patience); 0: train on all of it
@@ -118,6 +121,9 @@ class Config:
         _check(0 <= self.stroke <= 1, "stroke must be in [0, 1]", self.stroke)
         _check(0 <= self.elastic_alpha < math.inf, "elastic_alpha must be a number >= 0", self.elastic_alpha)
         _check(0 < self.elastic_sigma <= MAX_SIGMA, f"elastic_sigma must be in (0, {MAX_SIGMA}] pixels", self.elastic_sigma)
+        _check(0 <= self.distortion_end <= 1, "distortion_end must be in [0, 1]", self.distortion_end)
+        _check(0 <= self.clean_epochs <= self.epochs, f"clean_epochs must be in 0..epochs ({self.epochs})", self.clean_epochs)
+        _check(0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)", self.ema_decay)
         _check(0.0 < self.test_size < 1.0, "test_size must be in (0, 1)", self.test_size)
         _check(0 <= self.seed < SEED_LIMIT, f"seed must be in 0..{SEED_LIMIT - 1} (2**32 - 1)", self.seed)
         # masks come from random bytes: the rate is rounded to a multiple of 1/256 (network.dropout_threshold)
@@ -129,6 +135,9 @@ class Config:
             )
         if self.patience is not None and self.val_fraction == 0:
             raise ConfigError("early stopping (patience) needs a validation split: set val_fraction > 0 or patience None")
+        if self.gradient == "blog" and self.ema_decay:
+            raise ConfigError("ema_decay averages the weights of mini-batch steps; the post's per-sample rule "
+                              "(gradient 'blog') keeps its last weights: set ema_decay 0")
         if self.gradient == "blog" and (self.loss, self.optimizer, self.batch_size) != ("mse", "sgd", 1):
             raise ConfigError(
                 "gradient 'blog' is the post's per-sample rule: it needs loss 'mse', optimizer 'sgd' and batch_size 1"
@@ -233,6 +242,9 @@ _BLOG = Config(
     stroke=0.0,
     elastic_alpha=0.0,
     elastic_sigma=4.0,
+    distortion_end=1.0,
+    clean_epochs=0,
+    ema_decay=0.0,
     schedule="constant",
     shuffle=False,
     scaling="blog",
@@ -246,7 +258,7 @@ GROUPS = {  # every field in one group: the settings' three concerns
     "network": ("n_hidden", "bias", "init", "dropout", "dtype"),
     "training": ("gradient", "loss", "optimizer", "lr", "schedule", "batch_size", "epochs", "shuffle", "l2",
                  "label_smoothing", "input_noise", "augment", "rotation", "shear", "zoom", "stroke", "elastic_alpha",
-                 "elastic_sigma", "tol", "patience", "val_fraction", "calibration_fraction", "calibration_folds"),
+                 "elastic_sigma", "distortion_end", "clean_epochs", "ema_decay", "tol", "patience", "val_fraction", "calibration_fraction", "calibration_folds"),
     "experiment": ("recipe", "scaling", "stratify", "test_size", "seed"),
 }
 

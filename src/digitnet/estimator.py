@@ -64,6 +64,9 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         stroke=0.0,
         elastic_alpha=0.0,
         elastic_sigma=4.0,
+        distortion_end=1.0,
+        clean_epochs=0,
+        ema_decay=0.0,
         tol=None,
         patience=None,
         val_fraction=0.0,
@@ -98,6 +101,9 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.stroke = stroke
         self.elastic_alpha = elastic_alpha
         self.elastic_sigma = elastic_sigma
+        self.distortion_end = distortion_end
+        self.clean_epochs = clean_epochs
+        self.ema_decay = ema_decay
         self.tol = tol
         self.patience = patience
         self.val_fraction = val_fraction
@@ -196,6 +202,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             run = self._new_run(X.shape[1], model.config)
             for name, w in model.params.items():
                 run.params[name][...] = w
+            run.keep(run.theta)  # a moving average (ema_decay) starts from these weights, not the initial ones
             run.epochs = model.history.epochs
             self._continue(model, run)
         elif first:
@@ -225,7 +232,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         h.accuracy.append(hits / len(X))
         h.error.append(sum_loss / len(X))
         h.lr.append(lr)
-        params = {name: w.copy() for name, w in run.params.items()}
+        params = {name: w.copy() for name, w in run.kept_params().items()}
         self._learnt(Model(params, run.config, self._scaling, h, np.empty(0, np.int64), {"kind": "arrays"},
                            _inputs(X.shape[1])))
         return self

@@ -65,6 +65,36 @@ class Adam:
         theta -= lr_t * (self.m / (np.sqrt(self.v) + self.eps))
 
 
+class WeightAverage:
+    """Polyak averaging (Polyak & Juditsky 1992) as an exponential moving average of theta after every step:
+    average <- d_t average + (1 - d_t) theta, starting from theta, with d_t = min(decay, (1 + t) / (10 + t)) at
+    step t = 0, 1, ... (TensorFlow's ``ExponentialMovingAverage(num_updates=t)``): the first steps move it
+    faster, so that a short run is not averaged with its initial weights."""
+
+    def __init__(self, theta: np.ndarray, decay: float) -> None:
+        self.decay = decay
+        self.average = theta.copy()
+        self.t = 0
+
+    def advance(self) -> float:
+        """Count one more step; returns its decay d_t."""
+        d = min(self.decay, (1.0 + self.t) / (10.0 + self.t))
+        self.t += 1
+        return d
+
+    def step(self, theta: np.ndarray) -> None:
+        kernels.ema_step(self.average, theta, self.advance())
+
+    def step_numpy(self, theta: np.ndarray) -> None:
+        d = self.advance()
+        self.average += (1.0 - d) * (theta - self.average)
+
+    def restart(self, theta: np.ndarray) -> None:
+        """Average from theta afresh: a continued run starts from the weights it was given."""
+        self.average[...] = theta
+        self.t = 0
+
+
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 

@@ -35,7 +35,7 @@ from .errors import ConfigError
 from .fast import augment, kernels, step as fast_step
 from .fast.step import Workspace
 from .network import Params
-from .optim import OPTIMIZERS, Adam
+from .optim import OPTIMIZERS, Adam, WeightAverage
 
 SMALL_PRODUCT = 1 << 22  # multiply-adds of a batch's first product up to which BLAS runs on one thread
 PROGRESS_SECONDS = 0.1  # with a progress hook: about the time an epoch's steps run between two reports
@@ -87,6 +87,17 @@ def learning_rate(config: Config, progress: float) -> float:
     return config.lr
 
 
+def distortion_strength(config: Config, epoch: int) -> float:
+    """The distortions' strength in epoch ``epoch`` (0-based; past the last, the last's), relative to the config's:
+    1 at the first epoch, falling linearly to ``distortion_end`` at the last epoch before the ``clean_epochs``
+    ones, which have 0 (undistorted images)."""
+    distorted = config.epochs - config.clean_epochs
+    epoch = min(epoch, config.epochs - 1)
+    if epoch >= distorted:
+        return 0.0
+    return 1.0 + (config.distortion_end - 1.0) * (epoch / (distorted - 1) if distorted > 1 else 0.0)
+
+
 def fit(
     X: np.ndarray,
     y: np.ndarray,
@@ -105,7 +116,8 @@ def fit(
 ) -> tuple[Params, History]:
     """Train a network on scaled inputs: the trainer alone, without splitting, scaling or scoring.
 
-    With a validation set the weights of the epoch with the lowest validation loss are kept.
+    With a validation set the weights of the epoch with the lowest validation loss are kept. With
+    ``config.ema_decay`` the weights kept (and validated) are the moving average of the steps' weights.
     Ctrl-C ends training early and returns what was learnt, with stop_reason "interrupted"; a callback
     or progress hook raising :class:`StopTraining` does the same with stop_reason "stopped".
 
@@ -191,11 +203,11 @@ def fit(
                 if not math.isfinite(sum_loss):
                     history.stop_reason = "diverged"
                 elif has_val:
-                    val_loss, val_accuracy = validate(params, X_val, Y_val, y_val)
+                    val_loss, val_accuracy = validate(run.kept_params(), X_val, Y_val, y_val)
                     history.val_loss.append(val_loss)
                     history.val_accuracy.append(val_accuracy)
                     if val_loss < best_loss:
-                        best_loss, waited, best_theta = val_loss, 0, theta.copy()
+                        best_loss, waited, best_theta = val_loss, 0, run.kept_theta().copy()
                         history.best_epoch = epoch + 1
                     else:
                         waited += 1
@@ -215,8 +227,7 @@ def fit(
         history.stop_reason = "interrupted"
     except StopTraining:
         history.stop_reason = "stopped"
-    if best_theta is not None:
-        theta[:] = best_theta
+    run.keep(best_theta)
     run.release_data()
     return {name: w.copy() for name, w in params.items()}, history
 
@@ -279,6 +290,29 @@ class Run:
             rng, n_inputs, config.n_hidden, n_classes, init=config.init, bias=config.bias, dtype=config.dtype))
         self.engine = _PerSample(self.theta, self.params, config, plain) if per_sample(config) else \
             _Batches(self.theta, self.params, config, plain, image_shape)
+        average = getattr(self.engine, "average", None)
+        self._averaged = None if average is None else network.views(
+            average.average, {name: w.shape for name, w in self.params.items()})
+
+    def kept_theta(self) -> np.ndarray:
+        """The flat weights training would keep now: the moving average with ``config.ema_decay``, else theta."""
+        average = getattr(self.engine, "average", None)
+        return self.theta if average is None else average.average
+
+    def kept_params(self) -> Params:
+        """:meth:`kept_theta` as named views (W1, b1, W2, b2)."""
+        return self.params if self._averaged is None else self._averaged
+
+    def keep(self, theta: np.ndarray | None = None) -> None:
+        """End a fit: the weights become ``theta`` (the best epoch's), else the kept ones (:meth:`kept_theta`);
+        a moving average starts afresh from them, for what continues the run (partial_fit)."""
+        if theta is None:
+            theta = self.kept_theta()
+        if theta is not self.theta:
+            self.theta[:] = theta
+        average = getattr(self.engine, "average", None)
+        if average is not None:
+            average.restart(self.theta)
 
     def release_data(self) -> None:
         """Forget the data of the last epoch (kept to reuse what was computed from it): a Run kept after
@@ -331,8 +365,9 @@ def check_memory(n: int, d: int, K: int, config: Config) -> int:
     H, size = config.n_hidden, np.dtype(config.dtype).itemsize
     n_params = d * H + H * K + H + K
     rows = min(config.batch_size, n)
-    # theta, gradient, Adam's two moments and scratch, the best epoch's copy; the batch buffers; targets; masks
-    needed = size * (6 * n_params + rows * (d + 3 * K + 3 * H) + n * K + (n * H if config.dropout else 0))
+    # theta, gradient, Adam's two moments and scratch, the best epoch's copy, the moving average; the batch
+    # buffers; targets; masks
+    needed = size * ((7 if config.ema_decay else 6) * n_params + rows * (d + 3 * K + 3 * H) + n * K + (n * H if config.dropout else 0))
     if augment.warping(config):  # an epoch's warps; elastic fields in float32, twice while they are smoothed
         float64, float32 = np.dtype(np.float64).itemsize, np.dtype(np.float32).itemsize
         needed += n * augment.WARP_COLUMNS * float64 + (2 * augment.FIELDS * 2 * d * float32 if config.elastic_alpha else 0)
@@ -351,7 +386,7 @@ def per_sample(config: Config) -> bool:
     return config.gradient == "blog" or (
         config.batch_size == 1 and config.optimizer == "sgd" and config.loss == "mse" and not config.bias
         and config.schedule == "constant" and not config.shuffle and config.l2 == 0 and config.input_noise == 0
-        and not augment.augmenting(config)
+        and not augment.augmenting(config) and not config.ema_decay
     )
 
 
@@ -401,6 +436,7 @@ class _Batches:
         self.grads = network.views(self.grad, {name: w.shape for name, w in params.items()})
         n_weights = params["W1"].size + params["W2"].size  # theta starts with W1, W2: the entries L2 decays
         self.optimizer = OPTIMIZERS[config.optimizer](theta, l2=config.l2, n_decayed=n_weights)
+        self.average = WeightAverage(theta, config.ema_decay) if config.ema_decay else None
         self.ws: Workspace | None = None  # sized by the first epoch: batches of min(batch_size, rows)
         self.no_bytes = np.empty((0, config.n_hidden), np.uint8)
         self.bytes: np.ndarray | None = None  # the epoch's dropout bytes, reused
@@ -420,7 +456,8 @@ class _Batches:
             self.ws = Workspace(rows, X.shape[1], c.n_hidden, Y.shape[1], self.theta.dtype)
         ws = self.ws
         order = rng.permutation(len(X)) if c.shuffle else np.arange(len(X))
-        draw = augment.draw(c, rng, len(X), self.image_shape)  # the epoch's augmentation, after the shuffle
+        # the epoch's augmentation, after the shuffle
+        draw = augment.draw(c, rng, len(X), self.image_shape, distortion_strength(c, epoch))
         if augment.augmenting(c) and self.fill_of is not X:
             self.fill, self.fill_of = X.dtype.type(X.min()), X  # the background of ink-high images
         if not (self.plain or c.input_noise):
@@ -455,6 +492,8 @@ class _Batches:
                 loss, batch_hits = fast_step.step(self.params, self.grads, Xb, Yb, yb, u, c.dropout, _LOSS_KIND[c.loss], ws)
             update = self.optimizer.step_numpy if self.plain else self.optimizer.step
             update(self.theta, self.grad, learning_rate(c, (epoch + start / len(X)) / c.epochs))
+            if self.average is not None:
+                (self.average.step_numpy if self.plain else self.average.step)(self.theta)
             sum_loss += loss
             hits += batch_hits
         return sum_loss, hits
@@ -477,6 +516,8 @@ class _Batches:
         rates = [learning_rate(c, (epoch + start / n) / c.epochs) for start in starts]
         adam = isinstance(opt, Adam)
         sizes = np.array([opt.advance(lr) for lr in rates] if adam else rates)
+        average = self.average
+        decays = np.array([average.advance() for _ in rates] if average is not None else [], np.float64)
         p, g = self.params, self.grads
         cut, scale = network.dropout_threshold(c.dropout)
         sum_loss, hits = 0.0, 0
@@ -489,7 +530,8 @@ class _Batches:
                 g["W1"], g.get("b1", ws.no_bias), g["W2"], g.get("b2", ws.no_bias),
                 opt.m if adam else ws.no_bias, opt.v if adam else ws.no_bias, adam,
                 getattr(opt, "beta1", 0.0), getattr(opt, "beta2", 0.0), getattr(opt, "eps", 0.0), opt.l2, opt.n_decayed,
-                cut, scale, _LOSS_KIND[c.loss], ws.X, ws.Y, ws.y, ws.a1, ws.h, ws.dh, ws.p, ws.dz2, sum_loss,
+                cut, scale, _LOSS_KIND[c.loss], ws.X, ws.Y, ws.y, ws.a1, ws.h, ws.dh, ws.p, ws.dz2,
+                average.average if average is not None else ws.no_bias, decays[first:stop], sum_loss,
             )
             hits += more
             if report is not None and stop < len(sizes):

@@ -59,15 +59,18 @@ def augmenting(config) -> bool:
     return bool(config.augment) or warping(config)
 
 
-def draw(config, rng: np.random.Generator, n: int, image_shape: tuple[int, int]) -> Draw:
-    """The epoch's augmentation of n images (see the module's docstring for the order of the draws).
+def draw(config, rng: np.random.Generator, n: int, image_shape: tuple[int, int], strength: float = 1.0) -> Draw:
+    """The epoch's augmentation of n images (see the module's docstring for the order of the draws), its
+    distortions (rotation, shear, zoom, stroke, elastic_alpha) at ``strength`` times the config's (in [0, 1]:
+    the trainer's :func:`~digitnet.trainer.distortion_strength`; 0 leaves the shifts alone).
     Draws nothing, and returns :data:`NONE`, when ``config`` asks for none."""
     shifts = NONE.shifts
     if config.augment:
         shifts = rng.integers(-config.augment, config.augment + 1, size=(n, 2))
-    if not warping(config):
+    if not warping(config) or strength == 0:
         return Draw(shifts, NONE.warps, NONE.fields)
     u = rng.uniform(-1.0, 1.0, size=(n, 4))
+    u *= strength
     warps = np.empty((n, WARP_COLUMNS))
     warps[:, M_RR:T_R] = affine_inverse(config.rotation * u[:, 0], config.shear * u[:, 1],
                                         1.0 + config.zoom * u[:, 2]).reshape(n, 4)
@@ -76,7 +79,7 @@ def draw(config, rng: np.random.Generator, n: int, image_shape: tuple[int, int])
     warps[:, FIELD] = -1
     fields = NONE.fields
     if config.elastic_alpha:
-        fields = elastic_fields(rng, FIELDS, image_shape, config.elastic_sigma, config.elastic_alpha)
+        fields = elastic_fields(rng, FIELDS, image_shape, config.elastic_sigma, config.elastic_alpha * strength)
         warps[:, FIELD] = rng.integers(0, FIELDS, size=n)
     return Draw(NONE.shifts, warps, fields)
 

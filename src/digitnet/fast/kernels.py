@@ -428,6 +428,14 @@ def gather(X, order, start, shifts, warps, fields, height, width, fill, padded, 
                 dst[j] = fill
 
 
+@njit(cache=_CACHE, error_model="numpy")
+def ema_step(average, theta, decay):
+    """optim.WeightAverage.step: average <- decay * average + (1 - decay) * theta, as average += (1 - decay) (theta - average)."""
+    rate = average.dtype.type(1.0 - decay)
+    for i in range(theta.shape[0]):
+        average[i] += rate * (theta[i] - average[i])
+
+
 @njit(cache=_CACHE, inline="always")
 def padded_size(height, width):
     """Values in warp's buffer: the image with one row and column of fill above and left, two below and right."""
@@ -511,13 +519,14 @@ def stroke_width(src, t, height, width, fill, out, stride):
 @njit(cache=_CACHE, error_model="numpy")
 def batch_epoch(X, Y, y, order, shifts, warps, fields, height, width, fill, U, step_sizes, batch_size, theta, grad,
                 W1, b1, W2, b2, gW1, gb1, gW2, gb2, m, v, adam, beta1, beta2, eps, l2, n_decayed, cut, scale,
-                loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2, total_loss=0.0):
+                loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2, average, decays, total_loss=0.0):
     """A whole mini-batch epoch in one call: fast.step.step and the optimizer's update for each batch of
     ``order``, with products in BLAS (np.dot) and no Python between the steps.
 
     shifts, warps, fields: the epoch's augmentation (see :func:`gather`); U: the epoch's dropout bytes, row i
     for the i-th sample of ``order`` (no rows: no dropout); step_sizes: each step's rate (Adam's
-    bias-corrected one). Returns (summed loss, argmax hits); ``total_loss`` is the sum so far, so that an
+    bias-corrected one); average, decays: the weights' moving average and each step's decay (no entries: no
+    averaging). Returns (summed loss, argmax hits); ``total_loss`` is the sum so far, so that an
     epoch run in several calls over consecutive whole batches adds in the same order as one call.
     """
     n = order.shape[0]
@@ -555,6 +564,8 @@ def batch_epoch(X, Y, y, order, shifts, warps, fields, height, width, fill, U, s
             adam_step(theta, grad, m, v, step_sizes[step], beta1, beta2, eps, l2, n_decayed)
         else:
             sgd_step(theta, grad, step_sizes[step], l2, n_decayed)
+        if average.shape[0] > 0:
+            ema_step(average, theta, decays[step])
         step += 1
     return total_loss, hits
 

@@ -1,0 +1,128 @@
+"""The search for 0.8% test error with one 784-200-10 tanh network (issue 20, item 5), on MNIST's TRAINING
+images only: each run trains on the first 50,000 and is scored on the last 10,000; the t10k test files are
+never read.
+
+    python benchmarks/tune_mnist_error.py run '{"epochs": 60, "ema_decay": 0.999}' [--recipe mnist-elastic] [--seed 0]
+    python benchmarks/tune_mnist_error.py table        # the log as the Markdown table of TUNING_MNIST.md
+
+``run`` trains once, one run at a time on one BLAS thread, and appends one JSON line to the log
+(benchmarks/tune_mnist_error.jsonl; ``--log`` for another): the settings, the validation accuracy, its
+errors out of 10,000, the log loss (with the model's temperature, when it has one), the epochs run, the
+fit's wall and CPU seconds and the load average. A run whose recipe, settings and seed are already in the
+log is skipped, so an interrupted search (tune_mnist_error.sh) continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+# $MNIST_DIR, else ../shared/data/mnist from the repository's root
+MNIST = Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else HERE.parents[1] / "shared" / "data" / "mnist"
+LOG = HERE / "tune_mnist_error.jsonl"
+VALIDATION = 10_000  # the last training images: MNIST's usual validation split
+
+
+def key(recipe: str, settings: dict, seed: int, deskew: bool = False) -> str:
+    return json.dumps({"recipe": recipe, "settings": settings, "seed": seed, "deskew": deskew}, sort_keys=True)
+
+
+def deskew(images: np.ndarray, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """Rows of images (n, h * w) sheared upright and centred by their ink's second moments (LeCun et al.'s
+    deskewing): the output's row r, column c reads the source at row r + my - cy, column
+    c + mx - cx + s (r - cy), s = cov(row, column) / var(row), (my, mx) the ink's centre of mass and
+    (cy, cx) the image's centre; bilinear, paper (0) outside. float32, the same value range."""
+    from scipy.ndimage import map_coordinates
+
+    h, w = shape
+    X = images.reshape(-1, h, w).astype(np.float64)
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float64)
+    mass = X.sum(axis=(1, 2))
+    mass[mass == 0] = 1.0
+    my = (X * rows).sum(axis=(1, 2)) / mass
+    mx = (X * cols).sum(axis=(1, 2)) / mass
+    var_r = (X * (rows - my[:, None, None]) ** 2).sum(axis=(1, 2)) / mass
+    cov = (X * (rows - my[:, None, None]) * (cols - mx[:, None, None])).sum(axis=(1, 2)) / mass
+    s = np.where(var_r > 0, cov / np.maximum(var_r, 1e-12), 0.0)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    out = np.empty((len(X), h * w), np.float32)
+    for i, image in enumerate(X):
+        source_r = rows + my[i] - cy
+        source_c = cols + mx[i] - cx + s[i] * (rows - cy)
+        out[i] = map_coordinates(image, [source_r, source_c], order=1, mode="grid-constant", cval=0.0).ravel()
+    return out
+
+
+def logged(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def run(recipe: str, settings: dict, seed: int, log: Path, directory: Path, deskewed: bool = False) -> dict:
+    import threadpoolctl
+
+    import digitnet
+    from digitnet.data.idx import load_mnist
+    from digitnet.metrics import evaluate
+
+    done = {key(r["recipe"], r["settings"], r["seed"], r.get("deskew", False)): r for r in logged(log)}
+    if key(recipe, settings, seed, deskewed) in done:
+        return done[key(recipe, settings, seed, deskewed)]
+    data = load_mnist(directory)
+    if deskewed:  # every image, training and validation alike
+        data = dataclasses.replace(data, X=deskew(data.X))
+    train = np.setdiff1d(np.arange(len(data.y)), data.test_rows)  # the t10k rows are dropped here
+    fit_rows, held_out = train[:-VALIDATION], train[-VALIDATION:]
+    config = digitnet.Config.from_recipe(recipe, seed=seed, **settings)
+    with threadpoolctl.threadpool_limits(1):
+        wall, cpu = time.perf_counter(), time.process_time()
+        model = digitnet.train(data, config, split_indices=(fit_rows, held_out))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    scores = evaluate(model.predict_proba(data.X[held_out]), data.y[held_out])
+    record = {"recipe": recipe, "settings": settings, "seed": seed, "deskew": deskewed, "accuracy": scores.accuracy,
+              "errors": int(round((1 - scores.accuracy) * len(held_out))), "log_loss": scores.log_loss,
+              "epochs": model.history.epochs, "fit_s": round(wall, 1), "cpu_s": round(cpu, 1),
+              "load": round(os.getloadavg()[0], 1), "version": digitnet.__version__}
+    with log.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    return record
+
+
+def table(records: list[dict]) -> list[str]:
+    lines = ["| recipe | settings | seed | validation accuracy | errors | log loss | epochs | fit | CPU |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        settings = ", ".join([f"{k} {v}" for k, v in r["settings"].items()] + ["deskewed"] * r.get("deskew", False)) \
+            or "(the recipe's)"
+        lines.append(f"| {r['recipe']} | {settings} | {r['seed']} | {r['accuracy']:.2%} | {r['errors']} | "
+                     f"{r['log_loss']:.4f} | {r['epochs']} | {r['fit_s'] / 60:.1f} min | {r['cpu_s'] / 60:.1f} min |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("run", "table"))
+    parser.add_argument("settings", nargs="?", default="{}", help='JSON object of Config settings, e.g. \'{"epochs": 60}\'')
+    parser.add_argument("--recipe", default="mnist-elastic")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--deskew", action="store_true", help="deskew every image first (a proxy: the model does not record it)")
+    parser.add_argument("--log", type=Path, default=LOG)
+    parser.add_argument("--data", type=Path, default=MNIST)
+    args = parser.parse_args()
+    if args.command == "table":
+        print("\n".join(table(logged(args.log))))
+        return
+    r = run(args.recipe, json.loads(args.settings), args.seed, args.log, args.data, args.deskew)
+    print(f"{r['accuracy']:.4f}  {r['errors']:3d} errors  log loss {r['log_loss']:.4f}  fit {r['fit_s']:6.1f} s  "
+          f"cpu {r['cpu_s']:6.1f} s  {r['recipe']} {r['settings']} seed {r['seed']}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
