@@ -40,7 +40,7 @@ from .data.sources import input_files, recorded_files
 from .errors import (ConfigError, DataError, DigitnetError, DivergedError, NoTestDataError, OutputFileError, article,
                      one_line)
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
-from .answer import RULES, answers
+from .answer import RULES, answers, blank_reason, no_variation
 from .jobs import LimitError, Limits, Runner
 from .metrics import ECE_BINS, NO_DIGIT, Evaluation
 from .model import Model
@@ -378,24 +378,37 @@ def predict(
     elif pixels is not None:
         X = _parse_pixels(pixels, model.inputs)
     else:
-        X = np.stack([_picture_input(path, model.inputs) for path in images])
+        inputs = [_picture_input(path, model.inputs) for path in images]
+        no_ink = np.array([x is None for x in inputs])  # no digit found: answered -1, the model not asked
+        X = np.stack([np.zeros(model.n_inputs) if x is None else x for x in inputs])
     P = model.predict_proba(X)
-    chosen, alternatives = answers(P, rule.value)
+    chosen, alternatives = answers(P, rule.value, X)
+    if images is not None:
+        P = np.where(no_ink[:, None], np.nan, P)
     if as_json:
         _write_predictions_json(chosen, P, alternatives, model.classes)
         return
     names = [str(k) for k in (range(model.n_classes) if model.classes is None else model.classes.tolist())]
-    table = Table("row", "digit", "p", *names, title="Predictions (probabilities in %)")
-    for i, (c, also, p) in enumerate(zip(chosen[:TABLE_ROWS], alternatives, P[:TABLE_ROWS]), start=1):
-        digit = names[c] if c != NO_DIGIT else f"no digit (-1), likeliest {names[p.argmax()]}"
+    blank = no_variation(X)
+    table = Table("picture" if images is not None else "row", "digit", "p", *names, title="Predictions (probabilities in %)")
+    for i, (c, also, p) in enumerate(zip(chosen[:TABLE_ROWS], alternatives, P[:TABLE_ROWS])):
+        if images is not None and no_ink[i]:
+            table.add_row(images[i].name, "no digit (-1): no digit found (blank, or the ink is too small)", "-",
+                          *["-"] * len(names))
+            continue
+        if blank[i]:
+            digit = f"{blank_reason(X[i]).replace('no digit', 'no digit (-1)', 1)}"
+        else:
+            digit = names[c] if c != NO_DIGIT else f"no digit (-1), likeliest {names[p.argmax()]}"
         digit += "".join(f", or perhaps {names[k]}" for k in also)
-        table.add_row(str(i), digit, f"{p.max():.3f}", *[f"{100 * v:.0f}" for v in p])
+        table.add_row(images[i].name if images is not None else str(i + 1), digit, f"{p.max():.3f}",
+                      *[f"{100 * v:.0f}" for v in p])
     out.print(table)
     if len(P) > TABLE_ROWS:
         out.print(f"... and {len(P) - TABLE_ROWS:,} more rows: --json prints them all", markup=False)
 
 
-def _picture_input(path: Path, inputs: Inputs) -> np.ndarray:
+def _picture_input(path: Path, inputs: Inputs) -> np.ndarray | None:
     from .data.images import MAX_PICTURE_BYTES
     from .preprocess import ink_from_image, to_input
 
@@ -408,9 +421,7 @@ def _picture_input(path: Path, inputs: Inputs) -> np.ndarray:
         x = to_input(ink_from_image(data), inputs)
     except DigitnetError as e:
         fail(f"{path}: {e}")
-    if x is None:
-        fail(f"{path}: no digit found (blank, or the ink is too small)")
-    return x
+    return x  # None: no digit found (blank, or the ink is too small)
 
 
 TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any number
@@ -418,8 +429,9 @@ TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any n
 
 def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: list | None = None,
                             classes: np.ndarray | None = None, block: int = 8192) -> None:
-    """{"predictions": [{"digit", "most_likely", "alternatives", "probabilities"}, ...]}, written block by block
-    (NaN as null); "digit", "most_likely" and the alternatives are class labels when the model has them (-1: no digit)."""
+    """{"predictions": [{"digit", "likeliest", "alternatives", "probabilities"}, ...]}, written block by block
+    (NaN as null; a row of P all NaN, an input never given to the model, has null likeliest and probabilities);
+    "digit", "likeliest" and the alternatives are class labels when the model has them (-1: no digit)."""
     label = (lambda k: str(k)) if classes is None else (lambda k: "-1" if k == NO_DIGIT else _dumps(classes[k]))
     alternatives = alternatives if alternatives is not None else [()] * len(P)
     write = sys.stdout.write
@@ -427,13 +439,14 @@ def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: lis
     for start in range(0, len(P), block):
         Pb = np.round(P[start : start + block].astype(np.float64), 6)
         likeliest = np.nan_to_num(Pb, nan=-1.0).argmax(axis=1)
+        asked = ~np.isnan(Pb).all(axis=1)
         # repr of a finite float is valid JSON and 1.5x faster than json.dumps; NaN goes through _dumps
         row_json = (lambda p: f"[{', '.join(map(repr, p))}]") if np.isfinite(Pb).all() else _dumps
         rows = [
-            f'{{"digit": {label(c)}, "most_likely": {label(m)}, "alternatives": [{", ".join(label(k) for k in a)}], '
-            f'"probabilities": {row_json(p)}}}'
-            for c, m, a, p in zip(chosen[start : start + block].tolist(), likeliest.tolist(),
-                                  alternatives[start : start + block], Pb.tolist())
+            f'{{"digit": {label(c)}, "likeliest": {label(m) if q else "null"}, '
+            f'"alternatives": [{", ".join(label(k) for k in a)}], "probabilities": {row_json(p) if q else "null"}}}'
+            for c, m, a, p, q in zip(chosen[start : start + block].tolist(), likeliest.tolist(),
+                                     alternatives[start : start + block], Pb.tolist(), asked.tolist())
         ]
         write((", " if start else "") + ", ".join(rows))
     write("]}\n")
