@@ -43,7 +43,8 @@ def read_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["imag
 
     directory = Path(directory)
     if not directory.is_dir():
-        raise DataError(f"{directory}: no such directory (expected one sub-folder of pictures per class)")
+        missing = "not a directory" if directory.exists() else "no such directory"
+        raise DataError(f"{directory}: {missing} (expected one sub-folder of pictures per class)")
     if recorded is not None:  # first only hashed, one picture at a time: decoding what was not recorded could fill memory
         for _ in _Pictures(directory, recorded):
             pass
