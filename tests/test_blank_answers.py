@@ -67,28 +67,3 @@ def test_predict_pixels_and_csv_answer_a_uniform_grid_no_digit(tmp_path, model_f
     path = write_csv(tmp_path / "x.csv", np.vstack([np.full(64, value), digits.X[0]]))
     rows = json.loads(cli("predict", model_file, "--json", "--csv", path, "--no-labels").stdout)["predictions"]
     assert [row["digit"] for row in rows] == [-1, 0]
-
-
-pytest.importorskip("fastapi")
-httpx = pytest.importorskip("httpx")
-
-from digitnet.web.app import create_app  # noqa: E402
-
-from webserver import running  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def client(small_model):
-    with running(create_app({"digits": (small_model, "small")})) as base, httpx.Client(base_url=base, timeout=30) as c:
-        yield c
-
-
-@pytest.mark.parametrize("value", [0, 16])
-def test_the_api_answers_a_uniform_grid_no_digit_with_a_reason(client, digits, value):
-    blank = np.full((8, 8), value).tolist()
-    a = client.post("/api/predict", json={"pixels": blank}).json()
-    assert a["digit"] == -1 and a["rejected"] is True and a["reason"] == f"no digit: every pixel is {value}, a blank grid"
-    batch = client.post("/api/predict-batch", json={"pixels": [blank, digits.X[0].reshape(8, 8).tolist()]}).json()
-    first, second = batch["predictions"]
-    assert first["digit"] == -1 and first["rejected"] is True and "every pixel" in first["reason"]
-    assert second["digit"] == 0 and "reason" not in second

@@ -13,6 +13,7 @@ import functools
 import io
 import json
 import math
+import re
 import signal
 import sys
 import time
@@ -34,7 +35,7 @@ except ImportError:  # pragma: no cover
 
 from ._version import __version__
 from .config import AUTO_RECIPE, MNIST_MIN_ROWS, RECIPES, Config, recipe_for, train_command
-from .data import Inputs, is_number, read_csv
+from .data import OPTDIGITS, Inputs, is_number, read_csv
 from .data import held_out, load_data
 from .data.sources import input_files, recorded_files
 from .errors import (ConfigError, DataError, DigitnetError, DivergedError, NoTestDataError, OutputFileError, article,
@@ -349,10 +350,11 @@ def predict(
     model_path: Annotated[Path | None, typer.Argument(
         metavar="MODEL", show_default=False,
         help="Model file written by `digitnet train`; default: the drawing model shipped with digitnet.")] = None,
-    csv: Annotated[Path | None, typer.Option("--csv", help="CSV of 64 pixels 0..16 per row, optionally then a label (ignored).")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="CSV of the model's pixels per row (an 8x8 model: 64 values 0..16; the drawing "
+                                                      "model: 784 values 0..255), optionally then a label (ignored).")] = None,
     labels: Annotated[bool | None, typer.Option(
         "--labels/--no-labels",
-        help="Whether the CSV's last column is a label (default: 65 columns have one, 64 do not).")] = None,
+        help="Whether the CSV's last column is a label (default: one column more than the model's pixels is one).")] = None,
     pixels: Annotated[str | None, typer.Option("--pixels", help="One image: the model's pixels (an 8x8 model: 64 values 0..16; the "
                                                                 "drawing model: 784 values 0..255), comma-separated, row by row.")] = None,
     images: Annotated[list[Path] | None, typer.Option(
@@ -370,7 +372,10 @@ def predict(
         fail("--labels/--no-labels describe a --csv file")
     model = load_model(model_path) if model_path is not None else _shipped_model()
     if csv is not None:
-        X, y = read_csv(csv, labels=labels, inputs=model.inputs, n_classes=model.n_classes)
+        try:
+            X, y = read_csv(csv, labels=labels, inputs=model.inputs, n_classes=model.n_classes)
+        except DataError as e:
+            fail(_csv_shape_advice(str(e), model, model_path is None))
         if labels is None:
             layout = "then a label column (ignored)" if y is not None else "no label column"
             err.print(one_line(f"{csv}: read {len(X)} rows of {X.shape[1]} {model.inputs.noun}, {layout}; "
@@ -406,6 +411,19 @@ def predict(
     out.print(table)
     if len(P) > TABLE_ROWS:
         out.print(f"... and {len(P) - TABLE_ROWS:,} more rows: --json prints them all", markup=False)
+
+
+def _csv_shape_advice(message: str, model: Model, shipped: bool) -> str:
+    """A CSV error, with the model's input shape and what to pass when the columns are the 8x8 digits'."""
+    got = re.search(r"expected [^:]*columns .*, got (\d+)$", message)
+    if got is None:
+        return message
+    size = "x".join(map(str, model.inputs.image_shape)) if model.inputs.image_shape else ""
+    which = "the shipped drawing model" if shipped else "the model"
+    message += f"; {which} takes {model.inputs.n_features} values{f' (a {size} image)' if size else ''} per row"
+    if int(got.group(1)) in (OPTDIGITS.n_features, OPTDIGITS.n_features + 1) and model.inputs.n_features != OPTDIGITS.n_features:
+        message += ": for 8x8 digits (64 columns), pass an 8x8 model: digitnet predict MODEL.safetensors --csv FILE"
+    return message
 
 
 def _picture_input(path: Path, inputs: Inputs) -> np.ndarray | None:
@@ -562,7 +580,7 @@ def sweep(
     sweeps.check_options(cv=cv, kind=search.value, n_iter=n_iter, n_jobs=n_jobs, seed=seed, recipe=recipe.value,
                          scheduler=dask_scheduler)
     png = out_path.with_suffix(".png")
-    outputs = [("--out", out_path, "sweep.csv"), ("the figure beside --out", png, "sweep.png"),
+    outputs = [("--out", out_path, "sweep.csv"), (f"--out {out_path.name}'s figure", png, "sweep.png"),
                *([("--save-best", save_best, "best.safetensors")] if save_best else [])]
     for _, path, example in outputs:
         check_writable(path, example=example)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import __version__
 from ..answer import answer as answer_for, answers, blank_reason, no_variation
-from ..errors import DataError, TooLargeError, UnsupportedPictureError
+from ..errors import DataError, TooLargeError, UnsupportedPictureError, exact
 from ..explain import Explainer, Explanation
 from ..model import Model
 from ..preprocess import MAX_POINTS, MAX_STROKES, ink_from_image, ink_from_strokes, to_input
@@ -253,7 +253,7 @@ def _pixels(grid: list[list[float]], model: Model, index: int | None = None) -> 
     if x.min() < low or x.max() > high:
         if not np.all(model.inputs.accepts(x)):
             low, high = model.inputs.value_range
-            raise DataError(f"{where}pixels must lie in {low:g}..{high:g}; got values from {x.min():g} to {x.max():g}")
+            raise DataError(f"{where}pixels must lie in {low:g}..{high:g}; got values from {exact(x.min())} to {exact(x.max())}")
         raise DataError(f"{where}{model.input_error(x)}")
     return x
 
