@@ -49,7 +49,7 @@ from .pipeline import train as train_model
 from .progress import EpochBar
 from .files import check_distinct, check_writable, open_regular, write_all, write_atomic
 from .persistence import file_bytes, json_safe, load_model, save, to_bytes
-from .trainer import STOP_REASONS, History
+from .trainer import DIVERGED_ABOVE, STOP_REASONS, History
 
 # auto, then the recipes: auto (the default) chooses one from the data (config.recipe_for)
 Recipe = enum.Enum("Recipe", {name: name for name in (AUTO_RECIPE, *RECIPES)}, type=str)  # type: ignore[misc]
@@ -288,7 +288,7 @@ def train(
         unchanged = f"; {out_path} is unchanged" if out_path.exists() else ""
         fail(f"interrupted before the first epoch ended: nothing was learnt, nothing written{unchanged}", EXIT_INTERRUPTED)
     written = None
-    if model.is_finite():
+    if model.is_finite() and h.stop_reason != "diverged":
         ctrl_c.deferring = True  # Ctrl-C now waits until the file is whole
         try:
             written = save(model, out_path)
@@ -313,7 +313,10 @@ def train(
     else:
         _print_train_summary(model, written, chosen)
     if written is None:
-        fail(f"training diverged at epoch {h.epochs} (loss is NaN or infinite); no model written. "
+        loss = h.loss[-1] if h.loss else math.nan
+        why = (f"its loss ended at {loss:.3g}, over {DIVERGED_ABOVE:g} times a uniform guess's" if math.isfinite(loss)
+               else "loss is NaN or infinite")
+        fail(f"training diverged at epoch {h.epochs} ({why}); no model written. "
              "Lower the learning rate (--lr) or turn dropout off (--dropout 0).", EXIT_DIVERGED)
     if h.stop_reason == "interrupted":
         fail(f"interrupted: the model learnt so far is in {written}", EXIT_INTERRUPTED)
