@@ -35,7 +35,7 @@ from .dataset import OPTDIGITS, OPTDIGITS_CLASSES, Dataset, Inputs
 from .embedded import load_digits
 from .idx import MNIST_CLASSES, find_mnist_files, read_mnist_source
 from .images import IMAGE_INPUTS, IMAGE_SUFFIXES, class_folders, read_image_folder
-from .mix import convert, join
+from .mix import MAX_PARTS, convert, join
 from .unipen import load_unipen
 
 PEN_INPUTS = {"unipen": IMAGE_INPUTS["images"], "unipen8": IMAGE_INPUTS["images8"]}
@@ -92,6 +92,8 @@ def load_data(spec: str | Path | Sequence[str | Path] | None, inputs: Inputs | N
     """
     if isinstance(spec, (list, tuple)):
         if len(spec) > 1:
+            if len(spec) > MAX_PARTS:  # said before any is read
+                raise DataError(f"a mix joins 2 to {MAX_PARTS} data sets; got {len(spec)}")
             _refuse_repeats(spec)
             first = load_data(spec[0], inputs)
             return join([(_named(spec[0]), first)] + [(_named(s), load_data(s, first.inputs)) for s in spec[1:]])
