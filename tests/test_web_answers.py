@@ -36,3 +36,25 @@ def test_a_value_just_over_the_range_is_shown_with_its_digits(client, digits):
         r = client.post(path, json=body)
         assert r.status_code == 422
         assert r.json()["detail"] == f"{where}pixels must lie in 0..16; got values from 0 to 16.000001"
+
+
+GUIDE = __import__("pathlib").Path(__file__).parents[1] / "docs" / "guide"
+
+
+def test_the_upload_limit_is_on_the_body_as_the_docs_say(client):
+    from digitnet.web.app import MAX_UPLOAD
+
+    r = client.post("/api/predict-image", files={"file": ("big.png", b"\0" * MAX_UPLOAD, "image/png")})
+    assert r.status_code == 413  # a picture of exactly the limit: the form's few hundred bytes put it over
+    for page in ("serving-safely.md", "drawing-page.md"):
+        text = " ".join((GUIDE / page).read_text().split())
+        assert "plus a few hundred bytes of form" in text and "exactly 16 MiB" in text, page
+
+
+def test_json_nested_too_deeply_is_a_400_listed_in_the_docs(client):
+    r = client.post("/api/predict", content='{"pixels": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json() == {"detail": "There was an error parsing the body"}
+    rows = [line for line in (GUIDE / "serving-safely.md").read_text().splitlines() if "nested too deeply" in line]
+    assert len(rows) == 1 and rows[0].rstrip().endswith("| 400 |")
+    assert "nested too deeply" in (GUIDE / "drawing-page.md").read_text()
