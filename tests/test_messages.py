@@ -38,7 +38,7 @@ def test_a_pixel_just_out_of_range_is_shown_with_its_digits(tmp_path):
         read_csv(path)
 
 
-@pytest.mark.parametrize("sep, name", [(";", "';'"), ("\t", "tabs")])
+@pytest.mark.parametrize("sep, name", [(";", "';'"), ("\t", "tabs"), (" ", "spaces")])
 def test_another_separator_is_said_not_taken_for_a_header(tmp_path, sep, name):
     path = tmp_path / "semi.csv"
     path.write_text("\n".join(sep.join(["0"] * 64 + ["1"]) for _ in range(3)) + "\n")

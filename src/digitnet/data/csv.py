@@ -166,7 +166,8 @@ def _header_lines(head: str, path: Path, layout: str) -> int:
         cells = next(csv.reader([line]), [])
         if any(cell.strip() for cell in cells):
             if len(cells) == 1:
-                for sep, name in OTHER_SEPARATORS.items():
+                spaced = len(cells[0].split()) > 1 and all(map(is_number, cells[0].split()))
+                for sep, name in {**OTHER_SEPARATORS, **({" ": "spaces"} if spaced else {})}.items():
                     if sep in cells[0]:
                         raise DataError(f"{path}, line {number}: one column of values separated by {name}; digitnet "
                                         f"reads comma-separated values: expected {layout} separated by commas")
