@@ -49,7 +49,9 @@ def test_predict_image_answers_a_blank_picture_no_digit_and_keeps_the_others(tmp
     assert r.exit_code == 0, r.output
     first, second = json.loads(r.stdout)["predictions"]
     assert first["digit"] == first["likeliest"] == 0 and len(first["probabilities"]) == 10
-    assert second == {"digit": -1, "likeliest": None, "alternatives": [], "probabilities": None}
+    assert second == {"digit": -1, "likeliest": None, "alternatives": [], "probabilities": None,
+                      "reason": "no digit: the picture is blank, or its ink is too small"}
+    assert "reason" not in first
     r = cli("predict", model_file, "--image", empty)
     assert r.exit_code == 0 and "no digit (-1)" in r.stdout and "empty.png" in r.stdout
     r = cli("predict", model_file, "--image", good, "--image", empty)  # the table names each picture by its file
@@ -62,6 +64,7 @@ def test_predict_pixels_and_csv_answer_a_uniform_grid_no_digit(tmp_path, model_f
     r = cli("predict", model_file, "--json", "--pixels", ",".join([str(value)] * 64))
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["predictions"][0]["digit"] == -1
+    assert json.loads(r.stdout)["predictions"][0]["reason"] == f"no digit: every pixel is {value}, a blank grid"
     r = cli("predict", model_file, "--pixels", ",".join([str(value)] * 64))
     assert f"every pixel is {value}" in r.stdout
     path = write_csv(tmp_path / "x.csv", np.vstack([np.full(64, value), digits.X[0]]))

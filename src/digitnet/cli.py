@@ -391,21 +391,21 @@ def predict(
         X = np.stack([np.zeros(model.n_inputs) if x is None else x for x in inputs])
     P = model.predict_proba(X)
     chosen, alternatives = answers(P, rule.value, X)
+    reasons = {int(i): blank_reason(X[i]) for i in np.flatnonzero(no_variation(X))}  # no digit, whatever P says
     if images is not None:
         P = np.where(no_ink[:, None], np.nan, P)
+        reasons.update({int(i): NO_INK for i in np.flatnonzero(no_ink)})
     if as_json:
-        _write_predictions_json(chosen, P, alternatives, model.classes)
+        _write_predictions_json(chosen, P, alternatives, model.classes, reasons)
         return
     names = [str(k) for k in (range(model.n_classes) if model.classes is None else model.classes.tolist())]
-    blank = no_variation(X)
     table = Table("picture" if images is not None else "row", "digit", "p", *names, title="Predictions (probabilities in %)")
     for i, (c, also, p) in enumerate(zip(chosen[:TABLE_ROWS], alternatives, P[:TABLE_ROWS])):
         if images is not None and no_ink[i]:
-            table.add_row(images[i].name, "no digit (-1): no digit found (blank, or the ink is too small)", "-",
-                          *["-"] * len(names))
+            table.add_row(images[i].name, f"no digit (-1): {NO_INK.removeprefix('no digit: ')}", "-", *["-"] * len(names))
             continue
-        if blank[i]:
-            digit = f"{blank_reason(X[i]).replace('no digit', 'no digit (-1)', 1)}"
+        if i in reasons:
+            digit = reasons[i].replace("no digit", "no digit (-1)", 1)
         else:
             digit = names[c] if c != NO_DIGIT else f"no digit (-1), likeliest {names[p.argmax()]}"
         digit += "".join(f", or perhaps {names[k]}" for k in also)
@@ -446,12 +446,15 @@ def _picture_input(path: Path, inputs: Inputs) -> np.ndarray | None:
 
 
 TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any number
+NO_INK = "no digit: the picture is blank, or its ink is too small"
 
 
 def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: list | None = None,
-                            classes: np.ndarray | None = None, block: int = 8192) -> None:
+                            classes: np.ndarray | None = None, reasons: dict[int, str] | None = None,
+                            block: int = 8192) -> None:
     """{"predictions": [{"digit", "likeliest", "alternatives", "probabilities"}, ...]}, written block by block
     (NaN as null; a row of P all NaN, an input never given to the model, has null likeliest and probabilities);
+    ``reasons`` {row: why it is no digit} adds "reason" to those rows (as /api/predict-batch does);
     "digit", "likeliest" and the alternatives are class labels when the model has them (-1: no digit)."""
     label = (lambda k: str(k)) if classes is None else (lambda k: "-1" if k == NO_DIGIT else _dumps(classes[k]))
     alternatives = alternatives if alternatives is not None else [()] * len(P)
@@ -465,9 +468,11 @@ def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: lis
         row_json = (lambda p: f"[{', '.join(map(repr, p))}]") if np.isfinite(Pb).all() else _dumps
         rows = [
             f'{{"digit": {label(c)}, "likeliest": {label(m) if q else "null"}, '
-            f'"alternatives": [{", ".join(label(k) for k in a)}], "probabilities": {row_json(p) if q else "null"}}}'
-            for c, m, a, p, q in zip(chosen[start : start + block].tolist(), likeliest.tolist(),
-                                     alternatives[start : start + block], Pb.tolist(), asked.tolist())
+            f'"alternatives": [{", ".join(label(k) for k in a)}], "probabilities": {row_json(p) if q else "null"}'
+            + (f', "reason": {_dumps(reasons[i])}}}' if reasons and i in reasons else "}")
+            for i, c, m, a, p, q in zip(range(start, start + block), chosen[start : start + block].tolist(),
+                                        likeliest.tolist(), alternatives[start : start + block], Pb.tolist(),
+                                        asked.tolist())
         ]
         write((", " if start else "") + ", ".join(rows))
     write("]}\n")
