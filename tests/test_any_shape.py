@@ -66,7 +66,7 @@ def test_the_command_line_serves_a_plain_features_model(blobs, tmp_path):
     path = digitnet.save(model, tmp_path / "m.safetensors")
     r = CliRunner().invoke(app, ["predict", str(path), "--pixels", "-40,3,0,1,2", "--json"])
     assert r.exit_code == 0, r.stderr
-    assert len(r.stdout.split('"probabilities"')) == 2 and '"most_likely": 0' in r.stdout
+    assert len(r.stdout.split('"probabilities"')) == 2 and '"likeliest": 0' in r.stdout
     r = CliRunner().invoke(app, ["plot", "weights", str(path), "--out", str(tmp_path / "w.png")])
     assert r.exit_code == 2 and "inputs are plain features" in r.stderr
     r = CliRunner().invoke(app, ["evaluate", str(path)])

@@ -416,9 +416,9 @@ CLI_CASES = [
     ("sweep best over its data", ["sweep", "--grid", "hidden=5", "--data", "{csv_40_rows}", "--save-best", "{csv_hardlink}"], 2,
      "hard.csv is the same file as --data"),
     ("sweep out is the figure", ["sweep", "--grid", "hidden=5", "--out", "s.png"], 2,
-     "--out s.png and the figure beside --out s.png are the same file"),
+     "--out s.png and --out s.png's figure s.png are the same file"),
     ("sweep best is the figure", ["sweep", "--grid", "hidden=5", "--out", "s.csv", "--save-best", "s.png"], 2,
-     "the figure beside --out s.png and --save-best s.png are the same file"),
+     "--out s.csv's figure s.png and --save-best s.png are the same file"),
     # sweep: every argument checked against the data before any fit, every error one line
     ("sweep recipe in the grid", ["sweep", "--grid", "recipe=blog,modern", "--quiet"], 2,
      "recipe is not a setting to search"),

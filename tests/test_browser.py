@@ -155,6 +155,26 @@ def test_model_switch_and_upload(page, tmp_path):
     assert answer(p, "1") == "1"
 
 
+def test_a_failed_upload_clears_the_previous_answer(page, tmp_path):
+    """After a 415 (a GIF), the answer to the picture before is not shown as if it answered this one."""
+    p = page.page
+    draw_with_mouse(p, STROKES[7])
+    assert answer(p, "7") == "7"
+    asked = p.evaluate("document.body.dataset.asked")
+    from PIL import Image
+
+    Image.new("L", (40, 40), 255).save(tmp_path / "x.gif")
+    p.locator("#upload").set_input_files(str(tmp_path / "x.gif"))
+    p.wait_for_function(f"document.body.dataset.asked !== '{asked}' && "
+                        "document.getElementById('reason').textContent.includes('GIF')")
+    assert p.locator("#answer").text_content() == "no answer"
+    assert p.locator("#answer").get_attribute("data-digit") == ""
+    assert p.locator("#answer").get_attribute("data-answered") == asked  # the failed request is not answered
+    assert p.locator("#bars .bar.chosen").count() == 0 and non_white(p, "saliency") == 0
+    assert page.problems and all("415" in problem for problem in page.problems), page.problems  # and nothing else
+    page.problems.clear()
+
+
 def test_the_shipped_model_reads_continental_habits(page):
     """A 7 with a bar and a 1 with a flag, which the embedded digits' writers never made, drawn small and large."""
     p = page.page

@@ -110,11 +110,11 @@ def test_predict_pixels_and_csv(tmp_path, model_file, small_model, digits):
     r = cli("predict", model_file, "--pixels", pixels, "--json")
     assert r.exit_code == 0, r.stderr
     (prediction,) = json.loads(r.stdout)["predictions"]
-    assert prediction["most_likely"] == small_model.predict(digits.X[:1])[0] == 0
+    assert prediction["likeliest"] == small_model.predict(digits.X[:1])[0] == 0
     assert prediction["digit"] == 0 and sum(prediction["probabilities"]) == pytest.approx(1, abs=1e-5)
     path = write_csv(tmp_path / "three.csv", digits.X[:3], digits.y[:3])  # a label column is accepted
     r = cli("predict", model_file, "--csv", path, "--json")
-    digits_out = [p["most_likely"] for p in json.loads(r.stdout)["predictions"]]
+    digits_out = [p["likeliest"] for p in json.loads(r.stdout)["predictions"]]
     assert digits_out == small_model.predict(digits.X[:3]).tolist()
     table = cli("predict", model_file, "--csv", path)
     assert table.exit_code == 0 and "Predictions" in table.stdout
@@ -138,7 +138,7 @@ def test_predict_says_no_digit_when_nothing_rounds_to_one(model_file, small_mode
     assert p.max() <= 0.5  # built to be rejected
     r = cli("predict", model_file, "--pixels", ",".join(repr(float(v)) for v in x), "--rule", "blog", "--json")
     (prediction,) = json.loads(r.stdout)["predictions"]
-    assert prediction["digit"] == -1 and prediction["most_likely"] == p.argmax()
+    assert prediction["digit"] == -1 and prediction["likeliest"] == p.argmax()
     table = cli("predict", model_file, "--pixels", ",".join(repr(float(v)) for v in x), "--rule", "blog")
     assert f"no digit (-1), likeliest {p.argmax()}" in table.stdout
     sure = cli("predict", model_file, "--pixels", ",".join(str(int(v)) for v in digits.X[0]), "--rule", "blog", "--json")
@@ -299,7 +299,7 @@ def test_every_command_takes_an_estimators_model_file(tmp_path, digits):
         assert r.exit_code == 2 and "has no held-out test split" in r.stderr and "pass --data" in r.stderr
         r = cli("predict", model, "--pixels", pixels, "--json")
         assert r.exit_code == 0, r.output
-        assert json.loads(r.stdout)["predictions"][0]["most_likely"] == digits.y[0]
+        assert json.loads(r.stdout)["predictions"][0]["likeliest"] == digits.y[0]
         for kind in ("confusion", "weights"):
             r = cli("plot", kind, model, "--data", data, "--out", tmp_path / f"{kind}.png")
             assert r.exit_code == 0, r.output
@@ -318,7 +318,7 @@ def test_an_estimator_with_label_names_answers_its_labels(tmp_path, digits):
     r = cli("predict", model, "--pixels", seven, "--json")
     assert r.exit_code == 0, r.output
     row = json.loads(r.stdout)["predictions"][0]
-    assert row["digit"] == "seven" and row["most_likely"] == "seven"
+    assert row["digit"] == "seven" and row["likeliest"] == "seven"
     r = cli("predict", model, "--pixels", seven)
     assert r.exit_code == 0 and "seven" in r.stdout
     data = write_csv(tmp_path / "d.csv", digits.X[:50], digits.y[:50])

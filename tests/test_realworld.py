@@ -174,7 +174,7 @@ def test_predict_names_the_alternatives_and_keeps_the_posts_rule(drawing):
     pixels = ",".join(repr(float(v)) for v in x)
     r = runner.invoke(app, ["predict", "--pixels", pixels, "--json"])
     (row,) = json.loads(r.stdout)["predictions"]
-    assert row["digit"] == row["most_likely"] == 1 and row["alternatives"][0] == 7
+    assert row["digit"] == row["likeliest"] == 1 and row["alternatives"][0] == 7
     r = runner.invoke(app, ["predict", "--pixels", pixels, "--rule", "blog", "--json"])
     assert json.loads(r.stdout)["predictions"][0]["digit"] == -1
     table = runner.invoke(app, ["predict", "--pixels", pixels])

@@ -301,6 +301,13 @@ def test_a_run_stopped_before_its_first_epoch_ends_has_no_model(client):
     assert use.status_code == 409 and "it has no model (stopped before the first epoch ended" in use.json()["detail"]
 
 
+def test_a_run_whose_loss_blew_up_has_no_model_though_its_weights_are_finite(client):
+    run = start(client, recipe="modern", epochs=2, lr=1e9)
+    end = of_run(events(client, until=lambda e: e.kind == "end" and e.data["run"] == run), run)[-1].data
+    assert end["stop_reason"] == "diverged" and end["model"] is None
+    assert client.get(f"/api/train/runs/{run}/model").status_code == 404
+
+
 def test_auto_is_the_default_recipe_chosen_from_the_data(client, tmp_path):
     from digitnet.data import Dataset, Inputs
     from digitnet.jobs import config_from

@@ -6,7 +6,9 @@ Two rules, by name (``digitnet predict --rule``):
   nearly as probable (at least ALSO_RATIO of the likeliest's probability: "7, or perhaps 1"); "no digit"
   (-1) only when no digit reaches NO_DIGIT_BELOW, which is what inputs far from every class get (a
   scribble, a letter) while real digits, even badly written ones, rarely do. An empty picture never
-  reaches a model: :func:`digitnet.preprocess.to_input` says None first.
+  reaches a model: :func:`digitnet.preprocess.to_input` says None first. Nor does an input with no variation (every
+  pixel the same: a blank grid, all 0 or all at the maximum): whatever a model says of it, no digit is written
+  there, so :func:`answers` and :func:`answer` say -1 for it under either rule when given the inputs.
 - ``blog``: the post's rule, a digit only when its probability rounds to 1 (> 0.5), else -1
   (:func:`digitnet.metrics.blog_labels`): the -1 column of ``evaluate`` and ``reproduce-blog``.
 
@@ -38,12 +40,26 @@ class Answer:
     reason: str | None  # why "no digit", or that the answer is unsure; None when sure
 
 
-def answer(p: np.ndarray, rule: str = "likeliest") -> Answer:
-    """The answer for one input's probabilities p (K,) by ``rule`` ("likeliest" or "blog")."""
-    digits, alternatives = answers(np.asarray(p)[None], rule)
+def no_variation(X: np.ndarray) -> np.ndarray:
+    """Which rows of inputs X (n, d) hold the same value in every pixel (n,) bool: a grid without strokes."""
+    X = np.asarray(X)
+    return (X.max(axis=1) == X.min(axis=1)) if X.size else np.zeros(len(X), dtype=bool)
+
+
+def blank_reason(x: np.ndarray) -> str:
+    """Why an input x (d,) with no variation is no digit."""
+    return f"no digit: every pixel is {float(np.asarray(x).flat[0]):g}, a blank grid"
+
+
+def answer(p: np.ndarray, rule: str = "likeliest", x: np.ndarray | None = None) -> Answer:
+    """The answer for one input's probabilities p (K,) by ``rule`` ("likeliest" or "blog"); given the input x (d,),
+    -1 for one with no variation (:func:`no_variation`)."""
+    digits, alternatives = answers(np.asarray(p)[None], rule, None if x is None else np.asarray(x).reshape(1, -1))
     best = int(np.argmax(p))
     digit, also = int(digits[0]), alternatives[0]
-    if digit == NO_DIGIT:
+    if x is not None and no_variation(np.asarray(x).reshape(1, -1))[0]:
+        reason = blank_reason(x)
+    elif digit == NO_DIGIT:
         reason = (f"no digit: the likeliest, {best}, has only {p[best]:.0%}" if rule == "likeliest"
                   else f"unsure: no digit above {0.5:.0%}")
     elif also:
@@ -53,8 +69,15 @@ def answer(p: np.ndarray, rule: str = "likeliest") -> Answer:
     return Answer(digit, best, also, reason)
 
 
-def answers(P: np.ndarray, rule: str = "likeliest") -> tuple[np.ndarray, list[tuple[int, ...]]]:
-    """Answers (n,) for probabilities P (n, K) by ``rule``, -1 for "no digit", and each row's alternatives."""
+def answers(P: np.ndarray, rule: str = "likeliest",
+            X: np.ndarray | None = None) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """Answers (n,) for probabilities P (n, K) by ``rule``, -1 for "no digit", and each row's alternatives. Given the
+    inputs X (n, d), rows with no variation (:func:`no_variation`) are -1 whatever P says. ValueError: an unknown rule."""
+    if X is not None:
+        digits, alternatives = answers(P, rule)
+        blank = no_variation(X)
+        digits[blank] = NO_DIGIT
+        return digits, [() if b else a for a, b in zip(alternatives, blank.tolist())]
     if rule not in RULES:
         raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
     P = np.nan_to_num(np.asarray(P, dtype=np.float64), nan=0.0)

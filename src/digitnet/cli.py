@@ -13,6 +13,7 @@ import functools
 import io
 import json
 import math
+import re
 import signal
 import sys
 import time
@@ -34,13 +35,13 @@ except ImportError:  # pragma: no cover
 
 from ._version import __version__
 from .config import AUTO_RECIPE, MNIST_MIN_ROWS, RECIPES, Config, recipe_for, train_command
-from .data import Inputs, is_number, read_csv
+from .data import OPTDIGITS, Inputs, is_number, read_csv
 from .data import held_out, load_data
 from .data.sources import input_files, recorded_files
 from .errors import (ConfigError, DataError, DigitnetError, DivergedError, NoTestDataError, OutputFileError, article,
                      one_line)
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
-from .answer import RULES, answers
+from .answer import RULES, answers, blank_reason, no_variation
 from .jobs import LimitError, Limits, Runner
 from .metrics import ECE_BINS, NO_DIGIT, Evaluation
 from .model import Model
@@ -48,7 +49,7 @@ from .pipeline import train as train_model
 from .progress import EpochBar
 from .files import check_distinct, check_writable, open_regular, write_all, write_atomic
 from .persistence import file_bytes, json_safe, load_model, save, to_bytes
-from .trainer import STOP_REASONS, History
+from .trainer import DIVERGED_ABOVE, STOP_REASONS, History
 
 # auto, then the recipes: auto (the default) chooses one from the data (config.recipe_for)
 Recipe = enum.Enum("Recipe", {name: name for name in (AUTO_RECIPE, *RECIPES)}, type=str)  # type: ignore[misc]
@@ -287,7 +288,7 @@ def train(
         unchanged = f"; {out_path} is unchanged" if out_path.exists() else ""
         fail(f"interrupted before the first epoch ended: nothing was learnt, nothing written{unchanged}", EXIT_INTERRUPTED)
     written = None
-    if model.is_finite():
+    if model.is_finite() and h.stop_reason != "diverged":
         ctrl_c.deferring = True  # Ctrl-C now waits until the file is whole
         try:
             written = save(model, out_path)
@@ -312,7 +313,10 @@ def train(
     else:
         _print_train_summary(model, written, chosen)
     if written is None:
-        fail(f"training diverged at epoch {h.epochs} (loss is NaN or infinite); no model written. "
+        loss = h.loss[-1] if h.loss else math.nan
+        why = (f"its loss ended at {loss:.3g}, over {DIVERGED_ABOVE:g} times a uniform guess's" if math.isfinite(loss)
+               else "loss is NaN or infinite")
+        fail(f"training diverged at epoch {h.epochs} ({why}); no model written. "
              "Lower the learning rate (--lr) or turn dropout off (--dropout 0).", EXIT_DIVERGED)
     if h.stop_reason == "interrupted":
         fail(f"interrupted: the model learnt so far is in {written}", EXIT_INTERRUPTED)
@@ -349,10 +353,11 @@ def predict(
     model_path: Annotated[Path | None, typer.Argument(
         metavar="MODEL", show_default=False,
         help="Model file written by `digitnet train`; default: the drawing model shipped with digitnet.")] = None,
-    csv: Annotated[Path | None, typer.Option("--csv", help="CSV of 64 pixels 0..16 per row, optionally then a label (ignored).")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="CSV of the model's pixels per row (an 8x8 model: 64 values 0..16; the drawing "
+                                                      "model: 784 values 0..255), optionally then a label (ignored).")] = None,
     labels: Annotated[bool | None, typer.Option(
         "--labels/--no-labels",
-        help="Whether the CSV's last column is a label (default: 65 columns have one, 64 do not).")] = None,
+        help="Whether the CSV's last column is a label (default: one column more than the model's pixels is one).")] = None,
     pixels: Annotated[str | None, typer.Option("--pixels", help="One image: the model's pixels (an 8x8 model: 64 values 0..16; the "
                                                                 "drawing model: 784 values 0..255), comma-separated, row by row.")] = None,
     images: Annotated[list[Path] | None, typer.Option(
@@ -370,7 +375,10 @@ def predict(
         fail("--labels/--no-labels describe a --csv file")
     model = load_model(model_path) if model_path is not None else _shipped_model()
     if csv is not None:
-        X, y = read_csv(csv, labels=labels, inputs=model.inputs, n_classes=model.n_classes)
+        try:
+            X, y = read_csv(csv, labels=labels, inputs=model.inputs, n_classes=model.n_classes)
+        except DataError as e:
+            fail(_csv_shape_advice(str(e), model, model_path is None))
         if labels is None:
             layout = "then a label column (ignored)" if y is not None else "no label column"
             err.print(one_line(f"{csv}: read {len(X)} rows of {X.shape[1]} {model.inputs.noun}, {layout}; "
@@ -378,24 +386,50 @@ def predict(
     elif pixels is not None:
         X = _parse_pixels(pixels, model.inputs)
     else:
-        X = np.stack([_picture_input(path, model.inputs) for path in images])
+        inputs = [_picture_input(path, model.inputs) for path in images]
+        no_ink = np.array([x is None for x in inputs])  # no digit found: answered -1, the model not asked
+        X = np.stack([np.zeros(model.n_inputs) if x is None else x for x in inputs])
     P = model.predict_proba(X)
-    chosen, alternatives = answers(P, rule.value)
+    chosen, alternatives = answers(P, rule.value, X)
+    reasons = {int(i): blank_reason(X[i]) for i in np.flatnonzero(no_variation(X))}  # no digit, whatever P says
+    if images is not None:
+        P = np.where(no_ink[:, None], np.nan, P)
+        reasons.update({int(i): NO_INK for i in np.flatnonzero(no_ink)})
     if as_json:
-        _write_predictions_json(chosen, P, alternatives, model.classes)
+        _write_predictions_json(chosen, P, alternatives, model.classes, reasons)
         return
     names = [str(k) for k in (range(model.n_classes) if model.classes is None else model.classes.tolist())]
-    table = Table("row", "digit", "p", *names, title="Predictions (probabilities in %)")
-    for i, (c, also, p) in enumerate(zip(chosen[:TABLE_ROWS], alternatives, P[:TABLE_ROWS]), start=1):
-        digit = names[c] if c != NO_DIGIT else f"no digit (-1), likeliest {names[p.argmax()]}"
+    table = Table("picture" if images is not None else "row", "digit", "p", *names, title="Predictions (probabilities in %)")
+    for i, (c, also, p) in enumerate(zip(chosen[:TABLE_ROWS], alternatives, P[:TABLE_ROWS])):
+        if images is not None and no_ink[i]:
+            table.add_row(images[i].name, f"no digit (-1): {NO_INK.removeprefix('no digit: ')}", "-", *["-"] * len(names))
+            continue
+        if i in reasons:
+            digit = reasons[i].replace("no digit", "no digit (-1)", 1)
+        else:
+            digit = names[c] if c != NO_DIGIT else f"no digit (-1), likeliest {names[p.argmax()]}"
         digit += "".join(f", or perhaps {names[k]}" for k in also)
-        table.add_row(str(i), digit, f"{p.max():.3f}", *[f"{100 * v:.0f}" for v in p])
+        table.add_row(images[i].name if images is not None else str(i + 1), digit, f"{p.max():.3f}",
+                      *[f"{100 * v:.0f}" for v in p])
     out.print(table)
     if len(P) > TABLE_ROWS:
         out.print(f"... and {len(P) - TABLE_ROWS:,} more rows: --json prints them all", markup=False)
 
 
-def _picture_input(path: Path, inputs: Inputs) -> np.ndarray:
+def _csv_shape_advice(message: str, model: Model, shipped: bool) -> str:
+    """A CSV error, with the model's input shape and what to pass when the columns are the 8x8 digits'."""
+    got = re.search(r"expected [^:]*columns .*, got (\d+)$", message)
+    if got is None:
+        return message
+    size = "x".join(map(str, model.inputs.image_shape)) if model.inputs.image_shape else ""
+    which = "the shipped drawing model" if shipped else "the model"
+    message += f"; {which} takes {model.inputs.n_features} values{f' (a {size} image)' if size else ''} per row"
+    if int(got.group(1)) in (OPTDIGITS.n_features, OPTDIGITS.n_features + 1) and model.inputs.n_features != OPTDIGITS.n_features:
+        message += ": for 8x8 digits (64 columns), pass an 8x8 model: digitnet predict MODEL.safetensors --csv FILE"
+    return message
+
+
+def _picture_input(path: Path, inputs: Inputs) -> np.ndarray | None:
     from .data.images import MAX_PICTURE_BYTES
     from .preprocess import ink_from_image, to_input
 
@@ -408,18 +442,20 @@ def _picture_input(path: Path, inputs: Inputs) -> np.ndarray:
         x = to_input(ink_from_image(data), inputs)
     except DigitnetError as e:
         fail(f"{path}: {e}")
-    if x is None:
-        fail(f"{path}: no digit found (blank, or the ink is too small)")
-    return x
+    return x  # None: no digit found (blank, or the ink is too small)
 
 
 TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any number
+NO_INK = "no digit: the picture is blank, or its ink is too small"
 
 
 def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: list | None = None,
-                            classes: np.ndarray | None = None, block: int = 8192) -> None:
-    """{"predictions": [{"digit", "most_likely", "alternatives", "probabilities"}, ...]}, written block by block
-    (NaN as null); "digit", "most_likely" and the alternatives are class labels when the model has them (-1: no digit)."""
+                            classes: np.ndarray | None = None, reasons: dict[int, str] | None = None,
+                            block: int = 8192) -> None:
+    """{"predictions": [{"digit", "likeliest", "alternatives", "probabilities"}, ...]}, written block by block
+    (NaN as null; a row of P all NaN, an input never given to the model, has null likeliest and probabilities);
+    ``reasons`` {row: why it is no digit} adds "reason" to those rows (as /api/predict-batch does);
+    "digit", "likeliest" and the alternatives are class labels when the model has them (-1: no digit)."""
     label = (lambda k: str(k)) if classes is None else (lambda k: "-1" if k == NO_DIGIT else _dumps(classes[k]))
     alternatives = alternatives if alternatives is not None else [()] * len(P)
     write = sys.stdout.write
@@ -427,13 +463,16 @@ def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: lis
     for start in range(0, len(P), block):
         Pb = np.round(P[start : start + block].astype(np.float64), 6)
         likeliest = np.nan_to_num(Pb, nan=-1.0).argmax(axis=1)
+        asked = ~np.isnan(Pb).all(axis=1)
         # repr of a finite float is valid JSON and 1.5x faster than json.dumps; NaN goes through _dumps
         row_json = (lambda p: f"[{', '.join(map(repr, p))}]") if np.isfinite(Pb).all() else _dumps
         rows = [
-            f'{{"digit": {label(c)}, "most_likely": {label(m)}, "alternatives": [{", ".join(label(k) for k in a)}], '
-            f'"probabilities": {row_json(p)}}}'
-            for c, m, a, p in zip(chosen[start : start + block].tolist(), likeliest.tolist(),
-                                  alternatives[start : start + block], Pb.tolist())
+            f'{{"digit": {label(c)}, "likeliest": {label(m) if q else "null"}, '
+            f'"alternatives": [{", ".join(label(k) for k in a)}], "probabilities": {row_json(p) if q else "null"}'
+            + (f', "reason": {_dumps(reasons[i])}}}' if reasons and i in reasons else "}")
+            for i, c, m, a, p, q in zip(range(start, start + block), chosen[start : start + block].tolist(),
+                                        likeliest.tolist(), alternatives[start : start + block], Pb.tolist(),
+                                        asked.tolist())
         ]
         write((", " if start else "") + ", ".join(rows))
     write("]}\n")
@@ -549,7 +588,7 @@ def sweep(
     sweeps.check_options(cv=cv, kind=search.value, n_iter=n_iter, n_jobs=n_jobs, seed=seed, recipe=recipe.value,
                          scheduler=dask_scheduler)
     png = out_path.with_suffix(".png")
-    outputs = [("--out", out_path, "sweep.csv"), ("the figure beside --out", png, "sweep.png"),
+    outputs = [("--out", out_path, "sweep.csv"), (f"--out {out_path.name}'s figure", png, "sweep.png"),
                *([("--save-best", save_best, "best.safetensors")] if save_best else [])]
     for _, path, example in outputs:
         check_writable(path, example=example)

@@ -58,3 +58,14 @@ def article(word: str) -> str:
 
 class UnsupportedPictureError(DataError):
     """A picture in a format digitnet does not read (or bytes of no picture): only PNG, JPEG and TIFF are decoded."""
+
+
+def exact(value: float) -> str:
+    """``value`` written with every digit its dtype holds, and no more (the shortest text that reads back as it):
+    255.000001 stays 255.000001, where ``:g`` says 255 and an error "got 255, must be at most 255" makes no sense."""
+    import numpy as np  # here: the error types import nothing heavy
+
+    value = value if isinstance(value, np.floating) else np.float64(value)
+    if value == 0 or 1e-4 <= abs(value) < 1e16:
+        return np.format_float_positional(value, trim="-")
+    return np.format_float_scientific(value, trim="-")

@@ -27,7 +27,7 @@ from .data import Dataset, Inputs, fit_scaling
 from .errors import DataError
 from .model import Model
 from .pipeline import fit_model
-from .trainer import History, Run
+from .trainer import STOP_REASONS, History, Run
 
 
 class DigitNetClassifier(ClassifierMixin, BaseEstimator):
@@ -152,7 +152,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         history = model.history
         if history.stop_reason == "diverged":
             raise ValueError(
-                f"training diverged at epoch {history.epochs} (the loss became NaN or infinite); lower lr (now {config.lr})"
+                f"training diverged at epoch {history.epochs} ({STOP_REASONS['diverged'].split(': ', 1)[1]}); lower lr (now {config.lr})"
             )
         # a cosine schedule anneals the rate to 0 by the last epoch, which is then often the best: converged
         # by design; at a constant rate, a validation loss still falling at the end means it stopped early

@@ -39,11 +39,15 @@ from .optim import OPTIMIZERS, Adam, WeightAverage
 
 SMALL_PRODUCT = 1 << 22  # multiply-adds of a batch's first product up to which BLAS runs on one thread
 PROGRESS_SECONDS = 0.1  # with a progress hook: about the time an epoch's steps run between two reports
+# a run whose training loss ends above this many times a uniform guess's learnt nothing: its steps blew the
+# weights up (lr 1e9: losses of 1e6 and more, 10% accuracy) without making them NaN. Only cross-entropy can get
+# there: squared error of probabilities is at most 2, and diverges as NaN (the post's naive softmax).
+DIVERGED_ABOVE = 3.0
 STOP_REASONS = {
     "tolerance": "reached the error tolerance",
     "early_stopping": "validation loss stopped improving (early stopping)",
     "max_epochs": "ran the maximum number of epochs",
-    "diverged": "diverged: the training loss became NaN or infinite",
+    "diverged": "diverged: the training loss became NaN or infinite, or ended far above a uniform guess's",
     "interrupted": "interrupted (Ctrl-C)",
     "stopped": "stopped on request, keeping the weights learnt so far",
 }
@@ -78,6 +82,12 @@ class History:
     @classmethod
     def from_dict(cls, values: dict[str, object]) -> History:
         return cls(**values)  # type: ignore[arg-type]
+
+
+def guess_loss(loss: str, n_classes: int) -> float:
+    """The loss per sample of a uniform guess (1/K for each of K classes): ln K for cross-entropy, 1 - 1/K for
+    squared error (sum over outputs of (p - y)^2)."""
+    return math.log(n_classes) if loss == "cross_entropy" else 1.0 - 1.0 / n_classes
 
 
 def learning_rate(config: Config, progress: float) -> float:
@@ -228,6 +238,10 @@ def fit(
     except StopTraining:
         history.stop_reason = "stopped"
     run.keep(best_theta)
+    kept = history.best_epoch or history.epochs  # the epoch whose weights are returned
+    if (history.loss and history.stop_reason in ("max_epochs", "early_stopping", "tolerance")
+            and history.loss[kept - 1] > DIVERGED_ABOVE * guess_loss(config.loss, n_classes)):
+        history.stop_reason = "diverged"
     run.release_data()
     return {name: w.copy() for name, w in params.items()}, history
 

@@ -260,7 +260,7 @@ def _result(monitor: Monitor, data: Dataset, config: Config, spec: str) -> tuple
     why = monitor.why if h.stop_reason == "stopped" and monitor.why else STOP_REASONS[h.stop_reason]
     if h.stop_reason == "diverged":
         why = f"{why} at epoch {h.epochs}. {monitor.explain_divergence()}"
-    learnt = model.is_finite()
+    learnt = model.is_finite() and h.stop_reason != "diverged"  # finite weights can be blown up too (lr 1e9)
     if h.stop_reason == "stopped" and h.epochs == 0:  # as `digitnet train` after a Ctrl-C in its first epoch
         cause = "" if why.startswith("stopped on request") else f" ({why.split(';')[0]})"
         why, learnt = f"stopped before the first epoch ended{cause}: nothing was learnt, so there is no model", False

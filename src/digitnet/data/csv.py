@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, exact
 from ..files import HashingReader, Recorded, open_stream
 from .dataset import OPTDIGITS, OPTDIGITS_CLASSES, Dataset, Inputs
 
@@ -116,7 +116,7 @@ def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int,
         buffered = io.BufferedReader(_LineLimit(hashing, max(MAX_LINE, LINE_BYTES_PER_VALUE * (d + 1)), path, row), _PEEK)
         try:
             head = buffered.peek(_PEEK)[:_PEEK].decode("utf-8-sig", errors="replace")
-            skip = _header_lines(head)
+            skip = _header_lines(head, path, layout)
             text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below
@@ -139,11 +139,14 @@ def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int,
     # min and max make no temporary the size of the table; NaN propagates into both
     if not (np.isfinite(values.min()) and np.isfinite(values.max())):
         r, c = np.argwhere(~np.isfinite(values))[0]
-        raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: '{values[r, c]}' is not a finite number")
+        written = _cell(path, skip, r, c)  # float32 made 1e40 inf: say what the file says
+        problem = ("is too large" if written is not None and _finite_number(written) else "is not a finite number")
+        raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: "
+                        f"{(written if written is not None else str(values[r, c]))!r} {problem}")
     if not (inputs.accepts(X.min()) and inputs.accepts(X.max())):
         r, c = np.argwhere(~inputs.accepts(X))[0]
         low, high = inputs.value_range
-        raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: {inputs.noun[:-1]} {X[r, c]:g} is outside {low:g}..{high:g}")
+        raise DataError(f"{path}, {_where(path, skip, r)}, column {c + 1}: {inputs.noun[:-1]} {exact(X[r, c])} is outside {low:g}..{high:g}")
     if y is not None:
         bad = np.flatnonzero((y != np.round(y)) | (y < 0) | (y >= n_classes))
         if len(bad):
@@ -153,17 +156,28 @@ def _read_csv(path: Path, labels: bool | None, inputs: Inputs, n_classes: int,
     return X, y, (hashing.count, hashing.sha256.hexdigest())
 
 
-def _header_lines(head: str) -> int:
-    """Lines to skip: through the first non-blank line when that line is mostly not numbers (a header), else 0."""
+OTHER_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}  # what spreadsheets write instead of commas
+
+
+def _header_lines(head: str, path: Path, layout: str) -> int:
+    """Lines to skip: through the first non-blank line when that line is mostly not numbers (a header), else 0.
+    DataError: a first line of one cell holding another separator (a ';' CSV would be taken for a header)."""
     for number, line in enumerate(head.splitlines(), start=1):
         cells = next(csv.reader([line]), [])
         if any(cell.strip() for cell in cells):
+            if len(cells) == 1:
+                spaced = len(cells[0].split()) > 1 and all(map(is_number, cells[0].split()))
+                for sep, name in {**OTHER_SEPARATORS, **({" ": "spaces"} if spaced else {})}.items():
+                    if sep in cells[0]:
+                        raise DataError(f"{path}, line {number}: one column of values separated by {name}; digitnet "
+                                        f"reads comma-separated values: expected {layout} separated by commas")
             return number if sum(not is_number(cell) for cell in cells) > len(cells) / 2 else 0
     return 0
 
 
-def _where(path: Path, skip: int, row: int) -> str:
-    """'line L' for data row ``row`` (0-based), found by counting lines again; 'data row R' where the file cannot be re-read."""
+def _line(path: Path, skip: int, row: int) -> tuple[int, str] | None:
+    """(line number, text) of data row ``row`` (0-based), found by counting lines again; None where the file cannot
+    be re-read."""
     if path.is_file():
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
             seen = -1
@@ -171,8 +185,28 @@ def _where(path: Path, skip: int, row: int) -> str:
                 if number > skip and line.strip() and not line.lstrip().startswith("#"):
                     seen += 1
                     if seen == row:
-                        return f"line {number}"
-    return f"data row {row + 1}"
+                        return number, line
+    return None
+
+
+def _where(path: Path, skip: int, row: int) -> str:
+    """'line L' for data row ``row`` (0-based), found by counting lines again; 'data row R' where the file cannot be re-read."""
+    found = _line(path, skip, row)
+    return f"line {found[0]}" if found else f"data row {row + 1}"
+
+
+def _cell(path: Path, skip: int, row: int, column: int) -> str | None:
+    """The text of one cell as the file writes it; None where the file cannot be re-read."""
+    found = _line(path, skip, row)
+    cells = next(csv.reader([found[1]]), []) if found else []
+    return cells[column].strip() if column < len(cells) else None
+
+
+def _finite_number(cell: str) -> bool:
+    try:
+        return np.isfinite(float(cell))
+    except ValueError:
+        return False
 
 
 def _locate(path: Path, skip: int, allowed: tuple[int, ...], layout: str, error: ValueError) -> str:

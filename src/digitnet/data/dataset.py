@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, exact
 
 @dataclass(frozen=True)
 class Inputs:
@@ -62,7 +62,7 @@ class Inputs:
         if not np.all(np.isfinite(x)):
             return DataError(f"{self.noun} must be finite numbers; row {row} has NaN or inf")
         low, high = self.value_range
-        return DataError(f"{self.noun} must lie in {low:g}..{high:g}; row {row} has values from {x.min():g} to {x.max():g}")
+        return DataError(f"{self.noun} must lie in {low:g}..{high:g}; row {row} has values from {exact(x.min())} to {exact(x.max())}")
 
     def bounds(self) -> tuple[float, float]:
         """(low, high) for the compiled checks: the largest finite floats when any finite value is valid."""

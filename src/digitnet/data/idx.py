@@ -222,7 +222,8 @@ def read_mnist(directory: str | Path, recorded: dict[str, Recorded] | None = Non
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise DataError(f"{directory}: no such directory (expected a folder with MNIST's IDX files)")
+        missing = "not a directory" if directory.exists() else "no such directory"
+        raise DataError(f"{directory}: {missing} (expected a folder with MNIST's IDX files)")
     found = find_mnist_files(directory) or {}
     missing = [f"{part}-{kind}-idx{dims}-ubyte[.gz]" for part, kind, dims in MNIST_FILES if (part, kind) not in found]
     if missing:

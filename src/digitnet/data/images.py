@@ -16,6 +16,9 @@ from .idx import MNIST_RANGE
 
 IMAGE_INPUTS = {"images": Inputs(784, (28, 28), MNIST_RANGE), "images8": OPTDIGITS}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # pictures.FORMATS
+# pictures digitnet does not read (pictures.FORMATS): in a class folder they are refused by name, never skipped
+# unsaid, as `predict --image` refuses them; other files (a README, .DS_Store) are not pictures and are left alone
+OTHER_PICTURE_SUFFIXES = (".gif", ".bmp", ".webp", ".ico", ".heic", ".heif", ".avif", ".jp2", ".svg")
 MAX_CLASSES = 1000  # class folders are numbered 0..999: the network has one output per class 0..K-1
 MAX_PICTURE_BYTES = 1 << 27  # 128 MiB: a picture file larger than this is refused (no digit needs it)
 
@@ -43,7 +46,8 @@ def read_image_folder(directory: str | Path, inputs: Inputs = IMAGE_INPUTS["imag
 
     directory = Path(directory)
     if not directory.is_dir():
-        raise DataError(f"{directory}: no such directory (expected one sub-folder of pictures per class)")
+        missing = "not a directory" if directory.exists() else "no such directory"
+        raise DataError(f"{directory}: {missing} (expected one sub-folder of pictures per class)")
     if recorded is not None:  # first only hashed, one picture at a time: decoding what was not recorded could fill memory
         for _ in _Pictures(directory, recorded):
             pass
@@ -83,7 +87,7 @@ class _Pictures:
     def __iter__(self):
         budget = self.recorded.size if self.recorded is not None else None
         for label, folder in class_folders(self.directory):
-            for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+            for path in _picture_files(folder):
                 limit = MAX_PICTURE_BYTES if budget is None else max(0, min(MAX_PICTURE_BYTES, budget - self.total))
                 if budget is not None and _size(path) > limit:  # more pictures, or larger ones, than recorded
                     raise self._changed()
@@ -100,6 +104,23 @@ class _Pictures:
     def _changed(self) -> DataError:
         return DataError(f"{self.directory}: its pictures are not the ones recorded (their names, sizes or "
                          "contents differ): it has changed since")
+
+
+def _picture_files(folder: Path) -> list[Path]:
+    """The PNG, JPEG and TIFF files of a class folder, by name. DataError, naming it, for a picture in another format
+    or a symbolic link (the pictures read are regular files in the folder, never what a link points to)."""
+    paths = []
+    for path in sorted(folder.iterdir()):
+        suffix = path.suffix.lower()
+        if suffix in OTHER_PICTURE_SUFFIXES:
+            raise DataError(f"{path}: a {suffix[1:].upper()} picture: digitnet reads PNG, JPEG and TIFF pictures only; "
+                            "convert it to PNG, or move it out of the folder")
+        if suffix in IMAGE_SUFFIXES:
+            if path.is_symlink():
+                raise DataError(f"{path}: a symbolic link; a class folder's pictures are read only as regular files: "
+                                "copy the picture in")
+            paths.append(path)
+    return paths
 
 
 def _size(path: Path) -> int:

@@ -35,7 +35,7 @@ from .dataset import OPTDIGITS, OPTDIGITS_CLASSES, Dataset, Inputs
 from .embedded import load_digits
 from .idx import MNIST_CLASSES, find_mnist_files, read_mnist_source
 from .images import IMAGE_INPUTS, IMAGE_SUFFIXES, class_folders, read_image_folder
-from .mix import convert, join
+from .mix import MAX_PARTS, convert, join
 from .unipen import load_unipen
 
 PEN_INPUTS = {"unipen": IMAGE_INPUTS["images"], "unipen8": IMAGE_INPUTS["images8"]}
@@ -55,20 +55,33 @@ class Spec:
 
 
 def parse(spec: str | Path | None) -> Spec:
-    """The kind and path that one ``spec`` names (see the module's docstring); nothing is read."""
+    """The kind and path that one ``spec`` names (see the module's docstring); nothing is read. A leading ``~`` in
+    any kind's path is the home folder, as a shell would expand it. DataError: an empty spec or path."""
     if spec is None or str(spec) == EMBEDDED:
         return Spec("embedded")
     text = str(spec)
+    if not text.strip():
+        raise DataError(f"--data {text!r}: empty; give a CSV file, mnist:DIR, images:DIR, unipen:FILE or {EMBEDDED}")
     kind, sep, rest = text.partition(":")
     if sep and (kind == "mnist" or kind in IMAGE_INPUTS or kind in PEN_INPUTS):
-        return Spec(kind, Path(rest))
-    path = Path(text)
+        if not rest.strip():
+            raise DataError(f"--data {text!r}: no path after the colon (write {kind}:{'FILE' if kind in PEN_INPUTS else 'DIR'})")
+        return Spec(kind, _expand(rest))
+    path = _expand(text)
     if path.is_dir():
         if find_mnist_files(path):
             return Spec("mnist", path)
         raise DataError(f"{path}: a directory without MNIST's IDX files; for a folder of pictures "
                         f"use --data images:{path} (one sub-folder per class)")
     return Spec("csv", path)
+
+
+def _expand(text: str) -> Path:
+    """The path ``text`` names, ``~`` and ``~user`` expanded; DataError for an unknown user."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # ~nobody-here: pathlib cannot find that home folder
+        raise DataError(f"--data {text}: no such user's home folder") from None
 
 
 def load_data(spec: str | Path | Sequence[str | Path] | None, inputs: Inputs | None = None) -> Dataset:
@@ -79,10 +92,25 @@ def load_data(spec: str | Path | Sequence[str | Path] | None, inputs: Inputs | N
     """
     if isinstance(spec, (list, tuple)):
         if len(spec) > 1:
+            if len(spec) > MAX_PARTS:  # said before any is read
+                raise DataError(f"a mix joins 2 to {MAX_PARTS} data sets; got {len(spec)}")
+            _refuse_repeats(spec)
             first = load_data(spec[0], inputs)
             return join([(_named(spec[0]), first)] + [(_named(s), load_data(s, first.inputs)) for s in spec[1:]])
         spec = spec[0] if spec else None
     return _read(parse(spec), inputs, where=str(spec) if spec is not None else EMBEDDED)
+
+
+def _refuse_repeats(specs: Sequence[str | Path | None]) -> None:
+    """DataError when two specs name the same data (the same kind and file or folder): a mix would hold each of
+    its digits twice, once perhaps in training and once in the test split."""
+    seen: dict[tuple, str] = {}
+    for spec in specs:
+        where = parse(spec)
+        key = (where.kind, where.path.resolve() if where.path is not None else None)
+        if key in seen:
+            raise DataError(f"--data {spec} names the same data as --data {seen[key]}: give each source once")
+        seen[key] = str(spec)
 
 
 def _read(spec: Spec, inputs: Inputs | None, where: str, recorded: Recorded | dict[str, Recorded] | None = None) -> Dataset:

@@ -40,6 +40,9 @@ from .dataset import OPTDIGITS, Dataset, Inputs
 from .idx import GZIP_MAGIC
 
 MAX_BYTES = 1 << 28  # a file (uncompressed) over 256 MiB is refused: the UCI file is 3.6 MB
+# tablets report points in their own units, up to tens of thousands (the UCI file's WACOM: 0..500 per box); a point
+# past this is no pen's, and 1e308 would overflow the drawing's arithmetic (its extent is infinite)
+MAX_COORDINATE = 1e7
 DRAWN_SIZE = 200  # the larger side of each digit on the pad, in pad pixels (the page's 280x280 pad)
 N_CLASSES = 10
 
@@ -127,6 +130,9 @@ def _parse(lines: list[str], path: Path) -> list[PenDigit]:
                 raise fail(n, f"expected a point: two numbers x y; got {_short(line)!r}") from None
             if not (np.isfinite(x) and np.isfinite(y)):
                 raise fail(n, f"point coordinates must be finite numbers; got {_short(line)!r}")
+            if max(abs(x), abs(y)) > MAX_COORDINATE:
+                raise fail(n, f"point coordinates must lie within -{MAX_COORDINATE:g}..{MAX_COORDINATE:g} (a tablet's "
+                              f"units); got {_short(line)!r}")
             stroke.append((x, y))
             continue
         keyword, _, rest = line.partition(" ")

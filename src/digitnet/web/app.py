@@ -26,8 +26,8 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import __version__
-from ..answer import answer as answer_for, answers
-from ..errors import DataError, TooLargeError, UnsupportedPictureError
+from ..answer import answer as answer_for, answers, blank_reason, no_variation
+from ..errors import DataError, TooLargeError, UnsupportedPictureError, exact
 from ..explain import Explainer, Explanation
 from ..model import Model
 from ..preprocess import MAX_POINTS, MAX_STROKES, ink_from_image, ink_from_strokes, to_input
@@ -210,17 +210,20 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
     def predict_batch(body: BatchRequest):
         """Up to 1,000 pixel grids in the model's input shape in one call (a body of up to 20.4 MB: 1,000 28x28
         grids however their numbers are written): for each ``digit``, ``likeliest``, ``alternatives``,
-        ``probabilities`` and ``rejected`` (no input, saliency or explanation); ``rule`` as in /api/predict."""
+        ``probabilities`` and ``rejected`` (no input, saliency or explanation), and ``reason`` for a grid with no
+        variation (every pixel the same: no digit, -1); ``rule`` as in /api/predict."""
         s = pick(body.model)
         if not body.pixels:
             raise DataError("pixels holds no images")
         X = np.stack([_pixels(grid, s.model, index=i) for i, grid in enumerate(body.pixels)])
         P = _finite(s.model.predict_proba(X).astype(np.float64))
-        digits, alternatives = answers(P, body.rule)
+        blank = no_variation(X)
+        digits, alternatives = answers(P, body.rule, X)
         return JSONResponse({"model": s.name, "predictions": [
             {"digit": s.classes[d] if d != -1 else -1, "likeliest": s.classes[int(p.argmax())],
-             "alternatives": [s.classes[k] for k in a], "probabilities": _round(p), "rejected": bool(d == -1)}
-            for d, a, p in zip(digits.tolist(), alternatives, P)]})
+             "alternatives": [s.classes[k] for k in a], "probabilities": _round(p), "rejected": bool(d == -1),
+             **({"reason": blank_reason(x)} if b else {})}
+            for d, a, p, x, b in zip(digits.tolist(), alternatives, P, X, blank.tolist())]})
 
     app.include_router(training_router(runner, served, Served), include_in_schema=runner is not None)
     return app
@@ -250,7 +253,7 @@ def _pixels(grid: list[list[float]], model: Model, index: int | None = None) -> 
     if x.min() < low or x.max() > high:
         if not np.all(model.inputs.accepts(x)):
             low, high = model.inputs.value_range
-            raise DataError(f"{where}pixels must lie in {low:g}..{high:g}; got values from {x.min():g} to {x.max():g}")
+            raise DataError(f"{where}pixels must lie in {low:g}..{high:g}; got values from {exact(x.min())} to {exact(x.max())}")
         raise DataError(f"{where}{model.input_error(x)}")
     return x
 
@@ -265,7 +268,7 @@ def _answer(s: Served, x: np.ndarray | None, explain: bool, rule: str = "likelie
                 "input": np.zeros(shape).tolist(), "saliency": None}
     e: Explanation = s.explainer(x)
     p = _finite(s.model.predict_proba(x[None])[0].astype(np.float64))  # the model's own (calibrated) probabilities
-    a = answer_for(p, rule)
+    a = answer_for(p, rule, x)
     answer = {
         "model": s.name,
         "digit": s.classes[a.digit] if a.digit != -1 else -1,  # -1: no digit ("rejected" says so for any labels)

@@ -138,9 +138,9 @@ async function ask(url, options) {
   try {
     const response = await fetch(url, options);
     answer = await response.json();
-    if (!response.ok) { if (mine === asked) showMessage(answer.detail || `error ${response.status}`); return; }
+    if (!response.ok) { if (mine === asked) showFailure(answer.detail || `error ${response.status}`); return; }
   } catch (error) {
-    if (mine === asked) showMessage("the server cannot be reached");
+    if (mine === asked) showFailure("the server cannot be reached");
     return;
   }
   if (mine === asked) {
@@ -155,8 +155,12 @@ function showEmpty() {
          input: null, saliency: null, units: [], hidden: null });
 }
 
-function showMessage(text) {
-  $("reason").textContent = text;
+// A request that failed has no answer: the previous one goes (it answered another drawing or picture), and the
+// page says what went wrong. data-answered is left as it was: the latest request was not answered.
+function showFailure(text) {
+  show({ digit: "", likeliest: null, alternatives: [], probabilities: null, rejected: true, reason: text,
+         input: null, saliency: null, units: [], hidden: null });
+  $("answer").replaceChildren("no answer");
 }
 
 function show(a) {

@@ -203,7 +203,7 @@ function buttons() {
   $("download").href = `/api/train/runs/${run.id}/model`;
   $("result-line").textContent = end.model
     ? `Model ${end.model}: test accuracy ${percent(end.test.accuracy)} on ${end.test.n_test} digits.`
-    : end.stop_reason === "diverged" ? "No model: its weights are not numbers." : `No model: ${end.why.replace(/\.?$/, ".")}`;
+    : end.stop_reason === "diverged" ? "No model: training diverged." : `No model: ${end.why.replace(/\.?$/, ".")}`;
 }
 
 function status() {

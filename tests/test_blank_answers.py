@@ -1,0 +1,72 @@
+"""Inputs that hold no digit (a blank picture, a grid with no variation) are answered -1 with a reason everywhere:
+CLI pictures, pixels and CSV rows, /api/predict and /api/predict-batch; one blank input never loses the others'
+answers."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from digitnet.answer import answer, answers, no_variation
+from digitnet.cli import app
+
+from conftest import write_csv
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _png(path, image):
+    Image.fromarray(image.astype(np.uint8)).save(path)
+    return path
+
+
+def _good_picture(path, digits):
+    x8 = digits.X[0]  # a 0, 0..16 ink on 8x8: black ink on white paper, 12x bigger
+    return _png(path, 255 - np.kron(x8 * 255 / 16, np.ones((12, 12))))
+
+
+@pytest.mark.parametrize("value", [0.0, 16.0, 7.0])
+def test_answers_say_no_digit_for_a_grid_with_no_variation_under_both_rules(small_model, value):
+    X = np.full((2, 64), value)
+    X[1, 5] = 0 if value else 16  # one pixel different: a model's answer
+    P = small_model.predict_proba(X)
+    for rule in ("likeliest", "blog"):
+        digits, alternatives = answers(np.array([[0, 0, 1.0, *[0] * 7]] * 2), rule, X)
+        assert digits.tolist() == [-1, 2] and alternatives[0] == ()
+    a = answer(P[0], "likeliest", X[0])
+    assert a.digit == -1 and a.reason == f"no digit: every pixel is {value:g}, a blank grid"
+    assert no_variation(X).tolist() == [True, False]
+
+
+def test_predict_image_answers_a_blank_picture_no_digit_and_keeps_the_others(tmp_path, model_file, digits):
+    good = _good_picture(tmp_path / "good.png", digits)
+    empty = _png(tmp_path / "empty.png", np.full((64, 64), 255))
+    r = cli("predict", model_file, "--json", "--image", good, "--image", empty)
+    assert r.exit_code == 0, r.output
+    first, second = json.loads(r.stdout)["predictions"]
+    assert first["digit"] == first["likeliest"] == 0 and len(first["probabilities"]) == 10
+    assert second == {"digit": -1, "likeliest": None, "alternatives": [], "probabilities": None,
+                      "reason": "no digit: the picture is blank, or its ink is too small"}
+    assert "reason" not in first
+    r = cli("predict", model_file, "--image", empty)
+    assert r.exit_code == 0 and "no digit (-1)" in r.stdout and "empty.png" in r.stdout
+    r = cli("predict", model_file, "--image", good, "--image", empty)  # the table names each picture by its file
+    rows = [line for line in r.stdout.splitlines() if ".png" in line]
+    assert rows[0].split()[1] == "good.png" and rows[1].split()[1] == "empty.png"
+
+
+@pytest.mark.parametrize("value", [0, 16])
+def test_predict_pixels_and_csv_answer_a_uniform_grid_no_digit(tmp_path, model_file, digits, value):
+    r = cli("predict", model_file, "--json", "--pixels", ",".join([str(value)] * 64))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["predictions"][0]["digit"] == -1
+    assert json.loads(r.stdout)["predictions"][0]["reason"] == f"no digit: every pixel is {value}, a blank grid"
+    r = cli("predict", model_file, "--pixels", ",".join([str(value)] * 64))
+    assert f"every pixel is {value}" in r.stdout
+    path = write_csv(tmp_path / "x.csv", np.vstack([np.full(64, value), digits.X[0]]))
+    rows = json.loads(cli("predict", model_file, "--json", "--csv", path, "--no-labels").stdout)["predictions"]
+    assert [row["digit"] for row in rows] == [-1, 0]
