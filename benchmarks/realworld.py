@@ -4,6 +4,7 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
     python benchmarks/realworld.py            # part of `make bench`; rewrites benchmarks/REALWORLD.md (an hour here)
     python benchmarks/realworld.py --quick    # 2 folds, fewer digits; prints only
     python benchmarks/realworld.py --only steps   # the preprocessing steps' table alone; --only slant: deslanting
+    python benchmarks/realworld.py --only photos  # every photo condition, the shipped model, sheet.surround on/off
 
 - Held-out writers: cross-validation over the 30 writers of the UCI pen file (scikit-learn's GroupKFold:
   never a digit of a training writer in the test fold). Each fold's drawing model learns from MNIST's
@@ -16,7 +17,8 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
   page's rule (a digit only above 50%) of commit BEFORE; "after": the same models and the drawing models
   with this checkout's preprocessing and answer rule.
 - Synthetic photos and scans from MNIST's test digits (grey and off-white paper, blue and black ink, a
-  shadow gradient, JPEG at quality 60, thin and thick pens) through /api/predict-image's code path.
+  shadow gradient, JPEG at quality 60, thin and thick pens, chalk on a board, a digit cropped tightly to all
+  four edges, a sheet on a dark desk, partly off the sheet, a black frame) through /api/predict-image's code path.
 - Calibration: the expected calibration error (10 bins) of the drawing models' cross-validated probabilities
   on the held-out writers and of fold 1's model on MNIST's test digits, with the fitted temperature and at 1.
 - The preprocessing steps, each switched off in turn, and the hidden width chosen by the same folds.
@@ -108,8 +110,8 @@ def score(P: np.ndarray, kept: np.ndarray, y: np.ndarray, rule: str) -> dict[str
 # ---- synthetic photos and scans ---------------------------------------------------------------------
 
 
-PAPERS = {"white": (255, 255, 255), "off-white": (245, 238, 220)}
-INKS = {"black": (25, 25, 25), "blue": (35, 55, 160)}  # a blue ballpoint
+PAPERS = {"white": (255, 255, 255), "off-white": (245, 238, 220), "board": (45, 50, 48)}  # a blackboard
+INKS = {"black": (25, 25, 25), "blue": (35, 55, 160), "chalk": (225, 225, 220)}  # a blue ballpoint
 CONDITIONS = {
     "white paper, black ink": {},
     "grey paper (210-235)": {"paper": "grey"},
@@ -122,17 +124,32 @@ CONDITIONS = {
     "thick pen": {"pen": "thick"},
     "all at once: grey paper, faint blue, shadow, JPEG": {"paper": "grey", "ink": "blue", "strength": 0.7,
                                                           "shadow": True, "jpeg": True},
+    "chalk: light ink on dark paper": {"paper": "board", "ink": "chalk"},
+    "tightly cropped, stretched to touch all four edges": {"tight": True},
+    "on a dark desk (5-25% of the side around it)": {"surround": "desk"},
+    "partly off the sheet (desk on one or two sides)": {"surround": "side"},
+    "a black frame (1-3 px) around the picture": {"surround": "frame"},
+    "on a dark desk, grey paper, shadow, JPEG": {"surround": "desk", "paper": "grey", "shadow": True, "jpeg": True},
 }
+SURROUNDS = [name for name, condition in CONDITIONS.items() if "surround" in condition]
 
 
 def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black", shadow=False, jpeg=False,
-          pen=None, strength=1.0, noise=2.0) -> bytes:
-    """A picture (PNG or JPEG bytes) of an MNIST digit (784,) written in ``ink`` on ``paper``, 56-200 px wide."""
+          pen=None, strength=1.0, noise=2.0, tight=False, surround=None) -> bytes:
+    """A picture (PNG or JPEG bytes) of an MNIST digit (784,) written in ``ink`` on ``paper``, 56-200 px wide.
+
+    ``tight``: the digit's box stretched to the whole picture (it touches all four edges); ``surround``: "desk"
+    (the sheet on a darker desk, 5-25% of its side showing on each side), "side" (the same on one or two sides:
+    a photo partly off the sheet) or "frame" (a black outline of 1-3 px drawn along the picture's edge)."""
     from PIL import Image
     from scipy.ndimage import grey_dilation, grey_erosion
 
     side = int(rng.integers(56, 200))
-    a = np.asarray(Image.fromarray(x28.reshape(28, 28).astype(np.float32)).resize((side, side), Image.Resampling.BICUBIC))
+    digit = x28.reshape(28, 28).astype(np.float32)
+    if tight and digit.any():
+        rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+        digit = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    a = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC))
     a = np.clip(a / 255, 0, 1)
     r = max(1, round(side / 40))
     if pen == "thick":
@@ -147,6 +164,18 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
         yy, xx = np.mgrid[0:side, 0:side] / side
         g = np.cos(t) * xx + np.sin(t) * yy
         image = image * (1 - 0.45 * (g - g.min()) / (g.max() - g.min()))[..., None]
+    if surround == "frame":
+        w = int(rng.integers(1, 4))
+        image[:w], image[-w:], image[:, :w], image[:, -w:] = 0, 0, 0, 0
+    elif surround in ("desk", "side"):
+        widths = rng.uniform(0.05, 0.25, 4) * side
+        if surround == "side":  # one side, or two that meet at a corner (top or bottom, left or right)
+            keep = [rng.integers(4)] if rng.random() < 0.5 else [rng.integers(2), 2 + rng.integers(2)]
+            widths[np.setdiff1d(np.arange(4), keep)] = 0
+        top, bottom, left, right = np.round(widths).astype(int)
+        desk = np.full((side + top + bottom, side + left + right, 3), rng.uniform(20, 120)) * np.array([1.0, 0.9, 0.8])
+        desk[top : top + side, left : left + side] = image
+        image = desk
     image = np.clip(image + rng.normal(0, noise, image.shape), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(image, "RGB").save(buffer, format="JPEG" if jpeg else "PNG", **({"quality": 60} if jpeg else {}))
@@ -238,8 +267,9 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--widths", default="200,400", help="hidden widths compared over the writer folds")
     parser.add_argument("--photos", type=int, default=1000, help="MNIST test digits per photo condition")
-    parser.add_argument("--only", choices=("steps", "slant"),
-                        help="only the preprocessing steps' table, or the deslanting experiment (prints; 15 minutes)")
+    parser.add_argument("--only", choices=("steps", "slant", "photos"),
+                        help="only the preprocessing steps' table, the deslanting experiment (prints; 15 minutes), or "
+                             "the photos with the shipped drawing model, the surround step on and off (--photos each)")
     args = parser.parse_args()
     if not (MNIST.is_dir() and PEN.is_file()):
         print(f"MNIST's or the pen digits' files are not under {SHARED} (set DIGITNET_SHARED): skipped", file=sys.stderr)
@@ -247,6 +277,9 @@ def main() -> None:
     threadpoolctl.threadpool_limits(THREADS)
     if args.only == "slant":
         print("\n".join(slant_experiment()))
+        return
+    if args.only == "photos":
+        print("\n".join(surround_table(args.photos)))
         return
     folds, n_photos = (2, 200) if args.quick else (args.folds, args.photos)
     widths = [int(w) for w in args.widths.split(",")]
@@ -397,6 +430,26 @@ def main() -> None:
     print(report)
     if not args.quick:
         (HERE / "REALWORLD.md").write_text(report)
+
+
+def surround_table(n_photos: int) -> list[str]:
+    """Every photo condition read by the shipped drawing model, with the surround step (sheet.surround) and without."""
+    from digitnet.models import load_drawing
+
+    model, mnist = load_drawing(), load_mnist(MNIST)
+    X28, y28 = mnist.X[mnist.test_rows][:n_photos], mnist.y[mnist.test_rows][:n_photos]
+    lines = [f"{n_photos:,} MNIST test digits per condition, the shipped drawing model. Cells: right (no digit).", "",
+             "| condition | with the surround step | without it |", "|---|---|---|"]
+    for cname, condition in CONDITIONS.items():
+        cells = []
+        for on in (True, False):
+            with mock.patch.object(preprocess, "SURROUND", on):
+                X, kept = photo_inputs(X28, model.inputs, condition)
+            s = score(model.predict_proba(X), kept, y28, "likeliest")
+            cells.append(f"{pct(s['right'])} ({pct(s['no digit'])})")
+        lines.append(f"| {cname} | {cells[0]} | {cells[1]} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    return lines
 
 
 def scribble_inputs(n: int, seed: int = 0) -> np.ndarray:

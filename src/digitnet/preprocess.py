@@ -27,6 +27,7 @@ import numpy as np
 from .data import OPTDIGITS, Inputs
 from .errors import DataError
 from .pictures import MAX_PIXELS, read_picture  # noqa: F401  (MAX_PIXELS re-exported: the pictures' size limit)
+from .sheet import surround
 
 INK_THRESHOLD = 128  # ink values above this are "on" (0..255)
 MIN_INK_SHARE = 0.1  # ink spanning less than this share of the picture's larger side is "no digit" (a dot of a pen is 6%)
@@ -42,6 +43,7 @@ FAINT_CROP = 0.1
 # the steps' switches: on; benchmarks/realworld.py turns each off in turn to measure it (docs/preprocessing.md)
 PAPER_LEVEL = True  # pictures: the paper's level taken out
 CONTRAST = True  # pictures: the contrast stretched, paper to 0 and ink to 255
+SURROUND = True  # pictures: a desk or a frame around the sheet is paper, not ink (sheet.surround)
 PAPER_PERCENTILE = 95  # the paper's level: this percentile of the grey levels around (ink darker: it may cover 95%)
 BACKGROUND_SIDE = 32  # the paper's level is estimated on a copy this many pixels wide
 STROKE = True  # 28x28: strokes far thinner than MNIST's (relative to the digit's size) redrawn at its width
@@ -60,8 +62,9 @@ def ink_from_image(source: bytes | str | object) -> np.ndarray:
 
     Transparency: where the picture has transparent pixels, the ink is the opacity (a black pen
     on a transparent background is ink, not all ink). Otherwise grey levels, with the ink taken
-    as whichever is rarer of dark and light (the background is the majority of the border), the
-    paper's level taken out and the contrast stretched (:func:`_ink_from_grey`).
+    as whichever is rarer of dark and light (the background is the majority of the border, or of
+    the sheet when a desk or a frame surrounds it), the paper's level taken out and the contrast
+    stretched (:func:`_ink_from_grey`).
     Raises TooLargeError for pictures over MAX_PIXELS, DataError for bytes that are no picture.
     """
     grey, alpha = read_picture(source)
@@ -78,13 +81,22 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
     """Ink 0..255 of a grey picture: the paper's level taken out and the contrast stretched.
 
     The paper is the majority of the border, light or dark whatever its level (a grey sheet of 210 is
-    light paper when its ink is darker). On light paper, light is multiplied by the paper's reflectance,
-    so ink is 1 - grey / paper, the paper's level estimated locally (a shadow, uneven lighting); on a
-    dark screen the background is subtracted. Then :func:`_stretch` maps the paper to 0 and the ink to 255.
+    light paper when its ink is darker); where a desk or a frame surrounds the sheet (:func:`.sheet.surround`),
+    the surround takes the sheet's level and the paper is the majority of the sheet. On light paper, light
+    is multiplied by the paper's reflectance, so ink is 1 - grey / paper, the paper's level estimated locally
+    (a shadow, uneven lighting); on a dark screen the background is subtracted. Then :func:`_stretch` maps the paper to 0 and the ink to 255.
     """
-    low, high = np.percentile(grey, [1, 99])
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    light_paper = np.median(border) >= (low + high) / 2
+    outside = surround(grey, MIN_CONTRAST) if SURROUND else None
+    if outside is None:
+        low, high = np.percentile(grey, [1, 99])
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+        light_paper = np.median(border) >= (low + high) / 2
+    else:  # a desk or a frame around the sheet: the sheet decides, its paper being most of it
+        sheet = grey[~outside]
+        low, high = np.percentile(sheet, [1, 99])
+        level = np.median(sheet)
+        light_paper = level >= (low + high) / 2
+        grey = np.where(outside, level, grey)
     if not PAPER_LEVEL:
         dark = 255.0 - grey if light_paper else grey.copy()
     elif light_paper:

@@ -1,0 +1,98 @@
+"""The sheet in a photo: what around the paper is a desk, a frame or a scanner's lid, not ink.
+
+A photo of a sheet often shows what lies around it: a darker desk, a black frame or outline, a scanner's
+lid, the sheet's end when the photo is partly off it. Whatever touches the picture's edge would otherwise
+decide which side is paper and, taken for ink, fill the digit's box. :func:`surround` finds it.
+
+A surround is a region of one level class (Otsu's threshold, or either of the two cuts of three-class Otsu
+for a desk between the ink's and the paper's levels, parts the picture into dark and light)
+connected to the picture's edge that (1) runs along a whole side, corner to corner (SIDE_COVER of its
+pixels), (2) stays near the edge (none of it deeper than MAX_DEPTH of the picture's smaller side), and
+(3) meets the sheet in a straight line along every side it covers (STRAIGHT); and (4) the sheet, the rest,
+is mostly of the other level (MAX_INK: a surround differs from the paper it surrounds, and ink is sparse).
+A digit touching the edges fails (2): a stroke that runs along a side of a tightly cropped digit (the bar
+of a 7, the base of a 2) belongs to strokes that cross the picture's middle. A round 0 stretched to its box
+touches the sides, not the corners, and fails (1). The paper around a digit written large with a thick pen
+passes (1) and (2) and fails (3): it meets the digit along the digit's outline.
+Measured: docs/preprocessing.md (`python benchmarks/realworld.py --only photos`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIDE_COVER = 0.95  # (1) a surround covers at least this share of one whole side of the picture
+MAX_DEPTH = 0.3  # (2) ... reaches no deeper than this share of the picture's smaller side from its edge
+STRAIGHT = 0.01  # (3) ... and its inner edge along every side it covers is straight: a line fits the edge's
+# depth to this share of the side (RMS, at least 1.5 pixels) over the side's middle 60%
+MAX_INK = 1 / 3  # (4) ... and the sheet, what is left, is mostly paper of the other level: the surround's
+# level covers less than this share of it (a surround differs from the paper it surrounds; ink is sparse)
+MIN_SHEET = 0.25  # what is left, the sheet, is at least this share of the picture
+EDGE_BLUR = 0.01  # the surround widened by this share of the picture's larger side (at least 2 pixels):
+# the sheet's anti-aliased or blurred edge, between the two levels, is no ink either
+MIN_SIDE = 8  # pixels: smaller pictures have no room for a sheet and its surround
+
+
+def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
+    """The surround (H, W) bool of a grey picture (H, W) in 0..255, widened over the sheet's blurred edge,
+    or None when the picture has none (most pictures: the paper fills them).
+
+    ``min_contrast``: grey levels closer than this are one level (a blank picture has no surround).
+    When regions of several levels qualify, the one covering more of the picture's edge is the surround.
+    """
+    from scipy.ndimage import binary_dilation, label, maximum
+    from skimage.filters import threshold_multiotsu, threshold_otsu
+
+    H, W = grey.shape
+    if min(H, W) < MIN_SIDE or float(grey.max() - grey.min()) < min_contrast:
+        return None
+    cuts = [threshold_otsu(grey)]
+    try:  # ink, a desk and paper are three levels: a grey desk may lie on either side of Otsu's one cut
+        cuts += list(threshold_multiotsu(grey, classes=3))
+    except ValueError:  # fewer than three levels
+        pass
+    rows, cols = np.arange(H)[:, None], np.arange(W)[None, :]
+    depth = np.minimum(np.minimum(rows, H - 1 - rows), np.minimum(cols, W - 1 - cols))  # pixels from the edge
+    best, best_cover = None, 0
+    for mask in (grey <= cut if dark else grey > cut for cut in cuts for dark in (True, False)):
+        labels, _ = label(mask, structure=np.ones((3, 3)))  # 8-connected: a thin anti-aliased line is one region
+        sides = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
+        found = np.zeros(1 + labels.max(), dtype=bool)
+        touching = np.unique(np.concatenate(sides))
+        touching = touching[touching > 0]
+        if not len(touching):
+            continue
+        deepest = np.atleast_1d(maximum(depth, labels, touching))
+        for region, deep in zip(touching, deepest):
+            if deep > MAX_DEPTH * min(H, W):
+                continue
+            covered = [k for k, side in enumerate(sides) if np.mean(side == region) >= SIDE_COVER]
+            inside = labels == region
+            found[region] = bool(covered) and all(_straight(inside, k) for k in covered)
+        if not found.any():
+            continue
+        outside = found[labels]
+        if mask[~outside].mean() >= MAX_INK:  # the sheet is mostly paper of the other level
+            continue
+        cover = sum(int(found[side].sum()) for side in sides)
+        if cover > best_cover:
+            best, best_cover = outside, cover
+    if best is None:
+        return None
+    widen = max(2, round(EDGE_BLUR * max(H, W)))
+    best = binary_dilation(best, iterations=widen)
+    if best.mean() > 1 - MIN_SHEET:
+        return None
+    return best
+
+
+def _straight(inside: np.ndarray, side: int) -> bool:
+    """Whether the region ``inside`` (H, W) bool, seen from side 0 (top), 1 (bottom), 2 (left) or 3 (right),
+    ends in a straight line: its depth from that side, over the side's middle 60%, fits a line (STRAIGHT)."""
+    view = (inside, inside[::-1], inside.T, inside.T[::-1])[side]
+    n = view.shape[1]
+    middle = view[:, int(0.2 * n) : max(int(0.2 * n) + 2, int(0.8 * n))]
+    run = np.where(middle.all(axis=0), middle.shape[0], np.argmin(middle, axis=0)).astype(np.float64)
+    t = np.arange(len(run), dtype=np.float64)
+    residual = run - np.polyval(np.polyfit(t, run, 1), t)
+    return float(np.sqrt(np.mean(residual**2))) <= max(1.5, STRAIGHT * n)

@@ -1,0 +1,119 @@
+"""A sheet photographed on a darker desk, in a frame or partly off the picture: the digit on the paper is read,
+not the surround; and what already read right (light ink on dark, a digit touching every edge) still does."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitnet.answer import answer
+from digitnet.models import load_drawing
+from digitnet.preprocess import INK_THRESHOLD, PAD, ink_from_image, ink_from_strokes, to_input
+from digitnet.sheet import surround
+
+from test_preprocess import ALL_DIGITS
+
+DESK = 40  # a dark-grey desk
+
+
+@pytest.fixture(scope="module")
+def drawing():
+    return load_drawing()
+
+
+def sheet(digit: int) -> np.ndarray:
+    """The grey levels (280, 280) of a black digit (the page's strokes) on white paper."""
+    return 255.0 - ink_from_strokes(ALL_DIGITS[digit], PAD, PAD, line_width=14)[7:-7, 7:-7]
+
+
+def png(grey: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8), "L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def on_desk(grey: np.ndarray, top: int, bottom: int, left: int, right: int, level: float = DESK) -> np.ndarray:
+    H, W = grey.shape
+    desk = np.full((H + top + bottom, W + left + right), float(level))
+    desk[top : top + H, left : left + W] = grey
+    return desk
+
+
+def framed(grey: np.ndarray, width: int) -> np.ndarray:
+    grey = grey.copy()
+    grey[:width], grey[-width:], grey[:, :width], grey[:, -width:] = 0, 0, 0, 0
+    return grey
+
+
+def read(model, grey: np.ndarray) -> int:
+    x = to_input(ink_from_image(png(grey)), model.inputs)
+    return -1 if x is None else answer(model.predict_proba(x[None])[0]).digit
+
+
+@pytest.mark.parametrize("digit", [2, 3, 5, 7])
+@pytest.mark.parametrize("border", [(10, 10, 10, 10), (50, 50, 50, 50), (30, 0, 45, 0)], ids=["10px", "50px", "2 sides"])
+def test_a_sheet_on_a_dark_desk_reads_its_digit(drawing, digit, border):
+    assert read(drawing, sheet(digit)) == digit  # the sheet alone
+    assert read(drawing, on_desk(sheet(digit), *border)) == digit
+
+
+@pytest.mark.parametrize("width", [1, 2, 3])
+@pytest.mark.parametrize("digit", [2, 3, 7])
+def test_a_black_frame_around_the_picture_is_no_ink(drawing, digit, width):
+    assert read(drawing, framed(sheet(digit), width)) == digit
+
+
+def test_the_desk_leaves_the_same_ink_as_the_sheet_alone():
+    """The surround is paper: the desk's picture gives the sheet's ink, and nothing where the desk was."""
+    alone = ink_from_image(png(sheet(3)))
+    ink = ink_from_image(png(on_desk(sheet(3), 20, 20, 20, 20)))
+    assert not ink[:22].any() and not ink[-22:].any() and not ink[:, :22].any() and not ink[:, -22:].any()
+    on = (ink[20:-20, 20:-20] > INK_THRESHOLD), (alone > INK_THRESHOLD)
+    assert np.mean(on[0] != on[1]) < 0.002
+
+
+@pytest.mark.parametrize("digit", [0, 1, 2, 3, 7])
+def test_light_ink_on_dark_paper_still_reads(drawing, digit):
+    assert read(drawing, 255.0 - sheet(digit)) == digit
+    assert read(drawing, on_desk(255.0 - sheet(digit), 25, 25, 25, 25, level=200)) == digit  # a board on a light wall
+
+
+def tight(digit: int) -> np.ndarray:
+    """The digit's box stretched to the whole picture, as a 16x16 collection's digits are: it touches every edge."""
+    grey = sheet(digit)
+    rows, cols = np.flatnonzero((grey < 128).any(axis=1)), np.flatnonzero((grey < 128).any(axis=0))
+    box = Image.fromarray(grey[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32))
+    small = np.asarray(box.resize((16, 16), Image.Resampling.BOX)) < 128
+    rows, cols = np.flatnonzero(small.any(axis=1)), np.flatnonzero(small.any(axis=0))
+    small = small[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # a faint edge row lost by the binarising
+    return np.asarray(Image.fromarray(np.where(small, 0, 255).astype(np.uint8)).resize((160, 160), Image.Resampling.NEAREST),
+                      dtype=np.float64)
+
+
+@pytest.mark.parametrize("digit", [0, 2, 3, 4, 5, 6, 7, 8, 9])  # a straight 1 stretched to its box is all ink
+def test_a_digit_touching_all_four_edges_is_no_surround(digit):
+    """A tightly cropped digit is all digit: its box stays the whole picture (the bar of a 7 along the top,
+    the base of a 2 along the bottom, the ring of a 0 are strokes)."""
+    grey = tight(digit)
+    assert (grey[0] < 128).any() and (grey[-1] < 128).any() and (grey[:, 0] < 128).any() and (grey[:, -1] < 128).any()
+    assert surround(grey) is None
+    on = ink_from_image(png(grey)) > INK_THRESHOLD
+    assert on[0].any() and on[-1].any() and on[:, 0].any() and on[:, -1].any()
+
+
+def test_a_surround_is_found_only_where_there_is_one():
+    # the desk and the sheet's blurred edge: 3 pixels (EDGE_BLUR of 300) into the sheet
+    assert surround(on_desk(sheet(3), 10, 10, 10, 10)).mean() == pytest.approx(1 - 274**2 / 300**2, abs=0.005)
+    assert surround(framed(sheet(3), 1)) is not None
+    assert surround(sheet(3)) is None  # paper to the edges
+    assert surround(np.full((50, 50), 200.0)) is None  # blank
+
+
+@pytest.mark.parametrize("digit", [0, 8])
+def test_the_paper_around_a_big_thick_digit_is_no_surround(drawing, digit):
+    """The paper around a digit written large with a thick pen runs along every side and stays near the edge
+    too; but it meets the digit along the digit's outline, not a sheet's straight edge."""
+    grey = 255.0 - ink_from_strokes(ALL_DIGITS[digit], PAD, PAD, line_width=56)[28:-28, 28:-28]
+    assert surround(grey) is None
+    assert read(drawing, grey) == digit
