@@ -142,3 +142,15 @@ def test_stroke_limits():
         ink_from_strokes([[[float("nan"), 1]]], 100, 100)
     with pytest.raises(DataError, match="width and height must be 1..4096"):
         ink_from_strokes([[[1, 1]]], 0, 100)
+
+
+def test_ink_that_barely_reaches_the_threshold_is_still_a_digit_or_none_never_a_crash():
+    # found by benchmarks/realworld.py (a faint photo on a dark desk with the contrast step off): only four pixels of
+    # this ink pass INK_THRESHOLD, so the thickened strokes drawn from them were too small to crop and the 28x28
+    # path failed with AttributeError on None
+    from pathlib import Path
+
+    ink = np.asarray(Image.open(Path(__file__).parent / "data" / "faint-ink-crop.png"), dtype=np.float64)
+    x = to_input(ink, Inputs(784, (28, 28), (0.0, 255.0)))
+    assert x is not None and x.shape == (784,)
+    assert np.isfinite(x).all() and 0 <= x.min() and x.max() <= 255 and x.max() > 100

@@ -306,7 +306,10 @@ def _mnist_like(ink: np.ndarray, inputs: Inputs) -> np.ndarray | None:
         return None
     thick = _thickened(crop) if STROKE else None
     if thick is not None:
-        crop = _crop(thick, faint=FAINT_INK * 255)
+        # the thickened strokes are drawn from the ink above INK_THRESHOLD; ink that barely reaches it (a faint,
+        # uncontrasted picture) may leave too little of them to crop: the unthickened crop is the digit then
+        recropped = _crop(thick, faint=FAINT_INK * 255)
+        crop = crop if recropped is None else recropped
     H, W = inputs.image_shape
     box = round(MNIST_BOX * min(H, W) / 28)
     h, w = crop.shape
