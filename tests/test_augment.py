@@ -148,6 +148,14 @@ def test_stretch_to_box_makes_a_thin_digits_box_square_and_centred():
         rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
         assert (rows[0], rows[-1], cols[0], cols[-1]) == (r0, r1, c0, c1)
     np.testing.assert_array_equal(out[2], 0)
+    # a whole-pixel shift moves a stretched image as far as any other: the 1 stretched 20/3 times, moved 1 pixel
+    shifted = augment.draw(Config(stretch_to_box=1.0, augment=1), np.random.default_rng(4), 3, (28, 28), boxes=boxes)
+    kernels.gather(X, np.arange(3), 0, shifted.shifts, shifted.warps, shifted.fields, 28, 28, np.float32(0),
+                   np.empty(31 * 31, np.float32), out)
+    moves = np.random.default_rng(4).integers(-1, 2, size=(3, 2))  # the draw's shifts (down, right)
+    ink = out[0].reshape(28, 28) > 0.5
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    assert (rows[0], cols[0]) == (4 + moves[0, 0], 4 + moves[0, 1]) and (rows[-1], cols[-1]) == (23 + moves[0, 0], 23 + moves[0, 1])
     # the share chosen is the setting's; none are without boxes
     half = augment.draw(Config(stretch_to_box=0.5), np.random.default_rng(1), 2000, (28, 28),
                         boxes=np.tile([1.0, 2.0, 0.0, 0.0], (2000, 1)))
@@ -236,7 +244,11 @@ def test_the_post_recipes_augment_nothing():
     for recipe in ("blog", "blog-exact", "modern", "mnist"):
         config = Config.from_recipe(recipe)
         assert not augment.warping(config)
-    assert dataclasses.replace(Config.from_recipe("blog"), rotation=5.0).rotation == 5.0
+    # the post's per-sample rule trains on the images as they are: asking it for more is one line, not ignored
+    for name, value in (("rotation", 5.0), ("augment", 1), ("stretch_to_box", 0.5), ("l2", 1e-4), ("input_noise", 0.1)):
+        with pytest.raises(ConfigError, match=f"gradient 'blog'.* set {name} to 0, or use gradient 'exact'"):
+            dataclasses.replace(Config.from_recipe("blog"), **{name: value})
+    assert dataclasses.replace(Config.from_recipe("blog-exact"), rotation=5.0).rotation == 5.0
 
 
 @pytest.fixture(scope="module")

@@ -129,12 +129,15 @@ def test_deskew_needs_images_of_ink(tmp_path):
     rng = np.random.default_rng(0)
     features = digitnet.Dataset(rng.normal(size=(60, 5)), np.arange(60) % 3, {"kind": "arrays"},
                                 digitnet.data.Inputs(5), 3)
-    with pytest.raises(DataError, match="deskew straightens images; these data are 5 values"):
+    with pytest.raises(DataError, match="deskew straightens images, and these rows are 5 plain values, not an image"):
         digitnet.train(features, digitnet.Config(epochs=1, deskew=True))
     negative = digitnet.Dataset(rng.normal(size=(60, 16)), np.arange(60) % 3, {"kind": "arrays"},
                                 digitnet.data.Inputs(16, (4, 4)), 3)
     with pytest.raises(DataError, match=r"must be >= 0 \(paper 0\); these data go down to -"):
         digitnet.train(negative, digitnet.Config(epochs=1, deskew=True))
+    huge = digitnet.Dataset(np.abs(negative.X) * 1e300, negative.y, {"kind": "arrays"}, negative.inputs, 3)
+    with pytest.raises(DataError, match=r"deskew: pixels up to .*e\+300 leave float32's range once deskewed"):
+        digitnet.train(huge, digitnet.Config(epochs=1, deskew=True))
 
 
 def test_a_deskewing_model_refuses_bad_pixels_in_one_line(digits):

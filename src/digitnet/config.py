@@ -141,6 +141,11 @@ class Config:
         if self.gradient == "blog" and self.ema_decay:
             raise ConfigError("ema_decay averages the weights of mini-batch steps; the post's per-sample rule "
                               "(gradient 'blog') keeps its last weights: set ema_decay 0")
+        ignored = [name for name in ("l2", "input_noise", "augment", "rotation", "shear", "zoom", "stroke",
+                                     "stretch_to_box", "elastic_alpha") if getattr(self, name)]
+        if self.gradient == "blog" and ignored:
+            raise ConfigError(f"the post's per-sample rule (gradient 'blog') trains on the images as they are, with no "
+                              f"penalty: set {', '.join(ignored)} to 0, or use gradient 'exact' (the blog-exact recipe)")
         if self.gradient == "blog" and (self.loss, self.optimizer, self.batch_size) != ("mse", "sgd", 1):
             raise ConfigError(
                 "gradient 'blog' is the post's per-sample rule: it needs loss 'mse', optimizer 'sgd' and batch_size 1"

@@ -38,8 +38,9 @@ def deskew(X: np.ndarray, shape: tuple[int, int], dtype: np.dtype | type = np.fl
     if X.ndim != 2 or X.shape[1] != h * w:
         raise ValueError(f"deskew needs rows of {h}x{w} = {h * w} pixels; got an array of shape {X.shape}")
     out = np.empty(X.shape, dtype)
-    for start in range(0, len(X), BLOCK):
-        out[start:start + BLOCK] = _deskew_block(X[start:start + BLOCK].astype(np.float64), h, w)
+    with np.errstate(over="ignore"):  # a float32 ``dtype`` too small for the values: inf, which callers refuse
+        for start in range(0, len(X), BLOCK):
+            out[start:start + BLOCK] = _deskew_block(X[start:start + BLOCK].astype(np.float64), h, w)
     return out
 
 

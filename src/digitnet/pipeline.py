@@ -166,12 +166,17 @@ def deskewed_inputs(X: np.ndarray, inputs: Inputs, config: Config) -> np.ndarray
     if not config.deskew:
         return X
     if inputs.image_shape is None:
-        raise DataError(f"deskew straightens images; these data are {inputs.describe()}: set deskew false")
+        raise DataError(f"deskew straightens images, and these rows are {inputs.n_features} plain values, not an "
+                        "image: set deskew false")
     low = float(X.min()) if X.size else 0.0
     if not low >= 0:
         raise DataError(f"deskew weighs pixels as ink, so they must be >= 0 (paper 0); these data go down to {low:g}: "
                         "set deskew false")
-    return deskew(X, inputs.image_shape, np.float32)
+    out = deskew(X, inputs.image_shape, np.float32)
+    if not np.all(np.isfinite(out)):
+        raise DataError(f"deskew: pixels up to {float(np.max(X)):g} leave float32's range once deskewed (training "
+                        "keeps them in float32); scale the data down")
+    return out
 
 
 def cross_fitted(data: Dataset, config: Config, rows: np.ndarray, *,

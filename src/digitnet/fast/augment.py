@@ -87,10 +87,11 @@ def draw(config, rng: np.random.Generator, n: int, image_shape: tuple[int, int],
         if boxes is None or boxes.shape != (n, 4):
             raise ValueError(f"stretch_to_box needs the {n} images' ink boxes (n, 4)")
         chosen = rng.random(n) < config.stretch_to_box
-        # stretched about the box's centre, which moves to the image's: source = S^-1 M (out - c) + box centre
+        # stretched about the box's centre, which moves to the image's: source = S^-1 (M (out - c) - shift) + box
+        # centre, so that the whole-pixel shift moves the stretched image as far as any other, not S times as far
         stretched = warps[chosen]
-        stretched[:, [M_RR, M_RC]] /= boxes[chosen, 0:1]
-        stretched[:, [M_CR, M_CC]] /= boxes[chosen, 1:2]
+        stretched[:, [M_RR, M_RC, T_R]] /= boxes[chosen, 0:1]
+        stretched[:, [M_CR, M_CC, T_C]] /= boxes[chosen, 1:2]
         stretched[:, T_R:STROKE] += boxes[chosen, 2:4]
         warps[chosen] = stretched
     fields = NONE.fields
