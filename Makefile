@@ -45,14 +45,14 @@ bench: $(VENV)/.installed-bench
 
 # The drawing model shipped in the package, from the public files in $(SHARED)/data (MNIST, the UCI pen digits,
 # the embedded digits); the command, the sources' SHA-256s and the held-out scores are recorded in the file.
-# The hidden width: chosen by cross-validation over the pen file's writers (benchmarks/REALWORLD.md); the stroke-width
-# augmentation too (benchmarks/TUNING_DRAWING.md). The softmax temperature: fitted on 10% of the training rows, whole
+# The hidden width: chosen by cross-validation over the pen file's writers (benchmarks/REALWORLD.md); the epochs, the
+# stroke-width augmentation and the digits stretched to their box too (benchmarks/TUNING_DRAWING.md). The softmax temperature: fitted on 10% of the training rows, whole
 # pen writers held out (calibration_fraction).
 SHARED ?= ../shared
 DRAWING_HIDDEN ?= 200
 models: $(VENV)/.installed-run
 	$(BIN)/digitnet train --recipe mnist --hidden $(DRAWING_HIDDEN) --seed 0 --quiet \
-		--set stroke=0.5 --set calibration_fraction=0.1 \
+		--set epochs=60 --set stroke=0.5 --set stretch_to_box=0.1 --set calibration_fraction=0.1 \
 		--data mnist:$(SHARED)/data/mnist --data unipen:$(SHARED)/data/pendigits/pendigits-orig.tra.gz --data digits \
 		--out src/digitnet/models/drawing.safetensors
 

@@ -174,9 +174,10 @@ AUGMENTATIONS = {  # each alone at a typical strength, then all of them (fast/au
     "shear 10°": {"shear": 10.0},
     "zoom 0.1": {"zoom": 0.1},
     "stroke width 0.5": {"stroke": 0.5},
+    "a tenth stretched to their box": {"stretch_to_box": 0.1},
     "elastic (alpha 34, sigma 4)": {"elastic_alpha": 34.0, "elastic_sigma": 4.0},
     "all of the above": {"augment": 1, "rotation": 10.0, "shear": 10.0, "zoom": 0.1, "stroke": 0.5,
-                         "elastic_alpha": 34.0, "elastic_sigma": 4.0},
+                         "stretch_to_box": 0.1, "elastic_alpha": 34.0, "elastic_sigma": 4.0},
 }
 AUGMENTATION_SECTION = "## Augmentation's cost per epoch"
 

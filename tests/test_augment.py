@@ -73,8 +73,9 @@ def test_stroke_width_is_scipys_grey_dilation_and_erosion(rng):
 @pytest.mark.parametrize("dtype, atol", [("float64", 1e-12), ("float32", 2e-5)])
 def test_any_warp_is_scipys_map_coordinates(rng, dtype, atol):
     n, shape = 30, (9, 7)
-    config = Config(**ALL, augment=1)
-    draw = augment.draw(config, rng, n, shape)
+    config = Config(**ALL, augment=1, stretch_to_box=0.3)
+    boxes = np.column_stack([rng.uniform(1, 3, n), np.ones(n), rng.uniform(-2, 2, (n, 2))])
+    draw = augment.draw(config, rng, n, shape, boxes=boxes)
     assert len(draw.shifts) == 0 and draw.warps.shape == (n, augment.WARP_COLUMNS)
     assert draw.fields.shape == (augment.FIELDS, 2, *shape)
     X = rng.uniform(0, 1, size=(n, 63)).astype(dtype)
@@ -129,6 +130,40 @@ def test_draws_follow_the_seed_and_nothing_is_drawn_when_off():
     assert np.all(np.abs(a.warps[:, augment.STROKE]) <= 0.5) and np.all(a.warps[:, augment.FIELD] >= 0)
 
 
+def test_stretch_to_box_makes_a_thin_digits_box_square_and_centred():
+    """A 1 stored stretched to its box is a slab: what stretch_to_box shows the network of a thin bar."""
+    image = np.zeros((28, 28), np.float32)
+    image[4:24, 9:12] = 1.0  # 3 wide, 20 tall, left of centre
+    wide = np.zeros((28, 28), np.float32)
+    wide[10:16, 2:26] = 1.0  # 24 wide, 6 tall: stretched down, not across
+    X = np.stack([image.ravel(), wide.ravel(), np.zeros(784, np.float32)])
+    boxes = augment.ink_boxes(X, (28, 28), 0.0)
+    np.testing.assert_allclose(boxes, [[1, 20 / 3, 0, 10 - 13.5], [4, 1, 12.5 - 13.5, 0], [1, 1, 0, 0]])
+    draw = augment.draw(Config(stretch_to_box=1.0), np.random.default_rng(0), 3, (28, 28), boxes=boxes)
+    out = np.empty((3, 784), np.float32)
+    kernels.gather(X, np.arange(3), 0, draw.shifts, draw.warps, draw.fields, 28, 28, np.float32(0),
+                   np.empty(31 * 31, np.float32), out)
+    for o, (r0, r1, c0, c1) in zip(out[:2], [(4, 23, 4, 23), (2, 25, 2, 25)]):
+        ink = o.reshape(28, 28) > 0.5
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        assert (rows[0], rows[-1], cols[0], cols[-1]) == (r0, r1, c0, c1)
+    np.testing.assert_array_equal(out[2], 0)
+    # a whole-pixel shift moves a stretched image as far as any other: the 1 stretched 20/3 times, moved 1 pixel
+    shifted = augment.draw(Config(stretch_to_box=1.0, augment=1), np.random.default_rng(4), 3, (28, 28), boxes=boxes)
+    kernels.gather(X, np.arange(3), 0, shifted.shifts, shifted.warps, shifted.fields, 28, 28, np.float32(0),
+                   np.empty(31 * 31, np.float32), out)
+    moves = np.random.default_rng(4).integers(-1, 2, size=(3, 2))  # the draw's shifts (down, right)
+    ink = out[0].reshape(28, 28) > 0.5
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    assert (rows[0], cols[0]) == (4 + moves[0, 0], 4 + moves[0, 1]) and (rows[-1], cols[-1]) == (23 + moves[0, 0], 23 + moves[0, 1])
+    # the share chosen is the setting's; none are without boxes
+    half = augment.draw(Config(stretch_to_box=0.5), np.random.default_rng(1), 2000, (28, 28),
+                        boxes=np.tile([1.0, 2.0, 0.0, 0.0], (2000, 1)))
+    assert 0.45 < np.mean(half.warps[:, augment.M_CC] == 0.5) < 0.55
+    with pytest.raises(ValueError, match="stretch_to_box needs the 3 images' ink boxes"):
+        augment.draw(Config(stretch_to_box=0.5), np.random.default_rng(1), 3, (28, 28))
+
+
 def test_identity_warp_copies_the_image_exactly(rng):
     image = rng.standard_normal((5, 6))
     np.testing.assert_array_equal(warp_one(image), image)
@@ -137,7 +172,7 @@ def test_identity_warp_copies_the_image_exactly(rng):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_same_seed_gives_the_same_model_bit_for_bit(train_split, dtype):
     X, y = train_split
-    config = Config(epochs=2, dtype=dtype, **ALL)
+    config = Config(epochs=2, dtype=dtype, stretch_to_box=0.3, **ALL)
     a, _ = fit(X, y, config, np.random.default_rng(1), image_shape=(8, 8))
     b, _ = fit(X, y, config, np.random.default_rng(1), image_shape=(8, 8))
     c, _ = fit(X, y, config, np.random.default_rng(2), image_shape=(8, 8))
@@ -167,7 +202,8 @@ def test_the_data_set_is_neither_changed_nor_copied(rng):
     assert peak < X.nbytes / 2  # the epoch's draws and fields (3.6 MB), no copy of X (9.4 MB)
 
 
-@pytest.mark.parametrize("overrides", [ALL, {**ALL, "augment": 1, "dropout": 0.2, "input_noise": 0.1}])
+@pytest.mark.parametrize("overrides", [ALL, {**ALL, "augment": 1, "dropout": 0.2, "input_noise": 0.1},
+                                       {**ALL, "stretch_to_box": 0.5}])
 def test_warped_fused_equals_plain(train_split, overrides):
     X, y = train_split
     config = Config(epochs=2, dtype="float64", **overrides)
@@ -177,7 +213,7 @@ def test_warped_fused_equals_plain(train_split, overrides):
         np.testing.assert_allclose(fused[name], plain[name], rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["augment", "rotation", "shear", "zoom", "stroke", "elastic_alpha"])
+@pytest.mark.parametrize("name", ["augment", "rotation", "shear", "zoom", "stroke", "stretch_to_box", "elastic_alpha"])
 def test_augmentation_needs_images(train_split, name):
     X, y = train_split
     with pytest.raises(ConfigError, match="move images: they need inputs that are images"):
@@ -191,6 +227,7 @@ def test_augmentation_needs_images(train_split, name):
         ({"shear": 61.0}, "shear must be 0..60 degrees; got 61.0"),
         ({"zoom": 1.0}, "zoom must be in [0, 1); got 1.0"),
         ({"stroke": 1.5}, "stroke must be in [0, 1]; got 1.5"),
+        ({"stretch_to_box": 1.5}, "stretch_to_box must be in [0, 1]; got 1.5"),
         ({"elastic_alpha": float("inf")}, "elastic_alpha must be a number >= 0; got inf"),
         ({"elastic_alpha": float("nan")}, "elastic_alpha must be a number >= 0; got nan"),
         ({"elastic_sigma": 0.0}, "elastic_sigma must be in (0, 100] pixels; got 0.0"),
@@ -207,7 +244,11 @@ def test_the_post_recipes_augment_nothing():
     for recipe in ("blog", "blog-exact", "modern", "mnist"):
         config = Config.from_recipe(recipe)
         assert not augment.warping(config)
-    assert dataclasses.replace(Config.from_recipe("blog"), rotation=5.0).rotation == 5.0
+    # the post's per-sample rule trains on the images as they are: asking it for more is one line, not ignored
+    for name, value in (("rotation", 5.0), ("augment", 1), ("stretch_to_box", 0.5), ("l2", 1e-4), ("input_noise", 0.1)):
+        with pytest.raises(ConfigError, match=f"gradient 'blog'.* set {name} to 0, or use gradient 'exact'"):
+            dataclasses.replace(Config.from_recipe("blog"), **{name: value})
+    assert dataclasses.replace(Config.from_recipe("blog-exact"), rotation=5.0).rotation == 5.0
 
 
 @pytest.fixture(scope="module")

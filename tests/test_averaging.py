@@ -124,7 +124,7 @@ def test_features_off_train_as_before(train_split, monkeypatch):
     a, _ = fit(X, y, config, np.random.default_rng(4), image_shape=(8, 8))
     b, _ = fit(X, y, explicit, np.random.default_rng(4), image_shape=(8, 8))
     original = augment.draw
-    monkeypatch.setattr(augment, "draw", lambda c, rng, n, shape, strength=None: original(c, rng, n, shape))
+    monkeypatch.setattr(augment, "draw", lambda c, rng, n, shape, strength=None, boxes=None: original(c, rng, n, shape))
     before, _ = fit(X, y, config, np.random.default_rng(4), image_shape=(8, 8))
     for name in a:
         np.testing.assert_array_equal(a[name], b[name])

@@ -1,5 +1,6 @@
 """ONNX export: the graph, run by onnxruntime, gives digitnet's probabilities."""
 
+import dataclasses
 import json
 import sys
 
@@ -117,3 +118,16 @@ def test_a_models_graph_answers_its_columns(small_model, tmp_path):
     assert json.loads(props["classes"]) == list(range(10))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [o.type for o in session.get_outputs()] == ["tensor(float)", "tensor(int64)"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_deskewing_models_graph_deskews_as_the_model(digits, tmp_path, dtype):
+    """The graph straightens each image (GridSample) before the network, as Model.predict_proba does."""
+    model = digitnet.train(digits, digitnet.Config.from_recipe("modern", epochs=6, deskew=True, dtype=dtype))
+    P, label = ort.InferenceSession(export.to_bytes(model), providers=["CPUExecutionProvider"]).run(
+        None, {"x": digits.X.astype(dtype)})
+    assert np.abs(P - model.predict_proba(digits.X)).max() < 1e-5
+    assert (label == model.predict(digits.X)).mean() > 0.999
+    # and not as a model that does not deskew: the subgraph is what makes them agree
+    plain = dataclasses.replace(model, config=dataclasses.replace(model.config, deskew=False))
+    assert np.abs(P - plain.predict_proba(digits.X)).max() > 1e-2

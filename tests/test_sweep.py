@@ -138,3 +138,48 @@ def test_a_fit_that_fails_ranks_last_and_says_why(small):
     assert [r.params["lr"] for r in results] == [0.01, 1e300]
     assert np.isfinite(results[0].mean_score) and results[0].failure is None
     assert np.isnan(results[1].mean_score) and "training diverged" in results[1].failure
+
+
+def test_a_sweep_on_pen_data_holds_out_whole_writers(tmp_path):
+    """Pen data know their writers: each fold scores writers its fits never saw (GroupKFold), not rows of the
+    same writers (what StratifiedKFold would do)."""
+    from digitnet.data import load_data
+    from digitnet.sweep import cv_folds
+    from test_unipen import pen_file
+
+    data = load_data(f"unipen8:{pen_file(tmp_path / 'p.tra', writers=6, per_writer=3)}")
+    folds = cv_folds(data, 3, seed=0)
+    assert sorted(np.concatenate([held for _, held in folds]).tolist()) == list(range(len(data.y)))
+    for fit, held in folds:
+        assert not set(data.groups[fit]) & set(data.groups[held]) and len(set(data.groups[held])) == 2
+    results, searcher = search(data, {"n_hidden": [10, 40]}, cv=3, kind="grid")
+    assert searcher.n_splits_ == 3 and [list(h) for _, h in searcher.cv] == [list(h) for _, h in folds]
+    with pytest.raises(digitnet.DataError, match=r"cannot cut 54 samples into --cv 7 folds: 6 writers, each held out "
+                                                 r"whole, cannot fill 7 folds; use 6 folds or fewer"):
+        search(data, {"n_hidden": [10]}, cv=7)
+
+
+def test_data_without_writers_keep_stratified_folds(small):
+    from sklearn.model_selection import StratifiedKFold
+
+    from digitnet.sweep import cv_folds
+
+    expected = list(StratifiedKFold(3, shuffle=True, random_state=4).split(small.X, small.y))
+    got = cv_folds(small, 3, seed=4)
+    assert all(np.array_equal(a, c) and np.array_equal(b, d) for (a, b), (c, d) in zip(expected, got))
+
+
+def test_sweep_joins_repeated_data_and_one_data_commands_refuse_it(tmp_path, model_file):
+    from test_unipen import pen_file
+
+    pen = pen_file(tmp_path / "p.tra", writers=4, per_writer=2)
+    r = CliRunner().invoke(app, ["sweep", "--grid", "epochs=1", "--cv", "3", "--data", "digits", "--data",
+                                 f"unipen8:{pen}", "--out", str(tmp_path / "s.csv")])
+    assert r.exit_code == 0, r.stderr
+    assert "on 1821 samples" in r.stderr  # 1,797 embedded digits + 24 pen digits: both read
+    for command in (["evaluate", str(model_file)], ["report", str(model_file), "--out", str(tmp_path / "r.html")],
+                    ["plot", str(model_file), "confusion", "--out", str(tmp_path / "c.png")]):
+        r = CliRunner().invoke(app, [*command, "--data", "digits", "--data", f"unipen8:{pen}"])
+        assert r.exit_code == 2 and r.stderr == ("error: --data is given 2 times, and this command reads one data set: "
+                                                 "give it once (train and sweep join several)\n"), command
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "c.png").exists()

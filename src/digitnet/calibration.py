@@ -47,7 +47,7 @@ def logits(model, X: np.ndarray) -> np.ndarray:
     from . import network
 
     params = {name: w.astype(np.float64) for name, w in model.params.items()}
-    return network.forward(params, model.scaling.apply(np.asarray(X)))[1].z2
+    return network.forward(params, model.scaling.apply(model.deskewed(np.asarray(X))))[1].z2
 
 
 def calibrated(model, X: np.ndarray, y: np.ndarray):

@@ -55,7 +55,7 @@ from .trainer import DIVERGED_ABOVE, STOP_REASONS, History
 Recipe = enum.Enum("Recipe", {name: name for name in (AUTO_RECIPE, *RECIPES)}, type=str)  # type: ignore[misc]
 RECIPE_HELP = (f"Settings to start from: {AUTO_RECIPE} (mnist for 28x28 images of {MNIST_MIN_ROWS:,} rows or more, "
                "modern otherwise), modern, mnist (28x28 images, 60,000 of them), mnist-elastic (mnist with elastic "
-               "distortions, long), the post's (blog), or the post's with the exact gradient.")
+               "distortions and rotations, deskewed, calibrated, 300 epochs), the post's (blog), or the post's with the exact gradient.")
 
 
 AnswerRule = enum.Enum("AnswerRule", {name: name for name in RULES}, type=str)  # type: ignore[misc]
@@ -223,7 +223,20 @@ DATA_HELP = ("A CSV in the UCI optdigits layout (64 pixels 0..16, then the label
              "files, official test split); images:DIR or images8:DIR (one sub-folder of PNG/JPEG/TIFF per class, "
              "made 28x28 or 8x8); unipen:FILE[.gz] or unipen8:FILE (pen strokes, drawn as the page draws them); "
              "digits (the embedded 8x8 digits, the default).")
-DataOption = Annotated[str | None, typer.Option("--data", metavar="DATA", help=DATA_HELP)]
+def _one_data(value: list[str] | None) -> list[str] | None:
+    """--data of a command that reads one data set: given twice, one line instead of the last one silently
+    (the command takes ``_the(data)``)."""
+    if value and len(value) > 1:
+        fail(f"--data is given {len(value)} times, and this command reads one data set: give it once "
+             "(train and sweep join several)")
+    return value
+
+
+def _the(data: list[str] | None) -> str | None:
+    return data[0] if data else None
+
+
+DataOption = Annotated[list[str] | None, typer.Option("--data", metavar="DATA", help=DATA_HELP, callback=_one_data)]
 DataListOption = Annotated[list[str] | None, typer.Option(
     "--data", metavar="DATA", help=DATA_HELP + " Repeat it to train on several at once, in the first one's input "
                                    "shape (e.g. --data mnist:DIR --data unipen:FILE --data digits).")]
@@ -335,6 +348,7 @@ def evaluate(
 
     Without --data, scores the model's own held-out test split, never data it trained on.
     """
+    data = _the(data)
     model = load_model(model_path)
     X, y, where = held_out(model, data)
     scores = model.evaluate(X, y)
@@ -522,6 +536,7 @@ def plot(
     data: DataOption = None,
 ) -> None:
     """Draw one figure of a model, on its held-out test split (or --data)."""
+    data = _the(data)
     check_writable(out_path, example=f"{kind.value}.png")
     if out_path.suffix.lower() not in FIGURE_FORMATS:
         fail(f"--out {out_path}: unsupported image type {out_path.suffix or '(none)'!r}; use one of {', '.join(FIGURE_FORMATS)}")
@@ -547,6 +562,7 @@ def report(
     data: DataOption = None,
 ) -> None:
     """Write one self-contained HTML report: settings, scores and every figure, images embedded."""
+    data = _the(data)
     check_writable(out_path, example="report.html")
     check_distinct([("--out", out_path)], [("MODEL", model_path), *_data_inputs(data)])
     model = load_model(model_path)
@@ -567,14 +583,17 @@ SearchKind = enum.Enum("SearchKind", {name: name for name in ("grid", "random", 
 @translate_errors
 def sweep(
     grid: Annotated[str, typer.Option(help='Values to try: "NAME=V1,V2 NAME=V1,V2" (names: train\'s options or Config fields).')],
-    cv: Annotated[int, typer.Option(help="Cross-validation folds (stratified, shuffled with --seed).")] = 5,
+    cv: Annotated[int, typer.Option(help="Cross-validation folds, shuffled with --seed: whole writers per fold where "
+                                         "the data know them (pen strokes), else stratified by class.")] = 5,
     search: Annotated[SearchKind, typer.Option(help="Every combination (grid), --n-iter of them (random), or successive halving.")] = SearchKind("grid"),
     n_iter: Annotated[int, typer.Option(help="Combinations tried by --search random.")] = 10,
     n_jobs: Annotated[int, typer.Option(help="Parallel fits on this machine (-1: one per core); with --dask-scheduler, the cluster's.")] = 1,
     dask_scheduler: Annotated[str | None, typer.Option(help="Run the fits on a Dask cluster, e.g. tcp://host:8786.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the folds, the random search and every fit.")] = 0,
     recipe: Annotated[Recipe, typer.Option(help=RECIPE_HELP.replace("Settings to start from", "The settings the grid changes"))] = Recipe(AUTO_RECIPE),
-    data: DataOption = None,
+    data: Annotated[list[str] | None, typer.Option(
+        "--data", metavar="DATA", help=DATA_HELP + " Repeat it to search on several at once, in the first one's "
+                                       "input shape.")] = None,
     out_path: Annotated[Path, typer.Option("--out", help="Ranked results as CSV; a PNG of score against each parameter beside it.")] = Path("sweep.csv"),
     save_best: Annotated[Path | None, typer.Option(help="Refit the best settings on all the data and write the model file.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,

@@ -26,7 +26,7 @@ from .config import Config
 from .data import Dataset, Inputs, fit_scaling
 from .errors import DataError
 from .model import Model
-from .pipeline import fit_model
+from .pipeline import deskewed_inputs, fit_model
 from .trainer import STOP_REASONS, History, Run
 
 
@@ -62,6 +62,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         shear=0.0,
         zoom=0.0,
         stroke=0.0,
+        stretch_to_box=0.0,
         elastic_alpha=0.0,
         elastic_sigma=4.0,
         distortion_end=1.0,
@@ -74,6 +75,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         calibration_folds=0,
         recipe="modern",
         scaling="standard",
+        deskew=False,
         stratify=True,
         test_size=0.25,
         random_state=0,
@@ -99,6 +101,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.shear = shear
         self.zoom = zoom
         self.stroke = stroke
+        self.stretch_to_box = stretch_to_box
         self.elastic_alpha = elastic_alpha
         self.elastic_sigma = elastic_sigma
         self.distortion_end = distortion_end
@@ -111,6 +114,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_folds = calibration_folds
         self.recipe = recipe
         self.scaling = scaling
+        self.deskew = deskew
         self.stratify = stratify
         self.test_size = test_size
         self.random_state = random_state
@@ -212,7 +216,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             if len(self.classes_) < 2:
                 raise ValueError(f"DigitNetClassifier needs at least 2 classes; got {self.classes_.tolist()}")
             config = self.config()
-            self._scaling = fit_scaling(X, config.scaling)
+            self._scaling = fit_scaling(deskewed_inputs(X, _inputs(X.shape[1]), config), config.scaling)
             self._run = self._new_run(X.shape[1], config)
             self._history = History(stop_reason="max_epochs")
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
@@ -224,7 +228,8 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         y_codes = np.searchsorted(self.classes_, y)
         lr = run.learning_rate()
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, by name
-            sum_loss, hits = run.epoch(self._scaling.apply(X, dtype=run.config.dtype), run.targets(y_codes), y_codes)
+            sum_loss, hits = run.epoch(self._scaling.apply(deskewed_inputs(X, _inputs(X.shape[1]), run.config),
+                                                           dtype=run.config.dtype), run.targets(y_codes), y_codes)
         run.release_data()
         if not np.isfinite(sum_loss):
             raise ValueError(f"training diverged (the loss became NaN or infinite); lower lr (now {run.config.lr})")

@@ -19,7 +19,7 @@ class Explanation:
     digit: int  # the chosen digit, or NO_DIGIT (-1) when no probability reaches the threshold
     likeliest: int  # the most probable class, chosen or not
     probabilities: np.ndarray  # (K,)
-    input: np.ndarray  # (d,) the raw input the network received
+    input: np.ndarray  # (d,) the raw input the network received (deskewed, for a model that deskews)
     saliency: np.ndarray  # (d,) x * d log p_likeliest / dx: > 0 where a pixel pushed toward the answer
     hidden: np.ndarray  # (H,) tanh activations
     contributions: np.ndarray  # (H,) a1_j * W2[j, likeliest]: each unit's push on the answer's logit
@@ -43,10 +43,11 @@ class Explainer:
         """Explain the model's answer for one raw input x (d,), in float64 from the model's own weights.
 
         The input scaling is part of the chain: the saliency is with respect to the RAW input, so
-        d/dx = (d/dx_scaled) / scale, times x (the raw value: 0 is blank paper).
+        d/dx = (d/dx_scaled) / scale, times x (the raw value: 0 is blank paper). For a model that deskews its
+        inputs (``config.deskew``), x is the deskewed image, what the network reads: ``input`` holds it.
         """
         model = self.model
-        x = model.inputs.check(np.asarray(x, dtype=np.float64).reshape(1, -1))
+        x = model.deskewed(model.inputs.check(np.asarray(x, dtype=np.float64).reshape(1, -1)))
         scaled = (x - model.scaling.offset) / model.scaling.scale
         p, cache = network.forward(self.params, scaled)
         c = p.argmax(axis=1)

@@ -10,6 +10,7 @@ import numpy as np
 from .fast import predict as fast_predict
 from .config import Config
 from .data import OPTDIGITS, Inputs, Scaling
+from .deskew import deskew
 from .errors import DataError
 from .metrics import Evaluation, evaluate
 from .network import Params
@@ -73,11 +74,33 @@ class Model:
         X = np.asarray(X)  # no copy: blocks are checked and converted as they go
         if X.ndim != 2 or X.shape[1] != self.n_inputs or len(X) == 0 or X.dtype.kind not in "iuf":
             self.inputs.check(X)  # raises, naming the problem
+        if self.config.deskew:
+            X = self.deskewed(X)
         W1, b1, W2, b2 = self.folded
         P, bad = fast_predict.predict_proba(X, W1, b1, self._W2T, b2, *self.input_bounds)
         if bad >= 0:
             raise self.input_error(X[bad], bad)
         return P
+
+    def deskewed(self, X: np.ndarray) -> np.ndarray:
+        """What the network reads for raw inputs X (n, d): X itself, or, for a model trained with
+        ``config.deskew``, each image sheared upright and centred (:func:`digitnet.deskew.deskew`, float64).
+
+        Raises DataError, naming the first bad row, for a value that is not finite, outside
+        :attr:`input_bounds`, or negative (deskewing weighs pixels as ink: paper must be 0)."""
+        if not self.config.deskew:
+            return X
+        X = np.asarray(X)
+        low, high = self.input_bounds
+        with np.errstate(invalid="ignore"):
+            bad = ~np.all((X >= max(low, 0)) & (X <= high), axis=1)
+        if np.any(bad):
+            row = int(np.argmax(bad))
+            if np.all(X[row][np.isfinite(X[row])] >= 0) or not np.all(np.isfinite(X[row])):
+                raise self.input_error(X[row], row)
+            raise DataError(f"this model deskews its inputs, which weighs pixels as ink: they must be >= 0 "
+                            f"(paper 0); row {row} has {float(X[row].min()):g}")
+        return deskew(X, self.inputs.image_shape)
 
     @functools.cached_property
     def input_bounds(self) -> tuple[float, float]:

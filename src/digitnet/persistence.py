@@ -344,6 +344,9 @@ def _build(tensors: dict[str, np.ndarray], info: ModelInfo) -> Model:
     if arch.n_hidden != config.n_hidden or arch.bias != config.bias:
         raise ValueError("architecture does not match config")
     inputs = Inputs(arch.n_inputs, arch.image_shape, arch.value_range)  # checks image size and range
+    if config.deskew and (inputs.image_shape is None or (inputs.value_range and inputs.value_range[0] < 0)):
+        raise ValueError("config.deskew straightens images of pixels >= 0, and the inputs are "
+                         f"{inputs.describe()}")
     params = {name: tensors[name] for name in names}
     if not all(np.all(np.isfinite(w)) for w in params.values()):
         raise ValueError("weights are not finite")

@@ -9,8 +9,9 @@ import numpy as np
 
 from .calibration import calibrated, fit_temperature, logits
 from .config import Config
-from .data import Dataset, fit_scaling, load_digits
+from .data import Dataset, Inputs, fit_scaling, load_digits
 from .data.dataset import held_out_folds, split_held_out
+from .deskew import deskew
 from .errors import DataError
 from .metrics import predicted, scores
 from .model import Model
@@ -131,19 +132,20 @@ def fit_model(
                                           config.seed, stratify=config.stratify,
                                           parts=f"training and validation (val_fraction {config.val_fraction})")
         fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]
+    X = deskewed_inputs(data.X, data.inputs, config)  # what the network reads: the images themselves, or deskewed
     # the post scales with the mean and variance of the whole data set, test split included
-    scaling = fit_scaling(data.X if config.scaling == "blog" else data.X[fit_idx], config.scaling)
+    scaling = fit_scaling(X if config.scaling == "blog" else X[fit_idx], config.scaling)
 
     def so_far(params, history, done):
         watch(Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs), done)
 
     params, history = fit(
-        scaling.apply(data.X, config.dtype, fit_idx),  # what fit trains on: no float64 copy of the data
+        scaling.apply(X, config.dtype, fit_idx),  # what fit trains on: no float64 copy of the data
         data.y[fit_idx],
         config,
         np.random.default_rng(config.seed),
         n_classes=data.n_classes,
-        X_val=scaling.apply(data.X, config.dtype, val_idx),
+        X_val=scaling.apply(X, config.dtype, val_idx),
         y_val=data.y[val_idx],
         n_total=len(data.y),
         callback=callback,
@@ -155,6 +157,26 @@ def fit_model(
     if len(cal_idx) and model.is_finite():  # a diverged network is reported as such, uncalibrated
         model = calibrated(model, data.X[cal_idx], data.y[cal_idx])
     return model
+
+
+def deskewed_inputs(X: np.ndarray, inputs: Inputs, config: Config) -> np.ndarray:
+    """Raw training inputs X (n, d), or with ``config.deskew`` every image deskewed (:func:`digitnet.deskew.deskew`;
+    float32, a copy made once). DataError when ``inputs`` are not images or X has a negative value (deskewing
+    weighs pixels as ink)."""
+    if not config.deskew:
+        return X
+    if inputs.image_shape is None:
+        raise DataError(f"deskew straightens images, and these rows are {inputs.n_features} plain values, not an "
+                        "image: set deskew false")
+    low = float(X.min()) if X.size else 0.0
+    if not low >= 0:
+        raise DataError(f"deskew weighs pixels as ink, so they must be >= 0 (paper 0); these data go down to {low:g}: "
+                        "set deskew false")
+    out = deskew(X, inputs.image_shape, np.float32)
+    if not np.all(np.isfinite(out)):
+        raise DataError(f"deskew: pixels up to {float(np.max(X)):g} leave float32's range once deskewed (training "
+                        "keeps them in float32); scale the data down")
+    return out
 
 
 def cross_fitted(data: Dataset, config: Config, rows: np.ndarray, *,

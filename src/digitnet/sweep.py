@@ -23,6 +23,7 @@ import numpy as np
 
 from .config import RECIPES, SEED_LIMIT, Config
 from .data import Dataset
+from .data.dataset import held_out_folds
 from .errors import ConfigError, DataError, DigitnetError, DivergedError
 from .estimator import DigitNetClassifier, _inputs
 from .trainer import check_memory
@@ -151,11 +152,26 @@ def base_estimator(recipe: str, seed: int) -> DigitNetClassifier:
     return DigitNetClassifier(**params)
 
 
+def training_rows(data: Dataset) -> np.ndarray:
+    """The rows a search fits and scores on: all of them, or those outside an official test split (MNIST's t10k)."""
+    return np.arange(len(data.y)) if data.test_rows is None else np.setdiff1d(np.arange(len(data.y)), data.test_rows)
+
+
+def cv_folds(data: Dataset, cv: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The search's ``cv`` (fit rows, scored rows) pairs, as positions within :func:`training_rows`: every writer's
+    rows in one fold where the data know writers (pen data), so that a score is on writers the fit never saw;
+    stratified folds, shuffled by ``seed``, for rows without one (scikit-learn's StratifiedKFold, as before).
+    DataError when the rows cannot be cut so."""
+    rows = training_rows(data)
+    groups = None if data.groups is None else data.groups[rows]
+    return held_out_folds(data.y[rows], groups, cv, seed, stratify=True, what=f"--cv {cv} folds")
+
+
 def check_against_data(data: Dataset, grid: dict[str, list], *, cv: int, kind: str = "grid", n_iter: int = 10,
                        seed: int = 0, recipe: str = "modern") -> None:
     """What the data allow, checked before any fit: folds, halving's smallest round, every candidate's settings
     together (Config), its memory, and moving images only where the inputs are images."""
-    rows = np.arange(len(data.y)) if data.test_rows is None else np.setdiff1d(np.arange(len(data.y)), data.test_rows)
+    rows = training_rows(data)
     y = data.y[rows]
     counts = np.bincount(y)
     present = np.flatnonzero(counts)
@@ -165,6 +181,7 @@ def check_against_data(data: Dataset, grid: dict[str, list], *, cv: int, kind: s
         advice = f"use --cv {fewest} or fewer, or more data" if fewest >= 2 else "give it more samples"
         raise DataError(f"cv {cv}: class {smallest} has only {fewest} sample{'s' * (fewest != 1)}, and each of the "
                         f"{cv} folds needs one of every class; {advice}")
+    cv_folds(data, cv, seed)  # writers too few for the folds: said before any fit
     if kind == "halving" and len(y) < 2 * cv * len(present):
         raise DataError(f"halving search: its first round fits on 2 x {cv} folds x {len(present)} classes = "
                         f"{2 * cv * len(present)} samples, and the data have {len(y)}; use --search grid, fewer folds, "
@@ -207,7 +224,7 @@ def search(
     """
     from sklearn.exceptions import FitFailedWarning
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
-    from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, RandomizedSearchCV, StratifiedKFold
+    from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, RandomizedSearchCV
 
     check_options(cv=cv, kind=kind, n_iter=n_iter, n_jobs=n_jobs, seed=seed, recipe=recipe, scheduler=scheduler)
     size = math.prod(len(v) for v in grid.values())
@@ -215,7 +232,7 @@ def search(
         raise ConfigError(f"the grid has {size:,} combinations, more than a {kind} search may take")
     recipe = choose_recipe(recipe, data)
     check_against_data(data, grid, cv=cv, kind=kind, n_iter=n_iter, seed=seed, recipe=recipe)
-    folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
+    folds = cv_folds(data, cv, seed)
     base = base_estimator(recipe, seed)
     common = dict(cv=folds, n_jobs=n_jobs, verbose=min(verbose, 1), refit=True, error_score=np.nan)
     if kind == "grid":
@@ -231,7 +248,7 @@ def search(
         warnings.simplefilter("always", FitFailedWarning)
         warnings.filterwarnings("ignore", message="One or more of the test scores are non-finite")
         # a data set with an official test split (MNIST) is searched on its training rows only
-        rows = slice(None) if data.test_rows is None else np.setdiff1d(np.arange(len(data.y)), data.test_rows)
+        rows = training_rows(data)
         try:
             searcher.fit(data.X[rows], data.y[rows])
         except DigitnetError:

@@ -385,6 +385,7 @@ def check_memory(n: int, d: int, K: int, config: Config) -> int:
     if augment.warping(config):  # an epoch's warps; elastic fields in float32, twice while they are smoothed
         float64, float32 = np.dtype(np.float64).itemsize, np.dtype(np.float32).itemsize
         needed += n * augment.WARP_COLUMNS * float64 + (2 * augment.FIELDS * 2 * d * float32 if config.elastic_alpha else 0)
+        needed += 2 * n * 4 * float64 if config.stretch_to_box else 0  # the ink boxes, and the epoch's in its order
     ok, total = memory.fits(needed)
     if not ok:
         raise ConfigError(
@@ -456,9 +457,10 @@ class _Batches:
         self.bytes: np.ndarray | None = None  # the epoch's dropout bytes, reused
         self.image_shape = image_shape or (0, 0)
         if augment.augmenting(config) and image_shape is None:
-            raise ConfigError("augment, rotation, shear, zoom, stroke and elastic_alpha move images: they need inputs "
+            raise ConfigError("augment, rotation, shear, zoom, stroke, stretch_to_box and elastic_alpha move images: they need inputs "
                               "that are images (a known height and width)")
         self.fill, self.fill_of = theta.dtype.type(0), None
+        self.boxes: np.ndarray | None = None  # (n, 4) augment.ink_boxes of the training images, for stretch_to_box
         self.pace = _Pace()
         self.padded = np.empty(kernels.padded_size(*self.image_shape), theta.dtype)  # kernels.warp's buffer
 
@@ -470,10 +472,13 @@ class _Batches:
             self.ws = Workspace(rows, X.shape[1], c.n_hidden, Y.shape[1], self.theta.dtype)
         ws = self.ws
         order = rng.permutation(len(X)) if c.shuffle else np.arange(len(X))
-        # the epoch's augmentation, after the shuffle
-        draw = augment.draw(c, rng, len(X), self.image_shape, distortion_strength(c, epoch))
         if augment.augmenting(c) and self.fill_of is not X:
             self.fill, self.fill_of = X.dtype.type(X.min()), X  # the background of ink-high images
+            # each image's ink box, measured once for stretch_to_box
+            self.boxes = augment.ink_boxes(X, self.image_shape, float(self.fill)) if c.stretch_to_box else None
+        # the epoch's augmentation, after the shuffle
+        draw = augment.draw(c, rng, len(X), self.image_shape, distortion_strength(c, epoch),
+                            boxes=None if self.boxes is None else self.boxes[order])
         if not (self.plain or c.input_noise):
             return self._compiled_epoch(X, Y, y, order, draw, rng, epoch, report)
         sum_loss, hits = 0.0, 0

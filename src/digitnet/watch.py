@@ -105,7 +105,7 @@ class Monitor:
         self.started = time.monotonic()  # the clock starts here: loading and splitting the data are not training
         rows = model.test_indices
         raw = self.data.X[rows]
-        self.test = raw, model.scaling.apply(raw, self.config.dtype), self.data.y[rows]
+        self.test = raw, model.scaling.apply(model.deskewed(raw), self.config.dtype), self.data.y[rows]
         n_train = len(self.data.y) - len(rows)
         self.steps_per_epoch = n_train if per_sample(self.config) else -(-n_train // self.config.batch_size)
         self._send("ready", {**self._status(0.0), "n_train": n_train, "n_test": len(rows),

@@ -243,7 +243,8 @@ def held_out_folds(y: np.ndarray, groups: np.ndarray | None, k: int, seed: int, 
             where = rows[known]
             n_writers = len(np.unique(groups[where]))
             if n_writers < k:
-                raise ValueError(f"{n_writers} writers, each held out whole, cannot fill {k} folds")
+                raise ValueError(f"{n_writers} writers, each held out whole, cannot fill {k} folds; use {n_writers} "
+                                 "folds or fewer")
             for i, (_, h) in enumerate(GroupKFold(k, shuffle=True, random_state=seed).split(where, groups=groups[where])):
                 held[i].append(where[h])
         unknown = rows[~known]

@@ -7,7 +7,10 @@ What one epoch draws, per image (:func:`draw`), in this order from the run's gen
    their random stream is what it always was);
 2. with any of the settings below, four uniform numbers in [-1, 1): rotation, shear (slant), zoom and stroke
    width, each scaled by its setting (always all four, so turning one on does not change the others' draws);
-3. with ``elastic_alpha``, a bank of fresh elastic fields and one field per image, chosen at random.
+3. with ``stretch_to_box``, one uniform number in [0, 1) per image: below the setting, the image's ink box
+   is first stretched to a square (its shorter side scaled to its longer one) and centred, as collections
+   that store every digit stretched to its box do (the trainer measures each image's box once: :func:`ink_boxes`);
+4. with ``elastic_alpha``, a bank of fresh elastic fields and one field per image, chosen at random.
 
 The image is then read through one affine map plus the elastic field, output pixel by output pixel, by
 bilinear interpolation; pixels read from outside the image are the background ``fill`` (the data set's
@@ -52,17 +55,20 @@ NONE = Draw(np.empty((0, 2), np.int64), np.empty((0, WARP_COLUMNS)), np.empty((0
 
 def warping(config) -> bool:
     """Whether ``config`` asks for more than whole-pixel shifts."""
-    return bool(config.rotation or config.shear or config.zoom or config.stroke or config.elastic_alpha)
+    return bool(config.rotation or config.shear or config.zoom or config.stroke or config.stretch_to_box
+                or config.elastic_alpha)
 
 
 def augmenting(config) -> bool:
     return bool(config.augment) or warping(config)
 
 
-def draw(config, rng: np.random.Generator, n: int, image_shape: tuple[int, int], strength: float = 1.0) -> Draw:
+def draw(config, rng: np.random.Generator, n: int, image_shape: tuple[int, int], strength: float = 1.0,
+         boxes: np.ndarray | None = None) -> Draw:
     """The epoch's augmentation of n images (see the module's docstring for the order of the draws), its
     distortions (rotation, shear, zoom, stroke, elastic_alpha) at ``strength`` times the config's (in [0, 1]:
-    the trainer's :func:`~digitnet.trainer.distortion_strength`; 0 leaves the shifts alone).
+    the trainer's :func:`~digitnet.trainer.distortion_strength`; 0 leaves the shifts alone, and stretches nothing).
+    ``boxes`` (n, 4): the images' :func:`ink_boxes`, in the epoch's order; needed with ``stretch_to_box``.
     Draws nothing, and returns :data:`NONE`, when ``config`` asks for none."""
     shifts = NONE.shifts
     if config.augment:
@@ -77,11 +83,46 @@ def draw(config, rng: np.random.Generator, n: int, image_shape: tuple[int, int],
     warps[:, T_R:STROKE] = -shifts if len(shifts) else 0.0  # the source is read from where the image moves from
     warps[:, STROKE] = config.stroke * u[:, 3]
     warps[:, FIELD] = -1
+    if config.stretch_to_box:
+        if boxes is None or boxes.shape != (n, 4):
+            raise ValueError(f"stretch_to_box needs the {n} images' ink boxes (n, 4)")
+        chosen = rng.random(n) < config.stretch_to_box
+        # stretched about the box's centre, which moves to the image's: source = S^-1 (M (out - c) - shift) + box
+        # centre, so that the whole-pixel shift moves the stretched image as far as any other, not S times as far
+        stretched = warps[chosen]
+        stretched[:, [M_RR, M_RC, T_R]] /= boxes[chosen, 0:1]
+        stretched[:, [M_CR, M_CC, T_C]] /= boxes[chosen, 1:2]
+        stretched[:, T_R:STROKE] += boxes[chosen, 2:4]
+        warps[chosen] = stretched
     fields = NONE.fields
     if config.elastic_alpha:
         fields = elastic_fields(rng, FIELDS, image_shape, config.elastic_sigma, config.elastic_alpha * strength)
         warps[:, FIELD] = rng.integers(0, FIELDS, size=n)
     return Draw(NONE.shifts, warps, fields)
+
+
+def ink_boxes(X: np.ndarray, image_shape: tuple[int, int], fill: float, block: int = 4096) -> np.ndarray:
+    """(n, 4) float64 for rows of images X (n, height * width) whose paper is ``fill`` (ink higher): the factors
+    (rows, columns) that stretch each image's ink box to a square, max(h, w) / h and max(h, w) / w (one of them
+    1), and the box centre's offset (rows, columns) from the image's centre. Ink: a pixel above fill by more
+    than a tenth of its image's range. A blank image: 1, 1, 0, 0 (nothing to stretch)."""
+    height, width = image_shape
+    out = np.empty((len(X), 4))
+    for start in range(0, len(X), block):
+        images = np.asarray(X[start:start + block], dtype=np.float64).reshape(-1, height, width) - fill
+        top = images.max(axis=(1, 2))
+        ink = images > 0.1 * top[:, None, None]
+        rows, cols = ink.any(axis=2), ink.any(axis=1)
+        r0, r1 = rows.argmax(axis=1), height - 1 - rows[:, ::-1].argmax(axis=1)
+        c0, c1 = cols.argmax(axis=1), width - 1 - cols[:, ::-1].argmax(axis=1)
+        h, w = (r1 - r0 + 1).astype(np.float64), (c1 - c0 + 1).astype(np.float64)
+        side = np.maximum(h, w)
+        blank = top <= 0
+        part = out[start:start + block]
+        part[:, 0], part[:, 1] = np.where(blank, 1.0, side / h), np.where(blank, 1.0, side / w)
+        part[:, 2] = np.where(blank, 0.0, (r0 + r1) / 2 - (height - 1) / 2)
+        part[:, 3] = np.where(blank, 0.0, (c0 + c1) / 2 - (width - 1) / 2)
+    return out
 
 
 def affine_inverse(rotation: np.ndarray, shear: np.ndarray, zoom: np.ndarray) -> np.ndarray:
