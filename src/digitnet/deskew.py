@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .fast import augment, kernels
+
 BLOCK = 4096  # rows deskewed at a time: the float64 work arrays of a block stay near 100 MB for 28x28
 
 
@@ -57,22 +59,16 @@ def _deskew_block(X: np.ndarray, h: int, w: int) -> np.ndarray:
     cov = (X * dr * (cols - mx[:, None])).sum(axis=1) / safe
     s = np.where(var_r > 0, cov / np.where(var_r > 0, var_r, 1.0), 0.0)
     cy, cx = (h - 1) / 2, (w - 1) / 2
-    source_r = rows + (my - cy)[:, None]  # (n, h * w)
-    source_c = cols + (mx - cx)[:, None] + s[:, None] * (rows - cy)
-    # bilinear: the four pixels around each source point, weighted by closeness; outside the image, paper (0)
-    r0, c0 = np.floor(source_r), np.floor(source_c)
-    fr, fc = source_r - r0, source_c - c0
-    r0, c0 = r0.astype(np.int64), c0.astype(np.int64)
-    out = np.zeros((n, h * w))
-    index = np.arange(n)[:, None] * (h * w)
-    flat = X.ravel()
-    for dr_, dc_, weight in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
-        r, c = r0 + dr_, c0 + dc_
-        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-        values = flat[index + np.where(inside, r * w + c, 0)]
-        out += np.where(inside, weight * values, 0.0)
-    if not np.all(mass > 0):  # nothing to centre: a blank image stays as it is
-        out[mass <= 0] = X[mass <= 0]
+    # the shear and shift as the augmentation's affine warp (fast/augment.py: source = M (out - c) + c + T), read
+    # bilinearly with paper (0) outside by the same compiled gather; a blank image samples paper: it stays 0
+    warps = np.zeros((n, augment.WARP_COLUMNS))
+    warps[:, augment.M_RR] = warps[:, augment.M_CC] = 1.0
+    warps[:, augment.M_CR] = s
+    warps[:, augment.T_R], warps[:, augment.T_C] = my - cy, mx - cx
+    warps[:, augment.FIELD] = -1
+    out = np.empty((n, h * w))
+    kernels.gather(X, np.arange(n), 0, augment.NONE.shifts, warps, augment.NONE.fields, h, w, 0.0,
+                   np.empty(kernels.padded_size(h, w)), out)
     # a weighted mean of a row's pixels cannot pass the row's largest, but its rounding can (255.00000000000003):
     # the network's input range is checked after deskewing
     return np.minimum(out, X.max(axis=1, initial=0.0)[:, None])

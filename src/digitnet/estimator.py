@@ -198,6 +198,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         first = getattr(self, "_run", None) is None
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=first and not fitted)
         check_classification_targets(y)
+        network_X = None  # X as the network reads it (deskewed, with config.deskew): made once per call
         if first and fitted:  # a loaded estimator: continue its weights, with no optimizer state to continue
             classes = self.classes_ if classes is None else classes
             if not np.array_equal(np.unique(classes), self.classes_):
@@ -216,7 +217,8 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             if len(self.classes_) < 2:
                 raise ValueError(f"DigitNetClassifier needs at least 2 classes; got {self.classes_.tolist()}")
             config = self.config()
-            self._scaling = fit_scaling(deskewed_inputs(X, _inputs(X.shape[1]), config), config.scaling)
+            network_X = deskewed_inputs(X, _inputs(X.shape[1]), config)
+            self._scaling = fit_scaling(network_X, config.scaling)
             self._run = self._new_run(X.shape[1], config)
             self._history = History(stop_reason="max_epochs")
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
@@ -225,11 +227,12 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         if len(unknown):
             raise ValueError(f"labels {unknown.tolist()} are not among classes {self.classes_.tolist()}")
         run, h = self._run, self._history
+        if network_X is None:
+            network_X = deskewed_inputs(X, _inputs(X.shape[1]), run.config)
         y_codes = np.searchsorted(self.classes_, y)
         lr = run.learning_rate()
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, by name
-            sum_loss, hits = run.epoch(self._scaling.apply(deskewed_inputs(X, _inputs(X.shape[1]), run.config),
-                                                           dtype=run.config.dtype), run.targets(y_codes), y_codes)
+            sum_loss, hits = run.epoch(self._scaling.apply(network_X, dtype=run.config.dtype), run.targets(y_codes), y_codes)
         run.release_data()
         if not np.isfinite(sum_loss):
             raise ValueError(f"training diverged (the loss became NaN or infinite); lower lr (now {run.config.lr})")
