@@ -31,8 +31,11 @@ LOG = HERE / "tune_mnist_error.jsonl"
 VALIDATION = 10_000  # the last training images: MNIST's usual validation split
 
 
-def key(recipe: str, settings: dict, seed: int, deskew: bool = False) -> str:
-    return json.dumps({"recipe": recipe, "settings": settings, "seed": seed, "deskew": deskew}, sort_keys=True)
+def key(recipe: str, settings: dict, seed: int, deskew: bool = False, teacher: str | None = None) -> str:
+    fields = {"recipe": recipe, "settings": settings, "seed": seed, "deskew": deskew}
+    if teacher:
+        fields["teacher"] = teacher
+    return json.dumps(fields, sort_keys=True)
 
 
 def deskew(images: np.ndarray, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
@@ -65,16 +68,19 @@ def logged(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
-def run(recipe: str, settings: dict, seed: int, log: Path, directory: Path, deskewed: bool = False) -> dict:
+def run(recipe: str, settings: dict, seed: int, log: Path, directory: Path, deskewed: bool = False,
+        teacher: Path | None = None, save: Path | None = None) -> dict:
     import threadpoolctl
 
     import digitnet
     from digitnet.data.idx import load_mnist
     from digitnet.metrics import evaluate
+    from digitnet.persistence import load_model
 
-    done = {key(r["recipe"], r["settings"], r["seed"], r.get("deskew", False)): r for r in logged(log)}
-    if key(recipe, settings, seed, deskewed) in done:
-        return done[key(recipe, settings, seed, deskewed)]
+    done = {key(r["recipe"], r["settings"], r["seed"], r.get("deskew", False), r.get("teacher")): r for r in logged(log)}
+    this = key(recipe, settings, seed, deskewed, teacher and teacher.name)
+    if this in done and not (save and not save.exists()):
+        return done[this]
     config = digitnet.Config.from_recipe(recipe, seed=seed, **settings)
     if deskewed and config.deskew:
         raise SystemExit("--deskew deskews the images here, and the settings deskew them again: add \"deskew\": false")
@@ -85,13 +91,18 @@ def run(recipe: str, settings: dict, seed: int, log: Path, directory: Path, desk
     fit_rows, held_out = train[:-VALIDATION], train[-VALIDATION:]
     with threadpoolctl.threadpool_limits(1):
         wall, cpu = time.perf_counter(), time.process_time()
-        model = digitnet.train(data, config, split_indices=(fit_rows, held_out))
+        model = digitnet.train(data, config, split_indices=(fit_rows, held_out),
+                               teacher=None if teacher is None else load_model(teacher))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     scores = evaluate(model.predict_proba(data.X[held_out]), data.y[held_out])
     record = {"recipe": recipe, "settings": settings, "seed": seed, "deskew": deskewed, "accuracy": scores.accuracy,
               "errors": int(round((1 - scores.accuracy) * len(held_out))), "log_loss": scores.log_loss,
               "epochs": model.history.epochs, "fit_s": round(wall, 1), "cpu_s": round(cpu, 1),
               "load": round(os.getloadavg()[0], 1), "version": digitnet.__version__}
+    if teacher:
+        record["teacher"] = teacher.name
+    if save:
+        digitnet.save(model, save)
     with log.open("a") as f:
         f.write(json.dumps(record) + "\n")
     return record
@@ -120,13 +131,16 @@ def main() -> None:
     parser.add_argument("--deskew", action="store_true", help="deskew every image here first (the proxy that measured "
                         "deskewing before Config.deskew existed; the model does not record it): with settings that do "
                         "not deskew")
+    parser.add_argument("--teacher", type=Path, help="a model file (trained by --save on the same 50,000 images) "
+                        "whose probabilities make up `distill` of the targets")
+    parser.add_argument("--save", type=Path, help="write the trained model here (a teacher for later runs)")
     parser.add_argument("--log", type=Path, default=LOG)
     parser.add_argument("--data", type=Path, default=MNIST)
     args = parser.parse_args()
     if args.command == "table":
         print("\n".join(table(logged(args.log))))
         return
-    r = run(args.recipe, json.loads(args.settings), args.seed, args.log, args.data, args.deskew)
+    r = run(args.recipe, json.loads(args.settings), args.seed, args.log, args.data, args.deskew, args.teacher, args.save)
     print(f"{r['accuracy']:.4f}  {r['errors']:3d} errors  log loss {r['log_loss']:.4f}  fit {r['fit_s']:6.1f} s  "
           f"cpu {r['cpu_s']:6.1f} s  {r['recipe']} {r['settings']} seed {r['seed']}", file=sys.stderr, flush=True)
 

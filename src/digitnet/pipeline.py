@@ -12,7 +12,7 @@ from .config import Config
 from .data import Dataset, Inputs, fit_scaling, load_digits
 from .data.dataset import held_out_folds, split_held_out
 from .deskew import deskew
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .metrics import predicted, scores
 from .model import Model
 from .progress import EpochBar
@@ -29,6 +29,7 @@ def train(
     split_indices: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool | str = False,
     watch: Watch | None = None,
+    teacher: Model | None = None,
 ) -> Model:
     """Split ``data``, scale its inputs, train a network, and score it on the held-out test split.
 
@@ -82,7 +83,8 @@ def train(
     where = progress if isinstance(progress, str) else "auto"
     with EpochBar(config.epochs, where=where, enabled=bool(progress)) as show:
         each_epoch = show if callback is None else lambda h: (callback(h), show(h))
-        model = dataclasses.replace(fit_model(data, config, train_idx, callback=each_epoch, watch=with_test),
+        model = dataclasses.replace(fit_model(data, config, train_idx, callback=each_epoch, watch=with_test,
+                                              teacher=teacher),
                                     test_indices=test_idx)
     with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
         P = model.predict_proba(data.X[test_idx])
@@ -106,6 +108,7 @@ def fit_model(
     data: Dataset, config: Config, rows: np.ndarray | None = None, *, callback: Callable[[History], None] | None = None,
     run: Run | None = None,
     watch: Watch | None = None,
+    teacher: Model | None = None,
 ) -> Model:
     """Fit a network on ``rows`` of ``data`` (default: all of it), less a calibration split when
     ``config.calibration_fraction`` > 0 (the softmax temperature is fitted on it after training) and a
@@ -114,7 +117,8 @@ def fit_model(
     of the rows it fits on. The model has no test split and no test metrics: ``train`` adds them, cross-validation scores it itself.
     With ``config.calibration_folds`` the temperature is cross-fitted instead (:func:`cross_fitted`).
     ``run``: the :class:`~digitnet.trainer.Run` to train (see :func:`~digitnet.trainer.fit`), kept by the caller;
-    ``watch``: follows training (see :func:`train`)."""
+    ``watch``: follows training (see :func:`train`); ``teacher``: the trained model whose probabilities make up
+    ``config.distill`` of the targets (:func:`teacher_weights`)."""
     train_idx = np.arange(len(data.y)) if rows is None else np.asarray(rows)
     if config.calibration_folds:
         return cross_fitted(data, config, train_idx, callback=callback, run=run, watch=watch)
@@ -152,11 +156,25 @@ def fit_model(
         image_shape=data.inputs.image_shape,
         run=run,
         progress=None if watch is None else so_far,
+        teacher=None if teacher is None else teacher_weights(teacher, scaling, config, data.inputs),
     )
     model = Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs)
     if len(cal_idx) and model.is_finite():  # a diverged network is reported as such, uncalibrated
         model = calibrated(model, data.X[cal_idx], data.y[cal_idx])
     return model
+
+
+def teacher_weights(teacher: Model, scaling, config: Config, inputs: Inputs):
+    """The teacher's (W1, b1, W2, b2) for inputs scaled by ``scaling``, its own scaling and temperature folded in:
+    with x = s * x_s + o, x @ W1f + b1f = x_s @ (s * W1f) + (o @ W1f + b1f) (Model.folded: W1f, b1f for raw x).
+    ConfigError when it reads other inputs (another count, or deskewed where these are not)."""
+    if teacher.n_inputs != inputs.n_features or teacher.config.deskew != config.deskew:
+        raise ConfigError(f"the teacher reads {teacher.n_inputs} inputs{', deskewed' if teacher.config.deskew else ''}; "
+                          f"this network {inputs.n_features}{', deskewed' if config.deskew else ''}: use a teacher "
+                          "trained on the same kind of data, with the same deskew setting")
+    W1f, b1f, W2, b2 = (w.astype(np.float64) for w in teacher.folded)
+    s, o = scaling.scale, scaling.offset
+    return s[:, None] * W1f, o @ W1f + b1f, W2, b2
 
 
 def deskewed_inputs(X: np.ndarray, inputs: Inputs, config: Config) -> np.ndarray:
