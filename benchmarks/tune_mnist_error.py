@@ -3,13 +3,16 @@ images only: each run trains on the first 50,000 and is scored on the last 10,00
 never read.
 
     python benchmarks/tune_mnist_error.py run '{"epochs": 60, "ema_decay": 0.999}' [--recipe mnist-elastic] [--seed 0]
+    python benchmarks/tune_mnist_error.py run '{"n_hidden": 800}' --save out/teachers/t800.safetensors
+    python benchmarks/tune_mnist_error.py run '{"distill": 0.5}' --teacher out/teachers/t800.safetensors
     python benchmarks/tune_mnist_error.py table        # the log as the Markdown table of TUNING_MNIST.md
 
 ``run`` trains once, one run at a time on one BLAS thread, and appends one JSON line to the log
 (benchmarks/tune_mnist_error.jsonl; ``--log`` for another): the settings, the validation accuracy, its
 errors out of 10,000, the log loss (with the model's temperature, when it has one), the epochs run, the
 fit's wall and CPU seconds and the load average. A run whose recipe, settings and seed are already in the
-log is skipped, so an interrupted search (tune_mnist_error.sh) continues where it stopped.
+log is skipped, so an interrupted search (tune_mnist_error.sh) continues where it stopped; its model file
+(``--save``, a teacher for later runs: knowledge distillation) is written by training it again when missing.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ def logged(path: Path) -> list[dict]:
 
 
 def run(recipe: str, settings: dict, seed: int, log: Path, directory: Path, deskewed: bool = False,
-        teacher: Path | None = None, save: Path | None = None) -> dict:
+        teachers: list[Path] | None = None, save: Path | None = None) -> dict:
     import threadpoolctl
 
     import digitnet
@@ -78,7 +81,8 @@ def run(recipe: str, settings: dict, seed: int, log: Path, directory: Path, desk
     from digitnet.persistence import load_model
 
     done = {key(r["recipe"], r["settings"], r["seed"], r.get("deskew", False), r.get("teacher")): r for r in logged(log)}
-    this = key(recipe, settings, seed, deskewed, teacher and teacher.name)
+    named = "+".join(t.name for t in teachers) if teachers else None
+    this = key(recipe, settings, seed, deskewed, named)
     if this in done and not (save and not save.exists()):
         return done[this]
     config = digitnet.Config.from_recipe(recipe, seed=seed, **settings)
@@ -92,19 +96,20 @@ def run(recipe: str, settings: dict, seed: int, log: Path, directory: Path, desk
     with threadpoolctl.threadpool_limits(1):
         wall, cpu = time.perf_counter(), time.process_time()
         model = digitnet.train(data, config, split_indices=(fit_rows, held_out),
-                               teacher=None if teacher is None else load_model(teacher))
+                               teacher=[load_model(t) for t in teachers] if teachers else None)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     scores = evaluate(model.predict_proba(data.X[held_out]), data.y[held_out])
     record = {"recipe": recipe, "settings": settings, "seed": seed, "deskew": deskewed, "accuracy": scores.accuracy,
               "errors": int(round((1 - scores.accuracy) * len(held_out))), "log_loss": scores.log_loss,
               "epochs": model.history.epochs, "fit_s": round(wall, 1), "cpu_s": round(cpu, 1),
               "load": round(os.getloadavg()[0], 1), "version": digitnet.__version__}
-    if teacher:
-        record["teacher"] = teacher.name
+    if teachers:
+        record["teacher"] = named
     if save:
         digitnet.save(model, save)
-    with log.open("a") as f:
-        f.write(json.dumps(record) + "\n")
+    if this not in done:  # else the run was made again only to write its model file (--save)
+        with log.open("a") as f:
+            f.write(json.dumps(record) + "\n")
     return record
 
 
@@ -115,6 +120,8 @@ def table(records: list[dict]) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         settings = ", ".join(f"{k} {v}" for k, v in r["settings"].items() if k != "deskew") or "(the recipe's)"
+        if r.get("teacher"):
+            settings += f"; teacher {' and '.join(name.removesuffix('.safetensors') for name in r['teacher'].split('+'))}"
         by_model = digitnet.Config.from_recipe(r["recipe"], **r["settings"]).deskew
         deskewed = "by the script (proxy)" if r.get("deskew") else "by the model" if by_model else "no"
         lines.append(f"| {r['recipe']} | {settings} | {deskewed} | {r['seed']} | {r['accuracy']:.2%} | {r['errors']} | "
@@ -131,8 +138,8 @@ def main() -> None:
     parser.add_argument("--deskew", action="store_true", help="deskew every image here first (the proxy that measured "
                         "deskewing before Config.deskew existed; the model does not record it): with settings that do "
                         "not deskew")
-    parser.add_argument("--teacher", type=Path, help="a model file (trained by --save on the same 50,000 images) "
-                        "whose probabilities make up `distill` of the targets")
+    parser.add_argument("--teacher", type=Path, action="append", help="a model file (trained by --save on the same "
+                        "50,000 images) whose probabilities make up `distill` of the targets; repeated: their mean logits")
     parser.add_argument("--save", type=Path, help="write the trained model here (a teacher for later runs)")
     parser.add_argument("--log", type=Path, default=LOG)
     parser.add_argument("--data", type=Path, default=MNIST)

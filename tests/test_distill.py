@@ -124,3 +124,55 @@ def test_bad_settings_name_the_value(overrides, message):
     with pytest.raises(ConfigError) as e:
         Config(**overrides)
     assert str(e.value) == message
+
+
+def test_several_teachers_are_one_network_of_their_mean_logits(teacher):
+    """Two teachers side by side: the probabilities of the network teacher_weights builds are the softmax of
+    the mean of their logits (each with its own temperature)."""
+    model, data = teacher
+    other = digitnet.train(data, Config(n_hidden=50, epochs=4, seed=9))
+    scaling = digitnet.data.fit_scaling(data.X, "standard")
+    W1, b1, W2, b2 = teacher_weights([model, other], scaling, Config(), data.inputs)
+    assert W1.shape == (64, 350) and W2.shape == (350, 10)
+    z = np.tanh(scaling.apply(data.X, "float64") @ W1 + b1) @ W2 + b2
+    mean = sum(np.log(m.predict_proba(data.X).astype(np.float64)) for m in (model, other)) / 2
+    q, p = np.exp(z - z.max(axis=1, keepdims=True)), np.exp(mean - mean.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(q / q.sum(axis=1, keepdims=True), p / p.sum(axis=1, keepdims=True), atol=1e-5)
+
+
+def test_the_cli_trains_a_student_and_records_its_teachers(tmp_path):
+    from typer.testing import CliRunner
+
+    from digitnet.cli import app
+
+    def cli(*args):
+        return CliRunner().invoke(app, [str(a) for a in args])
+
+    teacher = tmp_path / "teacher.safetensors"
+    assert cli("train", "--epochs", "3", "--hidden", "300", "--out", teacher, "-q").exit_code == 0
+    student = tmp_path / "student.safetensors"
+    r = cli("train", "--epochs", "3", "--set", "distill=0.5", "--teacher", teacher, "--teacher", teacher,
+            "--out", student, "-q")
+    assert r.exit_code == 0, r.output
+    model = digitnet.load(student)
+    assert model.config.distill == 0.5 and model.params["W1"].shape == (64, 200)
+    assert model.command.endswith(f"--set distill=0.5 --teacher {teacher} --teacher {teacher}")
+    assert model.metrics["accuracy"] > 0.9
+    before = student.read_bytes()
+    for args, message in [
+        (("--set", "distill=0.5"), "--set distill needs a teacher to learn from: add --teacher MODEL"),
+        (("--teacher", teacher), "--teacher needs --set distill=SHARE"),
+        (("--set", "distill=0.5", "--teacher", tmp_path / "none.safetensors"), "no such model file"),
+        (("--set", "distill=0.5", "--teacher", student), "is the same file as --teacher"),
+    ]:
+        r = cli("train", "--epochs", "1", *args, "--out", student, "-q")
+        assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output
+    assert student.read_bytes() == before
+
+
+def test_the_estimator_says_it_takes_no_teacher(train_split):
+    from digitnet.estimator import DigitNetClassifier
+
+    X, y = train_split
+    with pytest.raises(ConfigError, match="^distill learns from a teacher network, which DigitNetClassifier does not"):
+        DigitNetClassifier(distill=0.5, epochs=1).fit(X, y)

@@ -260,6 +260,11 @@ def train(
         help="Any other setting of the recipe, e.g. --set l2=0 --set patience=none (repeatable; the names: docs or Config).",
     )] = None,
     data: DataListOption = None,
+    teachers: Annotated[list[Path] | None, typer.Option(
+        "--teacher", metavar="MODEL",
+        help="A trained model whose probabilities on each training batch make up the share distill of the targets "
+             "(knowledge distillation; needs --set distill=SHARE). Repeat it for several: their mean logits.",
+    )] = None,
     out_path: Annotated[Path, typer.Option("--out", help="Model file to write.")] = Path("model.safetensors"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: JsonOption = False,
@@ -279,8 +284,12 @@ def train(
         given[name] = Config.parse(name, text)
     auto = recipe.value == AUTO_RECIPE
     config = Config.from_recipe("modern" if auto else recipe.value, **given)  # the options checked before any reading
+    if bool(teachers) != (config.distill > 0):
+        fail("--teacher needs --set distill=SHARE, the share of each target the teachers give (e.g. 0.5)"
+             if teachers else "--set distill needs a teacher to learn from: add --teacher MODEL")
     check_writable(out_path)
-    check_distinct([("--out", out_path)], _data_inputs(data))
+    check_distinct([("--out", out_path)], _data_inputs(data) + [("--teacher", path) for path in teachers or []])
+    teacher_models = [load_model(path) for path in teachers or []]
     dataset = load_data(data)
     chosen = ""
     if auto:
@@ -294,8 +303,8 @@ def train(
             ctrl_c.check()  # a Ctrl-C that a library swallowed mid-epoch stops training here
             show(h)
 
-        model = train_model(dataset, config, callback=callback)
-    model = dataclasses.replace(model, command=train_command(config, data))  # recorded in the file: what trains it again
+        model = train_model(dataset, config, callback=callback, teacher=teacher_models or None)
+    model = dataclasses.replace(model, command=train_command(config, data, teachers))  # recorded in the file: what trains it again
     h = model.history
     if h.stop_reason == "interrupted" and h.epochs == 0:
         unchanged = f"; {out_path} is unchanged" if out_path.exists() else ""

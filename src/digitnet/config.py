@@ -146,10 +146,10 @@ class Config:
             raise ConfigError("ema_decay averages the weights of mini-batch steps; the post's per-sample rule "
                               "(gradient 'blog') keeps its last weights: set ema_decay 0")
         ignored = [name for name in ("l2", "input_noise", "augment", "rotation", "shear", "zoom", "stroke",
-                                     "stretch_to_box", "elastic_alpha") if getattr(self, name)]
+                                     "stretch_to_box", "elastic_alpha", "distill") if getattr(self, name)]
         if self.gradient == "blog" and ignored:
-            raise ConfigError(f"the post's per-sample rule (gradient 'blog') trains on the images as they are, with no "
-                              f"penalty: set {', '.join(ignored)} to 0, or use gradient 'exact' (the blog-exact recipe)")
+            raise ConfigError(f"the post's per-sample rule (gradient 'blog') trains on the images and labels as they "
+                              f"are, with no penalty: set {', '.join(ignored)} to 0, or use gradient 'exact' (the blog-exact recipe)")
         if self.gradient == "blog" and (self.loss, self.optimizer, self.batch_size) != ("mse", "sgd", 1):
             raise ConfigError(
                 "gradient 'blog' is the post's per-sample rule: it needs loss 'mse', optimizer 'sgd' and batch_size 1"
@@ -319,10 +319,10 @@ def recipe_for(image_shape: tuple[int, int] | None, n_rows: int) -> str:
 EMBEDDED_DATA = "digits"  # what --data calls the embedded digits (data.sources.EMBEDDED)
 
 
-def train_command(config: Config, data: Sequence[str] | None = None) -> str:
+def train_command(config: Config, data: Sequence[str] | None = None, teachers: Sequence[str] | None = None) -> str:
     """The ``digitnet train`` command that trains ``config`` on ``data`` (``--data`` specs as given; None or just
     the embedded digits: none), as a model file records it: the recipe, then ``--set NAME=VALUE`` for every
-    setting that differs from it, in Config's order, then the data. Canonical, so that the same settings give
+    setting that differs from it, in Config's order, then the data, then ``--teacher`` for each of ``teachers``. Canonical, so that the same settings give
     the same words, the same file bytes, whoever trains them (the CLI, the Train view); no ``--out``.
     """
     import shlex
@@ -339,4 +339,6 @@ def train_command(config: Config, data: Sequence[str] | None = None) -> str:
     if specs != [EMBEDDED_DATA]:
         for spec in specs:
             words += ["--data", spec]
+    for teacher in teachers or []:
+        words += ["--teacher", str(teacher)]
     return shlex.join(words)

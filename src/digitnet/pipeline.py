@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .calibration import calibrated, fit_temperature, logits
 from .config import Config
-from .data import Dataset, Inputs, fit_scaling, load_digits
+from .data import Dataset, Inputs, Scaling, fit_scaling, load_digits
 from .data.dataset import held_out_folds, split_held_out
 from .deskew import deskew
 from .errors import ConfigError, DataError
 from .metrics import predicted, scores
 from .model import Model
 from .progress import EpochBar
-from .trainer import History, Run, fit
+from .trainer import History, Run, Teacher, fit
 
 Watch = Callable[[Model, float], None]  # (the model so far, epochs done): what the Train view streams
 
@@ -29,7 +29,7 @@ def train(
     split_indices: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool | str = False,
     watch: Watch | None = None,
-    teacher: Model | None = None,
+    teacher: Model | Sequence[Model] | None = None,
 ) -> Model:
     """Split ``data``, scale its inputs, train a network, and score it on the held-out test split.
 
@@ -108,7 +108,7 @@ def fit_model(
     data: Dataset, config: Config, rows: np.ndarray | None = None, *, callback: Callable[[History], None] | None = None,
     run: Run | None = None,
     watch: Watch | None = None,
-    teacher: Model | None = None,
+    teacher: Model | Sequence[Model] | None = None,
 ) -> Model:
     """Fit a network on ``rows`` of ``data`` (default: all of it), less a calibration split when
     ``config.calibration_fraction`` > 0 (the softmax temperature is fitted on it after training) and a
@@ -117,8 +117,8 @@ def fit_model(
     of the rows it fits on. The model has no test split and no test metrics: ``train`` adds them, cross-validation scores it itself.
     With ``config.calibration_folds`` the temperature is cross-fitted instead (:func:`cross_fitted`).
     ``run``: the :class:`~digitnet.trainer.Run` to train (see :func:`~digitnet.trainer.fit`), kept by the caller;
-    ``watch``: follows training (see :func:`train`); ``teacher``: the trained model whose probabilities make up
-    ``config.distill`` of the targets (:func:`teacher_weights`)."""
+    ``watch``: follows training (see :func:`train`); ``teacher``: the trained model (or models: their logits
+    averaged) whose probabilities make up ``config.distill`` of the targets (:func:`teacher_weights`)."""
     train_idx = np.arange(len(data.y)) if rows is None else np.asarray(rows)
     if config.calibration_folds:
         return cross_fitted(data, config, train_idx, callback=callback, run=run, watch=watch)
@@ -164,17 +164,28 @@ def fit_model(
     return model
 
 
-def teacher_weights(teacher: Model, scaling, config: Config, inputs: Inputs):
-    """The teacher's (W1, b1, W2, b2) for inputs scaled by ``scaling``, its own scaling and temperature folded in:
-    with x = s * x_s + o, x @ W1f + b1f = x_s @ (s * W1f) + (o @ W1f + b1f) (Model.folded: W1f, b1f for raw x).
-    ConfigError when it reads other inputs (another count, or deskewed where these are not)."""
-    if teacher.n_inputs != inputs.n_features or teacher.config.deskew != config.deskew:
-        raise ConfigError(f"the teacher reads {teacher.n_inputs} inputs{', deskewed' if teacher.config.deskew else ''}; "
-                          f"this network {inputs.n_features}{', deskewed' if config.deskew else ''}: use a teacher "
-                          "trained on the same kind of data, with the same deskew setting")
-    W1f, b1f, W2, b2 = (w.astype(np.float64) for w in teacher.folded)
-    s, o = scaling.scale, scaling.offset
-    return s[:, None] * W1f, o @ W1f + b1f, W2, b2
+def teacher_weights(teachers: Model | Sequence[Model], scaling: Scaling, config: Config, inputs: Inputs) -> Teacher:
+    """One network (W1, b1, W2, b2) for inputs scaled by ``scaling`` whose logits are the mean of the teachers'
+    (each with its own scaling and temperature, :attr:`Model.folded`), in float64.
+
+    A teacher's first layer reads raw x as x @ W1f + b1f; with x = s * x_s + o that is x_s @ (s * W1f) +
+    (o @ W1f + b1f). Several teachers side by side: their hidden layers concatenated, each W2 and b2 divided
+    by their number, so the output is the mean of their logits (an ensemble, as one network).
+
+    Raises ConfigError when a teacher reads other inputs (another count, or deskewed where these are not).
+    """
+    teachers = [teachers] if isinstance(teachers, Model) else list(teachers)
+    layers = []
+    for teacher in teachers:
+        if teacher.n_inputs != inputs.n_features or teacher.config.deskew != config.deskew:
+            raise ConfigError(
+                f"the teacher reads {teacher.n_inputs} inputs{', deskewed' if teacher.config.deskew else ''}; this "
+                f"network {inputs.n_features}{', deskewed' if config.deskew else ''}: use a teacher trained on the "
+                "same kind of data, with the same deskew setting")
+        W1f, b1f, W2, b2 = (w.astype(np.float64) for w in teacher.folded)
+        layers.append((scaling.scale[:, None] * W1f, scaling.offset @ W1f + b1f, W2 / len(teachers), b2 / len(teachers)))
+    W1, b1, W2, b2 = zip(*layers)
+    return np.hstack(W1), np.concatenate(b1), np.vstack(W2), np.sum(b2, axis=0)
 
 
 def deskewed_inputs(X: np.ndarray, inputs: Inputs, config: Config) -> np.ndarray:

@@ -407,7 +407,7 @@ def per_sample(config: Config) -> bool:
     return config.gradient == "blog" or (
         config.batch_size == 1 and config.optimizer == "sgd" and config.loss == "mse" and not config.bias
         and config.schedule == "constant" and not config.shuffle and config.l2 == 0 and config.input_noise == 0
-        and not augment.augmenting(config) and not config.ema_decay
+        and not augment.augmenting(config) and not config.ema_decay and not config.distill
     )
 
 
