@@ -164,7 +164,8 @@ def fit(
     progress : callable, optional
         ``progress(params, history, epochs_done)`` is called before the first step, inside each epoch at
         least every PROGRESS_SECONDS of its steps (epochs_done a fraction), and after each epoch (after
-        ``callback``); ``params`` are the live weights (read them, copy what you keep, never write).
+        ``callback``); ``params`` are the weights training would keep now (with ``config.ema_decay`` their moving
+        average, else the live weights; read them, copy what you keep, never write).
         The steps then run in chunks that continue the epoch's sums: the weights and the history are the
         same bits as without it.
 
@@ -206,11 +207,11 @@ def fit(
         # a diverging run overflows; the NaN loss below is how it is detected and reported
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), run.one_blas_thread():
             if progress is not None:
-                progress(params, history, 0.0)
+                progress(run.kept_params(), history, 0.0)
             for epoch in range(config.epochs):
                 lr = learning_rate(config, epoch / config.epochs)
                 report = None if progress is None else \
-                    functools.partial(_report, progress, params, history, epoch, len(X))
+                    functools.partial(_report, progress, run.kept_params(), history, epoch, len(X))
                 sum_loss, hits = run.epoch(X, Y, y, report)
                 history.loss.append(sum_loss / len(X))
                 history.accuracy.append(hits / len(X))
@@ -234,7 +235,7 @@ def fit(
                 if callback is not None:
                     callback(history)
                 if progress is not None:
-                    progress(params, history, float(epoch + 1))
+                    progress(run.kept_params(), history, float(epoch + 1))
                 if history.stop_reason:
                     break
             else:
