@@ -74,7 +74,7 @@ def test_the_teacher_reads_the_students_scaled_inputs(teacher):
     its probabilities there are the teacher model's on the raw inputs."""
     model, data = teacher
     scaling = digitnet.data.fit_scaling(data.X[:900], "standard")  # another scaling than the teacher's own
-    W1, b1, W2, b2 = teacher_weights(model, scaling, Config(), data.inputs)
+    W1, b1, W2, b2 = teacher_weights(model, scaling, Config(), data.inputs, 10)
     Xs = scaling.apply(data.X, "float64")
     z = np.tanh(Xs @ W1 + b1) @ W2 + b2
     q = np.exp(z - z.max(axis=1, keepdims=True))
@@ -109,16 +109,36 @@ def test_a_teacher_and_distill_come_together(train_split):
         Run(64, 10, Config(distill=0.5), np.random.default_rng(0), teacher=random_teacher(np.random.default_rng(0), d=30))
 
 
-def test_a_teacher_of_other_inputs_is_refused(teacher):
+def test_a_teacher_of_other_inputs_or_labels_is_refused(teacher, train_split, tmp_path):
     model, data = teacher
     with pytest.raises(ConfigError, match="^the teacher reads 64 inputs; this network 64, deskewed: use a teacher"):
         digitnet.train(data, Config(epochs=1, distill=0.5, deskew=True), teacher=model)
+    with pytest.raises(ConfigError, match="^teacher 2 of 2: the teacher reads 64 inputs; this network 64, deskewed"):
+        digitnet.train(data, Config(epochs=1, distill=0.5, deskew=True),
+                       teacher=[digitnet.train(data, Config(epochs=1, deskew=True)), model])
+    # a scikit-learn estimator's network answers its own labels, in their order: not this network's digits
+    from digitnet.estimator import DigitNetClassifier
+
+    from digitnet.persistence import load_model
+
+    X, y = train_split
+    digitnet.save(DigitNetClassifier(epochs=1).fit(X, np.array(list("abcdefghij"))[y]), tmp_path / "letters.safetensors")
+    letters = load_model(tmp_path / "letters.safetensors")  # the file gives the estimator's labels
+    with pytest.raises(ConfigError, match="^the teacher answers the classes a, b, c, d, e, f, g, h, i, j; this network "
+                                          "0..9: use a teacher trained on the same labels$"):
+        digitnet.train(data, Config(epochs=1, distill=0.5), teacher=letters)
+    digitnet.save(DigitNetClassifier(epochs=1).fit(X, y), tmp_path / "digits.safetensors")
+    digits = load_model(tmp_path / "digits.safetensors")  # labels 0..9: the same classes
+    assert digitnet.train(data, Config(epochs=1, distill=0.5), teacher=digits).history.epochs == 1
 
 
 @pytest.mark.parametrize("overrides, message", [
     ({"distill": 1.5}, "distill must be in [0, 1]; got 1.5"),
     ({"distill": -0.1}, "distill must be in [0, 1]; got -0.1"),
-    ({"distill_temperature": 0.0}, "distill_temperature must be in (0, 100]; got 0.0"),
+    ({"distill": 0.5, "distill_temperature": 0.0}, "distill_temperature must be in [0.01, 100]; got 0.0"),
+    ({"distill": 0.5, "distill_temperature": 1e-38}, "distill_temperature must be in [0.01, 100]; got 1e-38"),
+    ({"distill_temperature": 2.0}, "distill_temperature softens a teacher's probabilities, and distill is 0 (no "
+                                   "teacher): set distill above 0 with a teacher, or leave distill_temperature 1"),
 ])
 def test_bad_settings_name_the_value(overrides, message):
     with pytest.raises(ConfigError) as e:
@@ -132,7 +152,7 @@ def test_several_teachers_are_one_network_of_their_mean_logits(teacher):
     model, data = teacher
     other = digitnet.train(data, Config(n_hidden=50, epochs=4, seed=9))
     scaling = digitnet.data.fit_scaling(data.X, "standard")
-    W1, b1, W2, b2 = teacher_weights([model, other], scaling, Config(), data.inputs)
+    W1, b1, W2, b2 = teacher_weights([model, other], scaling, Config(), data.inputs, 10)
     assert W1.shape == (64, 350) and W2.shape == (350, 10)
     z = np.tanh(scaling.apply(data.X, "float64") @ W1 + b1) @ W2 + b2
     mean = sum(np.log(m.predict_proba(data.X).astype(np.float64)) for m in (model, other)) / 2
@@ -159,14 +179,21 @@ def test_the_cli_trains_a_student_and_records_its_teachers(tmp_path):
     assert model.command.endswith(f"--set distill=0.5 --teacher {teacher} --teacher {teacher}")
     assert model.metrics["accuracy"] > 0.9
     before = student.read_bytes()
+    deskewing = tmp_path / "deskewing.safetensors"
+    assert cli("train", "--epochs", "1", "--set", "deskew=true", "--out", deskewing, "-q").exit_code == 0
     for args, message in [
         (("--set", "distill=0.5"), "--set distill needs a teacher to learn from: add --teacher MODEL"),
-        (("--teacher", teacher), "--teacher needs --set distill=SHARE"),
+        (("--teacher", teacher), "--teacher needs --set distill=SHARE above 0"),
+        (("--teacher", teacher, "--set", "distill=0"), "distill 0 turns them off: drop --teacher"),
+        (("--teacher", "", "--set", "distill=0.5"), "--teacher needs the path of a model file"),
+        (("--teacher", teacher, "--teacher", deskewing, "--set", "distill=0.5"),
+         f"--teacher {deskewing}: the teacher reads 64 inputs, deskewed; this network 64: use a teacher"),
         (("--set", "distill=0.5", "--teacher", tmp_path / "none.safetensors"), "no such model file"),
         (("--set", "distill=0.5", "--teacher", student), "is the same file as --teacher"),
     ]:
-        r = cli("train", "--epochs", "1", *args, "--out", student, "-q")
+        r = cli("train", "--epochs", "1", *args, "--out", student)  # not quiet: refused before "Training ..."
         assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output
+        assert "Training" not in r.output
     assert student.read_bytes() == before
 
 
@@ -176,3 +203,16 @@ def test_the_estimator_says_it_takes_no_teacher(train_split):
     X, y = train_split
     with pytest.raises(ConfigError, match="^distill learns from a teacher network, which DigitNetClassifier does not"):
         DigitNetClassifier(distill=0.5, epochs=1).fit(X, y)
+
+
+def test_a_sweep_takes_no_teacher():
+    from digitnet.sweep import parse_grid
+
+    for name in ("distill", "distill_temperature"):
+        with pytest.raises(ConfigError, match=f"^grid: {name} needs a teacher network, which a sweep does not take"):
+            parse_grid(f"{name}=0,0.5 epochs=1")
+
+
+def test_the_posts_rule_takes_no_teacher():
+    with pytest.raises(ConfigError, match=r"set distill to 0 \(no teacher\), or use gradient 'exact'"):
+        Config.from_recipe("blog", distill=0.5)

@@ -45,6 +45,7 @@ from .answer import RULES, answers, blank_reason, no_variation
 from .jobs import LimitError, Limits, Runner
 from .metrics import ECE_BINS, NO_DIGIT, Evaluation
 from .model import Model
+from .pipeline import teacher_problem
 from .pipeline import train as train_model
 from .progress import EpochBar
 from .files import check_distinct, check_writable, open_regular, write_all, write_atomic
@@ -272,6 +273,7 @@ def train(
     """Train a network, score it on its held-out test split, and write the model file."""
     given = dict(n_hidden=hidden, dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, augment=augment)
     given = {k: v for k, v in given.items() if v is not None}
+    given_by_option = ("hidden", "dropout", "epochs", "lr", "batch_size", "seed", "augment")  # the options above
     for item in settings or []:
         name, sep, text = item.partition("=")
         name = name.strip()
@@ -280,17 +282,26 @@ def train(
         if name == "recipe":
             fail("choose the recipe with --recipe; --set changes the recipe's settings")
         if name in given:
-            fail(f"{name} is set twice (--set {name}=... and {FLAGS.get(name, '--' + name)} or another --set)")
+            option = FLAGS.get(name, "--" + name)
+            also = f"{option} or another --set" if option[2:].replace("-", "_") in given_by_option else "another --set"
+            fail(f"{name} is set twice (--set {name}=... and {also})")
         given[name] = Config.parse(name, text)
     auto = recipe.value == AUTO_RECIPE
     config = Config.from_recipe("modern" if auto else recipe.value, **given)  # the options checked before any reading
     if bool(teachers) != (config.distill > 0):
-        fail("--teacher needs --set distill=SHARE, the share of each target the teachers give (e.g. 0.5)"
-             if teachers else "--set distill needs a teacher to learn from: add --teacher MODEL")
+        fail(("--teacher needs --set distill=SHARE above 0, the share of each target the teachers give (e.g. 0.5); "
+              "distill 0 turns them off: drop --teacher") if teachers
+             else "--set distill needs a teacher to learn from: add --teacher MODEL")
+    if any(str(path) in ("", ".") for path in teachers or []):
+        fail("--teacher needs the path of a model file (digitnet train --out writes one)")
     check_writable(out_path)
     check_distinct([("--out", out_path)], _data_inputs(data) + [("--teacher", path) for path in teachers or []])
     teacher_models = [load_model(path) for path in teachers or []]
     dataset = load_data(data)
+    for path, teacher in zip(teachers or [], teacher_models):  # before training: a mismatch is told at once
+        problem = teacher_problem(teacher, dataset.inputs, config, dataset.n_classes)
+        if problem:
+            fail(f"--teacher {path}: {problem}")
     chosen = ""
     if auto:
         config = Config.from_recipe(recipe_for(dataset.inputs.image_shape, len(dataset.y)), **given)

@@ -74,7 +74,7 @@ class Config:
     distortion_end: float = 1.0  # the distortions' strength (rotation, shear, zoom, stroke, elastic_alpha) at the last epoch, relative to the first; linear in between
     clean_epochs: int = 0  # the last clean_epochs epochs see the images undistorted (shifts by `augment` kept): a fine-tuning phase
     distill: float = 0.0  # knowledge distillation: the share of each target taken from a teacher network's probabilities on the same (distorted) input (train --teacher MODEL); 0: none
-    distill_temperature: float = 1.0  # the teacher's probabilities softened as softmax(z / distill_temperature) (Hinton et al. 2015)
+    distill_temperature: float = 1.0  # the teacher's probabilities softened as softmax(z / distill_temperature) (0.01..100), learnt as they are: above 1 the student's own probabilities come out softer too
     ema_decay: float = 0.0  # weight averaging (Polyak): the network kept is a moving average of the weights after each step, this decay per step (0: the last weights)
     tol: float | None = None  # stop once the epoch's summed loss / size of the whole data set is below tol (the post: 0.01)
     patience: int | None = None  # early stopping: epochs without a better validation loss before stopping (1..MAX_EPOCHS); None: off
@@ -130,7 +130,10 @@ class Config:
         _check(0 <= self.clean_epochs <= self.epochs, f"clean_epochs must be in 0..epochs ({self.epochs})", self.clean_epochs)
         _check(0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)", self.ema_decay)
         _check(0 <= self.distill <= 1, "distill must be in [0, 1]", self.distill)
-        _check(0 < self.distill_temperature <= 100, "distill_temperature must be in (0, 100]", self.distill_temperature)
+        _check(0.01 <= self.distill_temperature <= 100, "distill_temperature must be in [0.01, 100]", self.distill_temperature)
+        if self.distill_temperature != 1 and not self.distill:
+            raise ConfigError("distill_temperature softens a teacher's probabilities, and distill is 0 (no teacher): "
+                              "set distill above 0 with a teacher, or leave distill_temperature 1")
         _check(0.0 < self.test_size < 1.0, "test_size must be in (0, 1)", self.test_size)
         _check(0 <= self.seed < SEED_LIMIT, f"seed must be in 0..{SEED_LIMIT - 1} (2**32 - 1)", self.seed)
         # masks come from random bytes: the rate is rounded to a multiple of 1/256 (network.dropout_threshold)
@@ -149,7 +152,8 @@ class Config:
                                      "stretch_to_box", "elastic_alpha", "distill") if getattr(self, name)]
         if self.gradient == "blog" and ignored:
             raise ConfigError(f"the post's per-sample rule (gradient 'blog') trains on the images and labels as they "
-                              f"are, with no penalty: set {', '.join(ignored)} to 0, or use gradient 'exact' (the blog-exact recipe)")
+                              f"are, with no penalty: set {', '.join(ignored)} to 0{' (no teacher)' if self.distill else ''}, "
+                              "or use gradient 'exact' (the blog-exact recipe)")
         if self.gradient == "blog" and (self.loss, self.optimizer, self.batch_size) != ("mse", "sgd", 1):
             raise ConfigError(
                 "gradient 'blog' is the post's per-sample rule: it needs loss 'mse', optimizer 'sgd' and batch_size 1"

@@ -156,7 +156,7 @@ def fit_model(
         image_shape=data.inputs.image_shape,
         run=run,
         progress=None if watch is None else so_far,
-        teacher=None if teacher is None else teacher_weights(teacher, scaling, config, data.inputs),
+        teacher=None if teacher is None else teacher_weights(teacher, scaling, config, data.inputs, data.n_classes),
     )
     model = Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs)
     if len(cal_idx) and model.is_finite():  # a diverged network is reported as such, uncalibrated
@@ -164,7 +164,8 @@ def fit_model(
     return model
 
 
-def teacher_weights(teachers: Model | Sequence[Model], scaling: Scaling, config: Config, inputs: Inputs) -> Teacher:
+def teacher_weights(teachers: Model | Sequence[Model], scaling: Scaling, config: Config, inputs: Inputs,
+                    n_classes: int) -> Teacher:
     """One network (W1, b1, W2, b2) for inputs scaled by ``scaling`` whose logits are the mean of the teachers'
     (each with its own scaling and temperature, :attr:`Model.folded`), in float64.
 
@@ -172,20 +173,33 @@ def teacher_weights(teachers: Model | Sequence[Model], scaling: Scaling, config:
     (o @ W1f + b1f). Several teachers side by side: their hidden layers concatenated, each W2 and b2 divided
     by their number, so the output is the mean of their logits (an ensemble, as one network).
 
-    Raises ConfigError when a teacher reads other inputs (another count, or deskewed where these are not).
+    Raises ConfigError when a teacher reads other inputs or answers other classes (:func:`teacher_problem`).
     """
     teachers = [teachers] if isinstance(teachers, Model) else list(teachers)
     layers = []
-    for teacher in teachers:
-        if teacher.n_inputs != inputs.n_features or teacher.config.deskew != config.deskew:
-            raise ConfigError(
-                f"the teacher reads {teacher.n_inputs} inputs{', deskewed' if teacher.config.deskew else ''}; this "
-                f"network {inputs.n_features}{', deskewed' if config.deskew else ''}: use a teacher trained on the "
-                "same kind of data, with the same deskew setting")
+    for k, teacher in enumerate(teachers):
+        problem = teacher_problem(teacher, inputs, config, n_classes)
+        if problem:
+            raise ConfigError(problem if len(teachers) == 1 else f"teacher {k + 1} of {len(teachers)}: {problem}")
         W1f, b1f, W2, b2 = (w.astype(np.float64) for w in teacher.folded)
         layers.append((scaling.scale[:, None] * W1f, scaling.offset @ W1f + b1f, W2 / len(teachers), b2 / len(teachers)))
     W1, b1, W2, b2 = zip(*layers)
     return np.hstack(W1), np.concatenate(b1), np.vstack(W2), np.sum(b2, axis=0)
+
+
+def teacher_problem(teacher: Model, inputs: Inputs, config: Config, n_classes: int) -> str | None:
+    """Why ``teacher`` cannot teach a network of ``config`` on ``inputs`` with ``n_classes`` classes, or None: it
+    must read the same inputs (their number, and deskewed or not) and answer the same classes 0..K-1, in order
+    (a scikit-learn estimator's network with other labels cannot)."""
+    if teacher.n_inputs != inputs.n_features or teacher.config.deskew != config.deskew:
+        return (f"the teacher reads {teacher.n_inputs} inputs{', deskewed' if teacher.config.deskew else ''}; this "
+                f"network {inputs.n_features}{', deskewed' if config.deskew else ''}: use a teacher trained on the "
+                "same kind of data, with the same deskew setting")
+    K = teacher.n_classes
+    if K != n_classes or (teacher.classes is not None and [str(c) for c in teacher.classes] != [str(k) for k in range(K)]):
+        labels = f"0..{K - 1}" if teacher.classes is None else ", ".join(map(str, teacher.classes[:12]))
+        return f"the teacher answers the classes {labels}; this network 0..{n_classes - 1}: use a teacher trained on the same labels"
+    return None
 
 
 def deskewed_inputs(X: np.ndarray, inputs: Inputs, config: Config) -> np.ndarray:
