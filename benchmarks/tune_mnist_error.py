@@ -5,7 +5,8 @@ never read.
     python benchmarks/tune_mnist_error.py run '{"epochs": 60, "ema_decay": 0.999}' [--recipe mnist-elastic] [--seed 0]
     python benchmarks/tune_mnist_error.py run '{"n_hidden": 800}' --save out/teachers/t800.safetensors
     python benchmarks/tune_mnist_error.py run '{"distill": 0.5}' --teacher out/teachers/t800.safetensors
-    python benchmarks/tune_mnist_error.py table        # the log as the Markdown table of TUNING_MNIST.md
+    python benchmarks/tune_mnist_error.py table [--rows 24:]   # the log (those runs) as a Markdown table
+    python benchmarks/tune_mnist_error.py score --teacher A.safetensors --teacher B.safetensors  # and their mean
 
 ``run`` trains once, one run at a time on one BLAS thread, and appends one JSON line to the log
 (benchmarks/tune_mnist_error.jsonl; ``--log`` for another): the settings, the validation accuracy, its
@@ -113,6 +114,20 @@ def run(recipe: str, settings: dict, seed: int, log: Path, directory: Path, desk
     return record
 
 
+def score(paths: list[Path], directory: Path) -> list[str]:
+    """Validation errors of saved models (--save) and of their mean logits (the teacher they make together)."""
+    from digitnet.data.idx import load_mnist
+    from digitnet.persistence import load_model
+
+    data = load_mnist(directory)
+    held_out = np.setdiff1d(np.arange(len(data.y)), data.test_rows)[-VALIDATION:]
+    y = data.y[held_out]
+    logs = [np.log(load_model(path).predict_proba(data.X[held_out]).astype(np.float64)) for path in paths]
+    lines = [f"{path.name}: {int(np.sum(z.argmax(axis=1) != y))} errors" for path, z in zip(paths, logs)]
+    mean = sum(logs) / len(logs)
+    return lines + [f"mean logits: {int(np.sum(mean.argmax(axis=1) != y))} errors"]
+
+
 def table(records: list[dict]) -> list[str]:
     import digitnet
 
@@ -131,7 +146,7 @@ def table(records: list[dict]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("run", "table"))
+    parser.add_argument("command", choices=("run", "table", "score"))
     parser.add_argument("settings", nargs="?", default="{}", help='JSON object of Config settings, e.g. \'{"epochs": 60}\'')
     parser.add_argument("--recipe", default="mnist-elastic")
     parser.add_argument("--seed", type=int, default=0)
@@ -142,10 +157,15 @@ def main() -> None:
                         "50,000 images) whose probabilities make up `distill` of the targets; repeated: their mean logits")
     parser.add_argument("--save", type=Path, help="write the trained model here (a teacher for later runs)")
     parser.add_argument("--log", type=Path, default=LOG)
+    parser.add_argument("--rows", default=":", help="table: the runs FIRST:LAST of the log (Python's slice), e.g. 23:")
     parser.add_argument("--data", type=Path, default=MNIST)
     args = parser.parse_args()
+    if args.command == "score":
+        print("\n".join(score(args.teacher or [], args.data)))
+        return
     if args.command == "table":
-        print("\n".join(table(logged(args.log))))
+        first, _, last = args.rows.partition(":")
+        print("\n".join(table(logged(args.log)[int(first or 0) : int(last) if last else None])))
         return
     r = run(args.recipe, json.loads(args.settings), args.seed, args.log, args.data, args.deskew, args.teacher, args.save)
     print(f"{r['accuracy']:.4f}  {r['errors']:3d} errors  log loss {r['log_loss']:.4f}  fit {r['fit_s']:6.1f} s  "

@@ -216,3 +216,10 @@ def test_a_sweep_takes_no_teacher():
 def test_the_posts_rule_takes_no_teacher():
     with pytest.raises(ConfigError, match=r"set distill to 0 \(no teacher\), or use gradient 'exact'"):
         Config.from_recipe("blog", distill=0.5)
+
+
+def test_calibration_folds_are_taught_too(teacher):
+    """With calibration_folds every fold's network learns from the teacher as the final one does."""
+    model, data = teacher
+    student = digitnet.train(data, Config(epochs=3, distill=0.5, calibration_folds=2), teacher=model)
+    assert student.temperature != 1 and student.metrics["accuracy"] > 0.9

@@ -298,14 +298,14 @@ def train(
     check_distinct([("--out", out_path)], _data_inputs(data) + [("--teacher", path) for path in teachers or []])
     teacher_models = [load_model(path) for path in teachers or []]
     dataset = load_data(data)
-    for path, teacher in zip(teachers or [], teacher_models):  # before training: a mismatch is told at once
-        problem = teacher_problem(teacher, dataset.inputs, config, dataset.n_classes)
-        if problem:
-            fail(f"--teacher {path}: {problem}")
     chosen = ""
     if auto:
         config = Config.from_recipe(recipe_for(dataset.inputs.image_shape, len(dataset.y)), **given)
         chosen = f" (--recipe auto's choice for {_data_shape(dataset)}; --recipe NAME to choose)"
+    for path, teacher in zip(teachers or [], teacher_models):  # before training: a mismatch is told at once
+        problem = teacher_problem(teacher, dataset.inputs, config, dataset.n_classes)
+        if problem:
+            fail(f"--teacher {path}: {problem}")
     if not quiet:
         err.print(f"Training '{config.recipe}'{chosen} on {len(dataset.y)} digits; Ctrl-C stops and keeps what was learnt.",
                   markup=False)

@@ -121,7 +121,7 @@ def fit_model(
     averaged) whose probabilities make up ``config.distill`` of the targets (:func:`teacher_weights`)."""
     train_idx = np.arange(len(data.y)) if rows is None else np.asarray(rows)
     if config.calibration_folds:
-        return cross_fitted(data, config, train_idx, callback=callback, run=run, watch=watch)
+        return cross_fitted(data, config, train_idx, callback=callback, run=run, watch=watch, teacher=teacher)
     # whole writers held out where they are known: the temperature (and early stopping) then judge the network on
     # writers it never saw, as a user is; rows without a writer are split as before, row for row
     cal_idx = train_idx[:0]
@@ -224,15 +224,17 @@ def deskewed_inputs(X: np.ndarray, inputs: Inputs, config: Config) -> np.ndarray
 
 def cross_fitted(data: Dataset, config: Config, rows: np.ndarray, *,
                  callback: Callable[[History], None] | None = None, run: Run | None = None,
-                 watch: Watch | None = None) -> Model:
+                 watch: Watch | None = None, teacher: Model | Sequence[Model] | None = None) -> Model:
     """The network trained on all ``rows``, with the softmax temperature fitted on every row's logits from one
     of ``config.calibration_folds`` networks trained on the other folds (stratified, seeded; a known writer's
     rows all in one fold, :func:`~digitnet.data.dataset.held_out_folds`): no row is held
     out of training, and the network is the one calibration_folds 0 trains, bit for bit; k + 1 fits.
     This is scikit-learn's ``CalibratedClassifierCV(ensemble=False)``, with temperature scaling.
-    Ctrl-C during the folds returns the trained network uncalibrated, its stop_reason "interrupted"."""
+    Ctrl-C during the folds returns the trained network uncalibrated, its stop_reason "interrupted". A
+    ``teacher`` teaches every fold (though it may have seen the fold's held-out rows)."""
     plain = dataclasses.replace(config, calibration_folds=0)
-    model = dataclasses.replace(fit_model(data, plain, rows, callback=callback, run=run, watch=watch), config=config)
+    model = dataclasses.replace(fit_model(data, plain, rows, callback=callback, run=run, watch=watch, teacher=teacher),
+                                config=config)
     if model.history.stop_reason == "interrupted" or not model.is_finite():
         return model
     k = config.calibration_folds
@@ -240,7 +242,7 @@ def cross_fitted(data: Dataset, config: Config, rows: np.ndarray, *,
                            what=f"calibration_folds {k}")
     z = np.empty((len(rows), model.n_classes))
     for fit_part, held in folds:
-        fold = fit_model(data, plain, rows[fit_part])
+        fold = fit_model(data, plain, rows[fit_part], teacher=teacher)
         if fold.history.stop_reason == "interrupted":
             return dataclasses.replace(model, history=dataclasses.replace(model.history, stop_reason="interrupted"))
         if not fold.is_finite():
