@@ -37,3 +37,21 @@ t '{"deskew": false}' --deskew
 t '{"deskew": false}'
 # the recipe as chosen (Config.deskew: the model deskews every input itself)
 t '{}'
+
+# knowledge distillation (Hinton, Vinyals and Dean 2015): wider teachers (800 hidden units), saved, then 200-unit
+# students learning from their probabilities (`distill` of each target; two teachers: their mean logits)
+TEACHERS=${TEACHERS:-../out/teachers}
+mkdir -p "$TEACHERS"
+t '{"epochs": 60}'
+t '{"n_hidden": 800, "epochs": 150}' --save "$TEACHERS/t800_e150.safetensors"
+t '{"epochs": 60, "distill": 0.5}' --teacher "$TEACHERS/t800_e150.safetensors"
+t '{"epochs": 60, "distill": 1.0}' --teacher "$TEACHERS/t800_e150.safetensors"
+t '{"epochs": 60, "distill": 0.5, "distill_temperature": 2.0}' --teacher "$TEACHERS/t800_e150.safetensors"
+t '{"epochs": 60, "distill": 0.3}' --teacher "$TEACHERS/t800_e150.safetensors"
+t '{"n_hidden": 800, "epochs": 300}' --seed 1 --save "$TEACHERS/t800_e300_s1.safetensors"
+# the two teachers' validation errors, and their mean logits' (the teacher they make together)
+nice -n 10 "$PY" tune_mnist_error.py score --teacher "$TEACHERS/t800_e150.safetensors" --teacher "$TEACHERS/t800_e300_s1.safetensors"
+# longer training: the distortions make every epoch new data
+t '{"epochs": 600}'
+t '{"distill": 0.5}' --teacher "$TEACHERS/t800_e150.safetensors" --teacher "$TEACHERS/t800_e300_s1.safetensors"
+t '{"epochs": 1200}'

@@ -245,8 +245,9 @@ def test_the_post_recipes_augment_nothing():
         config = Config.from_recipe(recipe)
         assert not augment.warping(config)
     # the post's per-sample rule trains on the images as they are: asking it for more is one line, not ignored
-    for name, value in (("rotation", 5.0), ("augment", 1), ("stretch_to_box", 0.5), ("l2", 1e-4), ("input_noise", 0.1)):
-        with pytest.raises(ConfigError, match=f"gradient 'blog'.* set {name} to 0, or use gradient 'exact'"):
+    for name, value in (("rotation", 5.0), ("augment", 1), ("stretch_to_box", 0.5), ("l2", 1e-4), ("input_noise", 0.1),
+                        ("distill", 0.5)):
+        with pytest.raises(ConfigError, match=f"gradient 'blog'.* set {name} to 0( \\(no teacher\\))?, or use gradient 'exact'"):
             dataclasses.replace(Config.from_recipe("blog"), **{name: value})
     assert dataclasses.replace(Config.from_recipe("blog-exact"), rotation=5.0).rotation == 5.0
 

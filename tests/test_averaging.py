@@ -211,3 +211,15 @@ def test_partial_fit_of_a_loaded_estimator_averages_from_its_weights(train_split
     for name, w in model.params.items():  # the average stays at the file's weights, far from the initial ones
         assert np.abs(w - init[name]).max() > 0.01
         np.testing.assert_allclose(loaded.model_.params[name], w, rtol=0, atol=1e-6)
+
+
+def test_progress_shows_the_weights_training_keeps(train_split):
+    """With ema_decay, what the progress hook (the Train view's) sees after each epoch is the moving average, the
+    weights fit returns, not the last step's."""
+    X, y = train_split
+    seen = []
+    config = Config(epochs=3, batch_size=32, dtype="float64", ema_decay=0.95)
+    params, _ = fit(X, y, config, np.random.default_rng(4),
+                    progress=lambda p, history, done: seen.append({k: w.copy() for k, w in p.items()}))
+    for name, w in params.items():
+        np.testing.assert_array_equal(seen[-1][name], w)

@@ -67,6 +67,9 @@ def test_predict_pixels_and_csv_answer_a_uniform_grid_no_digit(tmp_path, model_f
     assert json.loads(r.stdout)["predictions"][0]["reason"] == f"no digit: every pixel is {value}, a blank grid"
     r = cli("predict", model_file, "--pixels", ",".join([str(value)] * 64))
     assert f"every pixel is {value}" in r.stdout
+    if value == 0:  # -0 is 0, and is said so
+        r = cli("predict", model_file, "--json", "--pixels", ",".join(["-0"] * 64))
+        assert json.loads(r.stdout)["predictions"][0]["reason"] == "no digit: every pixel is 0, a blank grid"
     path = write_csv(tmp_path / "x.csv", np.vstack([np.full(64, value), digits.X[0]]))
     rows = json.loads(cli("predict", model_file, "--json", "--csv", path, "--no-labels").stdout)["predictions"]
     assert [row["digit"] for row in rows] == [-1, 0]

@@ -94,7 +94,8 @@ def test_the_command_line_reaches_every_setting(tmp_path):
         (["--set", "l2"], "--set 'l2': expected NAME=VALUE"),
         (["--set", "shuffle=maybe"], "shuffle must be true or false; got 'maybe'"),
         (["--set", "epochs=many"], "epochs must be an integer; got 'many'"),
-        (["--set", "n_hidden=3", "--hidden", "4"], "n_hidden is set twice"),
+        (["--set", "n_hidden=3", "--hidden", "4"], "n_hidden is set twice (--set n_hidden=... and --hidden or another --set)"),
+        (["--set", "l2=0", "--set", "l2=1"], "l2 is set twice (--set l2=... and another --set)"),  # no --l2 option
         (["--set", "recipe=blog"], "choose the recipe with --recipe"),
         (["--set", "l2=-1"], "l2 must be >= 0; got -1.0"),
     ]:

@@ -48,7 +48,8 @@ def no_variation(X: np.ndarray) -> np.ndarray:
 
 def blank_reason(x: np.ndarray) -> str:
     """Why an input x (d,) with no variation is no digit."""
-    return f"no digit: every pixel is {float(np.asarray(x).flat[0]):g}, a blank grid"
+    value = float(np.asarray(x).flat[0]) + 0.0  # + 0.0: -0 is paper too, and is said 0
+    return f"no digit: every pixel is {value:g}, a blank grid"
 
 
 def answer(p: np.ndarray, rule: str = "likeliest", x: np.ndarray | None = None) -> Answer:

@@ -45,6 +45,7 @@ from .answer import RULES, answers, blank_reason, no_variation
 from .jobs import LimitError, Limits, Runner
 from .metrics import ECE_BINS, NO_DIGIT, Evaluation
 from .model import Model
+from .pipeline import teacher_problem
 from .pipeline import train as train_model
 from .progress import EpochBar
 from .files import check_distinct, check_writable, open_regular, write_all, write_atomic
@@ -260,6 +261,11 @@ def train(
         help="Any other setting of the recipe, e.g. --set l2=0 --set patience=none (repeatable; the names: docs or Config).",
     )] = None,
     data: DataListOption = None,
+    teachers: Annotated[list[Path] | None, typer.Option(
+        "--teacher", metavar="MODEL",
+        help="A trained model whose probabilities on each training batch make up the share distill of the targets "
+             "(knowledge distillation; needs --set distill=SHARE). Repeat it for several: their mean logits.",
+    )] = None,
     out_path: Annotated[Path, typer.Option("--out", help="Model file to write.")] = Path("model.safetensors"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: JsonOption = False,
@@ -267,6 +273,7 @@ def train(
     """Train a network, score it on its held-out test split, and write the model file."""
     given = dict(n_hidden=hidden, dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, augment=augment)
     given = {k: v for k, v in given.items() if v is not None}
+    given_by_option = ("hidden", "dropout", "epochs", "lr", "batch_size", "seed", "augment")  # the options above
     for item in settings or []:
         name, sep, text = item.partition("=")
         name = name.strip()
@@ -275,17 +282,30 @@ def train(
         if name == "recipe":
             fail("choose the recipe with --recipe; --set changes the recipe's settings")
         if name in given:
-            fail(f"{name} is set twice (--set {name}=... and {FLAGS.get(name, '--' + name)} or another --set)")
+            option = FLAGS.get(name, "--" + name)
+            also = f"{option} or another --set" if option[2:].replace("-", "_") in given_by_option else "another --set"
+            fail(f"{name} is set twice (--set {name}=... and {also})")
         given[name] = Config.parse(name, text)
     auto = recipe.value == AUTO_RECIPE
     config = Config.from_recipe("modern" if auto else recipe.value, **given)  # the options checked before any reading
+    if bool(teachers) != (config.distill > 0):
+        fail(("--teacher needs --set distill=SHARE above 0, the share of each target the teachers give (e.g. 0.5); "
+              "distill 0 turns them off: drop --teacher") if teachers
+             else "--set distill needs a teacher to learn from: add --teacher MODEL")
+    if any(str(path) in ("", ".") for path in teachers or []):
+        fail("--teacher needs the path of a model file (digitnet train --out writes one)")
     check_writable(out_path)
-    check_distinct([("--out", out_path)], _data_inputs(data))
+    check_distinct([("--out", out_path)], _data_inputs(data) + [("--teacher", path) for path in teachers or []])
+    teacher_models = [load_model(path) for path in teachers or []]
     dataset = load_data(data)
     chosen = ""
     if auto:
         config = Config.from_recipe(recipe_for(dataset.inputs.image_shape, len(dataset.y)), **given)
         chosen = f" (--recipe auto's choice for {_data_shape(dataset)}; --recipe NAME to choose)"
+    for path, teacher in zip(teachers or [], teacher_models):  # before training: a mismatch is told at once
+        problem = teacher_problem(teacher, dataset.inputs, config, dataset.n_classes)
+        if problem:
+            fail(f"--teacher {path}: {problem}")
     if not quiet:
         err.print(f"Training '{config.recipe}'{chosen} on {len(dataset.y)} digits; Ctrl-C stops and keeps what was learnt.",
                   markup=False)
@@ -294,8 +314,8 @@ def train(
             ctrl_c.check()  # a Ctrl-C that a library swallowed mid-epoch stops training here
             show(h)
 
-        model = train_model(dataset, config, callback=callback)
-    model = dataclasses.replace(model, command=train_command(config, data))  # recorded in the file: what trains it again
+        model = train_model(dataset, config, callback=callback, teacher=teacher_models or None)
+    model = dataclasses.replace(model, command=train_command(config, data, teachers))  # recorded in the file: what trains it again
     h = model.history
     if h.stop_reason == "interrupted" and h.epochs == 0:
         unchanged = f"; {out_path} is unchanged" if out_path.exists() else ""

@@ -73,6 +73,8 @@ class Config:
     elastic_sigma: float = 4.0  # width in pixels of the Gaussian that smooths the elastic fields' uniform noise (Simard et al.: 4 on 28x28)
     distortion_end: float = 1.0  # the distortions' strength (rotation, shear, zoom, stroke, elastic_alpha) at the last epoch, relative to the first; linear in between
     clean_epochs: int = 0  # the last clean_epochs epochs see the images undistorted (shifts by `augment` kept): a fine-tuning phase
+    distill: float = 0.0  # knowledge distillation: the share of each target taken from a teacher network's probabilities on the same (distorted) input (train --teacher MODEL); 0: none
+    distill_temperature: float = 1.0  # the teacher's probabilities softened as softmax(z / distill_temperature) (0.01..100), learnt as they are: above 1 the student's own probabilities come out softer too
     ema_decay: float = 0.0  # weight averaging (Polyak): the network kept is a moving average of the weights after each step, this decay per step (0: the last weights)
     tol: float | None = None  # stop once the epoch's summed loss / size of the whole data set is below tol (the post: 0.01)
     patience: int | None = None  # early stopping: epochs without a better validation loss before stopping (1..MAX_EPOCHS); None: off
@@ -127,6 +129,11 @@ class Config:
         _check(0 <= self.distortion_end <= 1, "distortion_end must be in [0, 1]", self.distortion_end)
         _check(0 <= self.clean_epochs <= self.epochs, f"clean_epochs must be in 0..epochs ({self.epochs})", self.clean_epochs)
         _check(0 <= self.ema_decay < 1, "ema_decay must be in [0, 1)", self.ema_decay)
+        _check(0 <= self.distill <= 1, "distill must be in [0, 1]", self.distill)
+        _check(0.01 <= self.distill_temperature <= 100, "distill_temperature must be in [0.01, 100]", self.distill_temperature)
+        if self.distill_temperature != 1 and not self.distill:
+            raise ConfigError("distill_temperature softens a teacher's probabilities, and distill is 0 (no teacher): "
+                              "set distill above 0 with a teacher, or leave distill_temperature 1")
         _check(0.0 < self.test_size < 1.0, "test_size must be in (0, 1)", self.test_size)
         _check(0 <= self.seed < SEED_LIMIT, f"seed must be in 0..{SEED_LIMIT - 1} (2**32 - 1)", self.seed)
         # masks come from random bytes: the rate is rounded to a multiple of 1/256 (network.dropout_threshold)
@@ -142,10 +149,11 @@ class Config:
             raise ConfigError("ema_decay averages the weights of mini-batch steps; the post's per-sample rule "
                               "(gradient 'blog') keeps its last weights: set ema_decay 0")
         ignored = [name for name in ("l2", "input_noise", "augment", "rotation", "shear", "zoom", "stroke",
-                                     "stretch_to_box", "elastic_alpha") if getattr(self, name)]
+                                     "stretch_to_box", "elastic_alpha", "distill") if getattr(self, name)]
         if self.gradient == "blog" and ignored:
-            raise ConfigError(f"the post's per-sample rule (gradient 'blog') trains on the images as they are, with no "
-                              f"penalty: set {', '.join(ignored)} to 0, or use gradient 'exact' (the blog-exact recipe)")
+            raise ConfigError(f"the post's per-sample rule (gradient 'blog') trains on the images and labels as they "
+                              f"are, with no penalty: set {', '.join(ignored)} to 0{' (no teacher)' if self.distill else ''}, "
+                              "or use gradient 'exact' (the blog-exact recipe)")
         if self.gradient == "blog" and (self.loss, self.optimizer, self.batch_size) != ("mse", "sgd", 1):
             raise ConfigError(
                 "gradient 'blog' is the post's per-sample rule: it needs loss 'mse', optimizer 'sgd' and batch_size 1"
@@ -254,6 +262,8 @@ _BLOG = Config(
     distortion_end=1.0,
     clean_epochs=0,
     ema_decay=0.0,
+    distill=0.0,
+    distill_temperature=1.0,
     schedule="constant",
     shuffle=False,
     scaling="blog",
@@ -268,7 +278,7 @@ GROUPS = {  # every field in one group: the settings' three concerns
     "network": ("n_hidden", "bias", "init", "dropout", "dtype"),
     "training": ("gradient", "loss", "optimizer", "lr", "schedule", "batch_size", "epochs", "shuffle", "l2",
                  "label_smoothing", "input_noise", "augment", "rotation", "shear", "zoom", "stroke", "stretch_to_box", "elastic_alpha",
-                 "elastic_sigma", "distortion_end", "clean_epochs", "ema_decay", "tol", "patience", "val_fraction", "calibration_fraction", "calibration_folds"),
+                 "elastic_sigma", "distortion_end", "clean_epochs", "ema_decay", "distill", "distill_temperature", "tol", "patience", "val_fraction", "calibration_fraction", "calibration_folds"),
     "experiment": ("recipe", "scaling", "deskew", "stratify", "test_size", "seed"),
 }
 
@@ -313,10 +323,10 @@ def recipe_for(image_shape: tuple[int, int] | None, n_rows: int) -> str:
 EMBEDDED_DATA = "digits"  # what --data calls the embedded digits (data.sources.EMBEDDED)
 
 
-def train_command(config: Config, data: Sequence[str] | None = None) -> str:
+def train_command(config: Config, data: Sequence[str] | None = None, teachers: Sequence[str] | None = None) -> str:
     """The ``digitnet train`` command that trains ``config`` on ``data`` (``--data`` specs as given; None or just
     the embedded digits: none), as a model file records it: the recipe, then ``--set NAME=VALUE`` for every
-    setting that differs from it, in Config's order, then the data. Canonical, so that the same settings give
+    setting that differs from it, in Config's order, then the data, then ``--teacher`` for each of ``teachers``. Canonical, so that the same settings give
     the same words, the same file bytes, whoever trains them (the CLI, the Train view); no ``--out``.
     """
     import shlex
@@ -333,4 +343,6 @@ def train_command(config: Config, data: Sequence[str] | None = None) -> str:
     if specs != [EMBEDDED_DATA]:
         for spec in specs:
             words += ["--data", spec]
+    for teacher in teachers or []:
+        words += ["--teacher", str(teacher)]
     return shlex.join(words)

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .config import Config
 from .data import Dataset, Inputs, fit_scaling
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .model import Model
 from .pipeline import deskewed_inputs, fit_model
 from .trainer import STOP_REASONS, History, Run
@@ -68,6 +68,8 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         distortion_end=1.0,
         clean_epochs=0,
         ema_decay=0.0,
+        distill=0.0,
+        distill_temperature=1.0,
         tol=None,
         patience=None,
         val_fraction=0.0,
@@ -107,6 +109,8 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.distortion_end = distortion_end
         self.clean_epochs = clean_epochs
         self.ema_decay = ema_decay
+        self.distill = distill  # needs a teacher, which only digitnet.train and `digitnet train --teacher` take
+        self.distill_temperature = distill_temperature
         self.tol = tol
         self.patience = patience
         self.val_fraction = val_fraction
@@ -127,7 +131,12 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         elif isinstance(seed, np.random.RandomState):
             seed = int(seed.randint(0, 2**32 - 1))
-        return Config(**params, seed=seed)
+        config = Config(**params, seed=seed)
+        if config.distill:
+            raise ConfigError("distill learns from a teacher network, which DigitNetClassifier does not take: set "
+                              "distill 0, or train with digitnet.train(data, config, teacher=MODEL) or "
+                              "`digitnet train --teacher MODEL`")
+        return config
 
     def fit(self, X, y):
         """Fit on X (n, d) of finite numbers with class labels y (n,)."""

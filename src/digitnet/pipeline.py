@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .calibration import calibrated, fit_temperature, logits
 from .config import Config
-from .data import Dataset, Inputs, fit_scaling, load_digits
+from .data import Dataset, Inputs, Scaling, fit_scaling, load_digits
 from .data.dataset import held_out_folds, split_held_out
 from .deskew import deskew
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .metrics import predicted, scores
 from .model import Model
 from .progress import EpochBar
-from .trainer import History, Run, fit
+from .trainer import History, Run, Teacher, fit
 
 Watch = Callable[[Model, float], None]  # (the model so far, epochs done): what the Train view streams
 
@@ -29,6 +29,7 @@ def train(
     split_indices: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool | str = False,
     watch: Watch | None = None,
+    teacher: Model | Sequence[Model] | None = None,
 ) -> Model:
     """Split ``data``, scale its inputs, train a network, and score it on the held-out test split.
 
@@ -82,7 +83,8 @@ def train(
     where = progress if isinstance(progress, str) else "auto"
     with EpochBar(config.epochs, where=where, enabled=bool(progress)) as show:
         each_epoch = show if callback is None else lambda h: (callback(h), show(h))
-        model = dataclasses.replace(fit_model(data, config, train_idx, callback=each_epoch, watch=with_test),
+        model = dataclasses.replace(fit_model(data, config, train_idx, callback=each_epoch, watch=with_test,
+                                              teacher=teacher),
                                     test_indices=test_idx)
     with np.errstate(all="ignore"):  # a diverged network's NaN outputs score as wrong
         P = model.predict_proba(data.X[test_idx])
@@ -106,6 +108,7 @@ def fit_model(
     data: Dataset, config: Config, rows: np.ndarray | None = None, *, callback: Callable[[History], None] | None = None,
     run: Run | None = None,
     watch: Watch | None = None,
+    teacher: Model | Sequence[Model] | None = None,
 ) -> Model:
     """Fit a network on ``rows`` of ``data`` (default: all of it), less a calibration split when
     ``config.calibration_fraction`` > 0 (the softmax temperature is fitted on it after training) and a
@@ -114,10 +117,11 @@ def fit_model(
     of the rows it fits on. The model has no test split and no test metrics: ``train`` adds them, cross-validation scores it itself.
     With ``config.calibration_folds`` the temperature is cross-fitted instead (:func:`cross_fitted`).
     ``run``: the :class:`~digitnet.trainer.Run` to train (see :func:`~digitnet.trainer.fit`), kept by the caller;
-    ``watch``: follows training (see :func:`train`)."""
+    ``watch``: follows training (see :func:`train`); ``teacher``: the trained model (or models: their logits
+    averaged) whose probabilities make up ``config.distill`` of the targets (:func:`teacher_weights`)."""
     train_idx = np.arange(len(data.y)) if rows is None else np.asarray(rows)
     if config.calibration_folds:
-        return cross_fitted(data, config, train_idx, callback=callback, run=run, watch=watch)
+        return cross_fitted(data, config, train_idx, callback=callback, run=run, watch=watch, teacher=teacher)
     # whole writers held out where they are known: the temperature (and early stopping) then judge the network on
     # writers it never saw, as a user is; rows without a writer are split as before, row for row
     cal_idx = train_idx[:0]
@@ -152,11 +156,50 @@ def fit_model(
         image_shape=data.inputs.image_shape,
         run=run,
         progress=None if watch is None else so_far,
+        teacher=None if teacher is None else teacher_weights(teacher, scaling, config, data.inputs, data.n_classes),
     )
     model = Model(params, config, scaling, history, np.empty(0, np.int64), data.source, data.inputs)
     if len(cal_idx) and model.is_finite():  # a diverged network is reported as such, uncalibrated
         model = calibrated(model, data.X[cal_idx], data.y[cal_idx])
     return model
+
+
+def teacher_weights(teachers: Model | Sequence[Model], scaling: Scaling, config: Config, inputs: Inputs,
+                    n_classes: int) -> Teacher:
+    """One network (W1, b1, W2, b2) for inputs scaled by ``scaling`` whose logits are the mean of the teachers'
+    (each with its own scaling and temperature, :attr:`Model.folded`), in float64.
+
+    A teacher's first layer reads raw x as x @ W1f + b1f; with x = s * x_s + o that is x_s @ (s * W1f) +
+    (o @ W1f + b1f). Several teachers side by side: their hidden layers concatenated, each W2 and b2 divided
+    by their number, so the output is the mean of their logits (an ensemble, as one network).
+
+    Raises ConfigError when a teacher reads other inputs or answers other classes (:func:`teacher_problem`).
+    """
+    teachers = [teachers] if isinstance(teachers, Model) else list(teachers)
+    layers = []
+    for k, teacher in enumerate(teachers):
+        problem = teacher_problem(teacher, inputs, config, n_classes)
+        if problem:
+            raise ConfigError(problem if len(teachers) == 1 else f"teacher {k + 1} of {len(teachers)}: {problem}")
+        W1f, b1f, W2, b2 = (w.astype(np.float64) for w in teacher.folded)
+        layers.append((scaling.scale[:, None] * W1f, scaling.offset @ W1f + b1f, W2 / len(teachers), b2 / len(teachers)))
+    W1, b1, W2, b2 = zip(*layers)
+    return np.hstack(W1), np.concatenate(b1), np.vstack(W2), np.sum(b2, axis=0)
+
+
+def teacher_problem(teacher: Model, inputs: Inputs, config: Config, n_classes: int) -> str | None:
+    """Why ``teacher`` cannot teach a network of ``config`` on ``inputs`` with ``n_classes`` classes, or None: it
+    must read the same inputs (their number, and deskewed or not) and answer the same classes 0..K-1, in order
+    (a scikit-learn estimator's network with other labels cannot)."""
+    if teacher.n_inputs != inputs.n_features or teacher.config.deskew != config.deskew:
+        return (f"the teacher reads {teacher.n_inputs} inputs{', deskewed' if teacher.config.deskew else ''}; this "
+                f"network {inputs.n_features}{', deskewed' if config.deskew else ''}: use a teacher trained on the "
+                "same kind of data, with the same deskew setting")
+    K = teacher.n_classes
+    if K != n_classes or (teacher.classes is not None and [str(c) for c in teacher.classes] != [str(k) for k in range(K)]):
+        labels = f"0..{K - 1}" if teacher.classes is None else ", ".join(map(str, teacher.classes[:12]))
+        return f"the teacher answers the classes {labels}; this network 0..{n_classes - 1}: use a teacher trained on the same labels"
+    return None
 
 
 def deskewed_inputs(X: np.ndarray, inputs: Inputs, config: Config) -> np.ndarray:
@@ -181,15 +224,17 @@ def deskewed_inputs(X: np.ndarray, inputs: Inputs, config: Config) -> np.ndarray
 
 def cross_fitted(data: Dataset, config: Config, rows: np.ndarray, *,
                  callback: Callable[[History], None] | None = None, run: Run | None = None,
-                 watch: Watch | None = None) -> Model:
+                 watch: Watch | None = None, teacher: Model | Sequence[Model] | None = None) -> Model:
     """The network trained on all ``rows``, with the softmax temperature fitted on every row's logits from one
     of ``config.calibration_folds`` networks trained on the other folds (stratified, seeded; a known writer's
     rows all in one fold, :func:`~digitnet.data.dataset.held_out_folds`): no row is held
     out of training, and the network is the one calibration_folds 0 trains, bit for bit; k + 1 fits.
     This is scikit-learn's ``CalibratedClassifierCV(ensemble=False)``, with temperature scaling.
-    Ctrl-C during the folds returns the trained network uncalibrated, its stop_reason "interrupted"."""
+    Ctrl-C during the folds returns the trained network uncalibrated, its stop_reason "interrupted". A
+    ``teacher`` teaches every fold (though it may have seen the fold's held-out rows)."""
     plain = dataclasses.replace(config, calibration_folds=0)
-    model = dataclasses.replace(fit_model(data, plain, rows, callback=callback, run=run, watch=watch), config=config)
+    model = dataclasses.replace(fit_model(data, plain, rows, callback=callback, run=run, watch=watch, teacher=teacher),
+                                config=config)
     if model.history.stop_reason == "interrupted" or not model.is_finite():
         return model
     k = config.calibration_folds
@@ -197,7 +242,7 @@ def cross_fitted(data: Dataset, config: Config, rows: np.ndarray, *,
                            what=f"calibration_folds {k}")
     z = np.empty((len(rows), model.n_classes))
     for fit_part, held in folds:
-        fold = fit_model(data, plain, rows[fit_part])
+        fold = fit_model(data, plain, rows[fit_part], teacher=teacher)
         if fold.history.stop_reason == "interrupted":
             return dataclasses.replace(model, history=dataclasses.replace(model.history, stop_reason="interrupted"))
         if not fold.is_finite():

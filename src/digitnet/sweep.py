@@ -48,6 +48,9 @@ def parse_grid(text: str, *, limit: int | None = MAX_CANDIDATES) -> dict[str, li
         name = OPTION_NAMES.get(key.replace("_", "-"), key.replace("-", "_"))
         if name in items:
             raise ConfigError(f"grid: {key} is given twice")
+        if name in ("distill", "distill_temperature"):
+            raise ConfigError(f"grid: {key} needs a teacher network, which a sweep does not take; train a student "
+                              "with `digitnet train --teacher MODEL --set distill=SHARE`")
         if name == "recipe":
             raise ConfigError("grid: recipe is not a setting to search (a recipe is a set of settings); "
                               "choose the one the grid starts from with --recipe")

@@ -123,6 +123,7 @@ def fit(
     image_shape: tuple[int, int] | None = None,
     run: Run | None = None,
     progress: Progress | None = None,
+    teacher: Teacher | None = None,
 ) -> tuple[Params, History]:
     """Train a network on scaled inputs: the trainer alone, without splitting, scaling or scoring.
 
@@ -163,9 +164,15 @@ def fit(
     progress : callable, optional
         ``progress(params, history, epochs_done)`` is called before the first step, inside each epoch at
         least every PROGRESS_SECONDS of its steps (epochs_done a fraction), and after each epoch (after
-        ``callback``); ``params`` are the live weights (read them, copy what you keep, never write).
+        ``callback``); ``params`` are the weights training would keep now (with ``config.ema_decay`` their moving
+        average, else the live weights; read them, copy what you keep, never write).
         The steps then run in chunks that continue the epoch's sums: the weights and the history are the
         same bits as without it.
+
+    teacher : (W1, b1, W2, b2), optional
+        With ``config.distill`` > 0: a trained network's weights for these scaled inputs, W1 (d, H_t), b1 (H_t,),
+        W2 (H_t, K), b2 (K,), any hidden width H_t, whose probabilities on each training batch (as distorted)
+        make up the share ``config.distill`` of its targets (knowledge distillation; fast.kernels.distill_targets).
 
     Returns
     -------
@@ -184,7 +191,7 @@ def fit(
     check_memory(len(X), X.shape[1], n_classes, config)
     X = np.ascontiguousarray(X, dtype=dtype)
     if run is None:
-        run = Run(X.shape[1], n_classes, config, rng, plain=plain, image_shape=image_shape)
+        run = Run(X.shape[1], n_classes, config, rng, plain=plain, image_shape=image_shape, teacher=teacher)
     theta, params = run.theta, run.params
     Y = run.targets(y)
     has_val = X_val is not None and y_val is not None and len(X_val) > 0
@@ -200,11 +207,11 @@ def fit(
         # a diverging run overflows; the NaN loss below is how it is detected and reported
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), run.one_blas_thread():
             if progress is not None:
-                progress(params, history, 0.0)
+                progress(run.kept_params(), history, 0.0)
             for epoch in range(config.epochs):
                 lr = learning_rate(config, epoch / config.epochs)
                 report = None if progress is None else \
-                    functools.partial(_report, progress, params, history, epoch, len(X))
+                    functools.partial(_report, progress, run.kept_params(), history, epoch, len(X))
                 sum_loss, hits = run.epoch(X, Y, y, report)
                 history.loss.append(sum_loss / len(X))
                 history.accuracy.append(hits / len(X))
@@ -228,7 +235,7 @@ def fit(
                 if callback is not None:
                     callback(history)
                 if progress is not None:
-                    progress(params, history, float(epoch + 1))
+                    progress(run.kept_params(), history, float(epoch + 1))
                 if history.stop_reason:
                     break
             else:
@@ -297,13 +304,13 @@ class Run:
     """
 
     def __init__(self, n_inputs: int, n_classes: int, config: Config, rng: np.random.Generator, *, plain: bool = False,
-                 image_shape: tuple[int, int] | None = None):
+                 image_shape: tuple[int, int] | None = None, teacher: Teacher | None = None):
         self.config, self.rng, self.n_classes, self.epochs = config, rng, n_classes, 0
         self.pinned = False
         self.theta, self.params = network.flatten(network.init_params(
             rng, n_inputs, config.n_hidden, n_classes, init=config.init, bias=config.bias, dtype=config.dtype))
         self.engine = _PerSample(self.theta, self.params, config, plain) if per_sample(config) else \
-            _Batches(self.theta, self.params, config, plain, image_shape)
+            _Batches(self.theta, self.params, config, plain, image_shape, teacher)
         average = getattr(self.engine, "average", None)
         self._averaged = None if average is None else network.views(
             average.average, {name: w.shape for name, w in self.params.items()})
@@ -401,7 +408,7 @@ def per_sample(config: Config) -> bool:
     return config.gradient == "blog" or (
         config.batch_size == 1 and config.optimizer == "sgd" and config.loss == "mse" and not config.bias
         and config.schedule == "constant" and not config.shuffle and config.l2 == 0 and config.input_noise == 0
-        and not augment.augmenting(config) and not config.ema_decay
+        and not augment.augmenting(config) and not config.ema_decay and not config.distill
     )
 
 
@@ -445,7 +452,7 @@ class _Batches:
     """The mini-batch engine: per epoch a shuffle; per batch its dropout bytes and input noise, then one step."""
 
     def __init__(self, theta: np.ndarray, params: Params, config: Config, plain: bool,
-                 image_shape: tuple[int, int] | None = None) -> None:
+                 image_shape: tuple[int, int] | None = None, teacher: Teacher | None = None) -> None:
         self.theta, self.params, self.config, self.plain = theta, params, config, plain
         self.grad = np.zeros_like(theta)
         self.grads = network.views(self.grad, {name: w.shape for name, w in params.items()})
@@ -463,6 +470,16 @@ class _Batches:
         self.boxes: np.ndarray | None = None  # (n, 4) augment.ink_boxes of the training images, for stretch_to_box
         self.pace = _Pace()
         self.padded = np.empty(kernels.padded_size(*self.image_shape), theta.dtype)  # kernels.warp's buffer
+        if (teacher is None) != (config.distill == 0):
+            raise ConfigError("distill needs a teacher network, and a teacher needs distill > 0: give both or neither")
+        empty, no_bias = np.empty((0, 0), theta.dtype), np.empty(0, theta.dtype)
+        self.teacher = tuple(np.ascontiguousarray(w, theta.dtype) for w in teacher) if teacher is not None else \
+            (empty, no_bias, empty, no_bias)
+        if teacher is not None and (self.teacher[0].shape[0] != params["W1"].shape[0]
+                                    or self.teacher[2].shape[1] != params["W2"].shape[1]):
+            raise ConfigError(f"the teacher network reads {self.teacher[0].shape[0]} inputs into "
+                              f"{self.teacher[2].shape[1]} classes; this one {params['W1'].shape[0]} into "
+                              f"{params['W2'].shape[1]}: use a teacher trained on the same kind of data")
 
     def epoch(self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, rng: np.random.Generator, epoch: int,
               report: Callable[[int], None] | None = None) -> tuple[float, int]:
@@ -470,6 +487,9 @@ class _Batches:
         rows = min(c.batch_size, len(X))
         if self.ws is None or len(self.ws.X) < rows:
             self.ws = Workspace(rows, X.shape[1], c.n_hidden, Y.shape[1], self.theta.dtype)
+            n_teacher = self.teacher[0].shape[1]
+            self.teacher_a1 = np.empty((rows, n_teacher), self.theta.dtype)
+            self.teacher_z2 = np.empty((rows if n_teacher else 0, Y.shape[1]), self.theta.dtype)
         ws = self.ws
         order = rng.permutation(len(X)) if c.shuffle else np.arange(len(X))
         if augment.augmenting(c) and self.fill_of is not X:
@@ -505,6 +525,8 @@ class _Batches:
             u = network.dropout_bytes(rng, (n, c.n_hidden)) if c.dropout else None
             if c.input_noise:
                 Xb += X.dtype.type(c.input_noise) * rng.standard_normal(Xb.shape, dtype=X.dtype)
+            if c.distill:  # the teacher reads the batch the student reads, noise included
+                Yb[...] = distilled(Yb, Xb, self.teacher, c)
             if self.plain:
                 loss, batch_hits = self._plain_step(Xb, Yb, yb, u)
             else:
@@ -550,7 +572,8 @@ class _Batches:
                 opt.m if adam else ws.no_bias, opt.v if adam else ws.no_bias, adam,
                 getattr(opt, "beta1", 0.0), getattr(opt, "beta2", 0.0), getattr(opt, "eps", 0.0), opt.l2, opt.n_decayed,
                 cut, scale, _LOSS_KIND[c.loss], ws.X, ws.Y, ws.y, ws.a1, ws.h, ws.dh, ws.p, ws.dz2,
-                average.average if average is not None else ws.no_bias, decays[first:stop], sum_loss,
+                average.average if average is not None else ws.no_bias, decays[first:stop], *self.teacher,
+                self.teacher_a1, self.teacher_z2, c.distill, 1.0 / c.distill_temperature, sum_loss,
             )
             hits += more
             if report is not None and stop < len(sizes):
@@ -568,6 +591,19 @@ class _Batches:
 
 
 _LOSS_KIND = {"cross_entropy": 0, "mse": 1}  # the kernels' codes
+
+Teacher = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # W1 (d, H_t), b1 (H_t,), W2 (H_t, K), b2 (K,)
+
+
+def distilled(Y: np.ndarray, X: np.ndarray, teacher: Teacher, config: Config) -> np.ndarray:
+    """Targets (n, K) for the scaled batch X (n, d): (1 - distill) * Y + distill * softmax(z / distill_temperature),
+    z the teacher's logits (Hinton, Vinyals and Dean 2015, "Distilling the knowledge in a neural network"):
+    fast.kernels.distill_targets' reference, in NumPy."""
+    W1, b1, W2, b2 = teacher
+    z = (np.tanh(X @ W1 + b1) @ W2 + b2) / config.distill_temperature
+    q = np.exp(z - z.max(axis=1, keepdims=True))
+    q /= q.sum(axis=1, keepdims=True)
+    return (1.0 - config.distill) * Y + config.distill * q.astype(Y.dtype)
 
 
 def shift_images(X: np.ndarray, shifts: np.ndarray, image_shape: tuple[int, int], fill: float) -> np.ndarray:

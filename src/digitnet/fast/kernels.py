@@ -519,14 +519,17 @@ def stroke_width(src, t, height, width, fill, out, stride):
 @njit(cache=_CACHE, error_model="numpy")
 def batch_epoch(X, Y, y, order, shifts, warps, fields, height, width, fill, U, step_sizes, batch_size, theta, grad,
                 W1, b1, W2, b2, gW1, gb1, gW2, gb2, m, v, adam, beta1, beta2, eps, l2, n_decayed, cut, scale,
-                loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2, average, decays, total_loss=0.0):
+                loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2, average, decays, tW1, tb1, tW2, tb2, ta1, tz2, distill,
+                inv_T, total_loss=0.0):
     """A whole mini-batch epoch in one call: fast.step.step and the optimizer's update for each batch of
     ``order``, with products in BLAS (np.dot) and no Python between the steps.
 
     shifts, warps, fields: the epoch's augmentation (see :func:`gather`); U: the epoch's dropout bytes, row i
     for the i-th sample of ``order`` (no rows: no dropout); step_sizes: each step's rate (Adam's
     bias-corrected one); average, decays: the weights' moving average and each step's decay (no entries: no
-    averaging). Returns (summed loss, argmax hits); ``total_loss`` is the sum so far, so that an
+    averaging). tW1, tb1, tW2, tb2: a teacher network's weights for the scaled inputs (no rows: none), whose
+    probabilities at temperature 1 / inv_T make up the share ``distill`` of each target row (:func:`distill_targets`;
+    ta1, tz2 its buffers). Returns (summed loss, argmax hits); ``total_loss`` is the sum so far, so that an
     epoch run in several calls over consecutive whole batches adds in the same order as one call.
     """
     n = order.shape[0]
@@ -543,6 +546,8 @@ def batch_epoch(X, Y, y, order, shifts, warps, fields, height, width, fill, U, s
             for k in range(Y.shape[1]):
                 tb[r, k] = Y[i, k]
             lb[r] = y[i]
+        if tW1.shape[0] > 0:
+            distill_targets(xb, tW1, tb1, tW2, tb2, ta1[:rows], tz2[:rows], distill, inv_T, tb)
         a, hb, d, z, dz = a1[:rows], h[:rows], dh[:rows], z2[:rows], dz2[:rows]
         np.dot(xb, W1, a)
         bias_tanh(a, b1)
@@ -568,6 +573,23 @@ def batch_epoch(X, Y, y, order, shifts, warps, fields, height, width, fill, U, s
             ema_step(average, theta, decays[step])
         step += 1
     return total_loss, hits
+
+
+@njit(cache=_CACHE, error_model="numpy")
+def distill_targets(xb, tW1, tb1, tW2, tb2, ta1, tz2, distill, inv_T, tb):
+    """In place: target rows tb (n, K) -> (1 - distill) * tb + distill * softmax(z / T), z = tanh(xb @ tW1 + tb1)
+    @ tW2 + tb2 the teacher's logits for the batch xb as the student sees it (distortions included), T = 1 / inv_T:
+    knowledge distillation's soft targets (Hinton, Vinyals and Dean 2015)."""
+    np.dot(xb, tW1, ta1)
+    bias_tanh(ta1, tb1)
+    np.dot(ta1, tW2, tz2)
+    for r in range(tz2.shape[0]):
+        q = tz2[r]
+        for k in range(q.shape[0]):
+            q[k] = (q[k] + tb2[k]) * inv_T
+        _softmax_row(q)
+        for k in range(q.shape[0]):
+            tb[r, k] = (1.0 - distill) * tb[r, k] + distill * q[k]
 
 
 @njit(cache=_CACHE, error_model="numpy")
