@@ -111,9 +111,9 @@ def test_a_teacher_and_distill_come_together(train_split):
 
 def test_a_teacher_of_other_inputs_or_labels_is_refused(teacher, train_split, tmp_path):
     model, data = teacher
-    with pytest.raises(ConfigError, match="^the teacher reads 64 inputs; this network 64, deskewed: use a teacher"):
+    with pytest.raises(ConfigError, match="^the teacher does not deskew its inputs and this network does: use a teacher trained with the same deskew setting$"):
         digitnet.train(data, Config(epochs=1, distill=0.5, deskew=True), teacher=model)
-    with pytest.raises(ConfigError, match="^teacher 2 of 2: the teacher reads 64 inputs; this network 64, deskewed"):
+    with pytest.raises(ConfigError, match="^teacher 2 of 2: the teacher does not deskew its inputs and this network does"):
         digitnet.train(data, Config(epochs=1, distill=0.5, deskew=True),
                        teacher=[digitnet.train(data, Config(epochs=1, deskew=True)), model])
     # a scikit-learn estimator's network answers its own labels, in their order: not this network's digits
@@ -127,6 +127,10 @@ def test_a_teacher_of_other_inputs_or_labels_is_refused(teacher, train_split, tm
     with pytest.raises(ConfigError, match="^the teacher answers the classes a, b, c, d, e, f, g, h, i, j; this network "
                                           "0..9: use a teacher trained on the same labels$"):
         digitnet.train(data, Config(epochs=1, distill=0.5), teacher=letters)
+    digitnet.save(DigitNetClassifier(epochs=1).fit(X[:, :16], y), tmp_path / "narrow.safetensors")
+    with pytest.raises(ConfigError, match="^the teacher reads 16 inputs; this network 64: use a teacher trained on the "
+                                          "same kind of data$"):
+        digitnet.train(data, Config(epochs=1, distill=0.5), teacher=load_model(tmp_path / "narrow.safetensors"))
     digitnet.save(DigitNetClassifier(epochs=1).fit(X, y), tmp_path / "digits.safetensors")
     digits = load_model(tmp_path / "digits.safetensors")  # labels 0..9: the same classes
     assert digitnet.train(data, Config(epochs=1, distill=0.5), teacher=digits).history.epochs == 1
@@ -137,8 +141,8 @@ def test_a_teacher_of_other_inputs_or_labels_is_refused(teacher, train_split, tm
     ({"distill": -0.1}, "distill must be in [0, 1]; got -0.1"),
     ({"distill": 0.5, "distill_temperature": 0.0}, "distill_temperature must be in [0.01, 100]; got 0.0"),
     ({"distill": 0.5, "distill_temperature": 1e-38}, "distill_temperature must be in [0.01, 100]; got 1e-38"),
-    ({"distill_temperature": 2.0}, "distill_temperature softens a teacher's probabilities, and distill is 0 (no "
-                                   "teacher): set distill above 0 with a teacher, or leave distill_temperature 1"),
+    ({"distill_temperature": 2.0}, "distill_temperature softens a teacher's probabilities, which count only with "
+                                   "distill above 0: set distill (with a teacher), or leave distill_temperature 1"),
 ])
 def test_bad_settings_name_the_value(overrides, message):
     with pytest.raises(ConfigError) as e:
@@ -187,8 +191,9 @@ def test_the_cli_trains_a_student_and_records_its_teachers(tmp_path):
         (("--teacher", teacher, "--set", "distill=0"), "distill 0 turns them off: drop --teacher"),
         (("--teacher", "", "--set", "distill=0.5"), "--teacher needs the path of a model file"),
         (("--teacher", teacher, "--teacher", deskewing, "--set", "distill=0.5"),
-         f"--teacher {deskewing}: the teacher reads 64 inputs, deskewed; this network 64: use a teacher"),
-        (("--set", "distill=0.5", "--teacher", tmp_path / "none.safetensors"), "no such model file"),
+         f"--teacher {deskewing}: the teacher deskews its inputs and this network does not: use a teacher"),
+        (("--set", "distill=0.5", "--teacher", tmp_path / "none.safetensors"),
+         f"--teacher {tmp_path / 'none.safetensors'}: no such model file"),
         (("--set", "distill=0.5", "--teacher", student), "is the same file as --teacher"),
     ]:
         r = cli("train", "--epochs", "1", *args, "--out", student)  # not quiet: refused before "Training ..."

@@ -296,7 +296,12 @@ def train(
         fail("--teacher needs the path of a model file (digitnet train --out writes one)")
     check_writable(out_path)
     check_distinct([("--out", out_path)], _data_inputs(data) + [("--teacher", path) for path in teachers or []])
-    teacher_models = [load_model(path) for path in teachers or []]
+    teacher_models = []
+    for path in teachers or []:
+        try:
+            teacher_models.append(load_model(path))
+        except DigitnetError as e:
+            fail(f"--teacher {e}")
     dataset = load_data(data)
     chosen = ""
     if auto:

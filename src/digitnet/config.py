@@ -132,8 +132,8 @@ class Config:
         _check(0 <= self.distill <= 1, "distill must be in [0, 1]", self.distill)
         _check(0.01 <= self.distill_temperature <= 100, "distill_temperature must be in [0.01, 100]", self.distill_temperature)
         if self.distill_temperature != 1 and not self.distill:
-            raise ConfigError("distill_temperature softens a teacher's probabilities, and distill is 0 (no teacher): "
-                              "set distill above 0 with a teacher, or leave distill_temperature 1")
+            raise ConfigError("distill_temperature softens a teacher's probabilities, which count only with distill "
+                              "above 0: set distill (with a teacher), or leave distill_temperature 1")
         _check(0.0 < self.test_size < 1.0, "test_size must be in (0, 1)", self.test_size)
         _check(0 <= self.seed < SEED_LIMIT, f"seed must be in 0..{SEED_LIMIT - 1} (2**32 - 1)", self.seed)
         # masks come from random bytes: the rate is rounded to a multiple of 1/256 (network.dropout_threshold)

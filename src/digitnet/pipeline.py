@@ -191,10 +191,12 @@ def teacher_problem(teacher: Model, inputs: Inputs, config: Config, n_classes: i
     """Why ``teacher`` cannot teach a network of ``config`` on ``inputs`` with ``n_classes`` classes, or None: it
     must read the same inputs (their number, and deskewed or not) and answer the same classes 0..K-1, in order
     (a scikit-learn estimator's network with other labels cannot)."""
-    if teacher.n_inputs != inputs.n_features or teacher.config.deskew != config.deskew:
-        return (f"the teacher reads {teacher.n_inputs} inputs{', deskewed' if teacher.config.deskew else ''}; this "
-                f"network {inputs.n_features}{', deskewed' if config.deskew else ''}: use a teacher trained on the "
-                "same kind of data, with the same deskew setting")
+    if teacher.n_inputs != inputs.n_features:
+        return (f"the teacher reads {teacher.n_inputs} inputs; this network {inputs.n_features}: use a teacher "
+                "trained on the same kind of data")
+    if teacher.config.deskew != config.deskew:
+        return (f"the teacher {'deskews' if teacher.config.deskew else 'does not deskew'} its inputs and this network "
+                f"{'does' if config.deskew else 'does not'}: use a teacher trained with the same deskew setting")
     K = teacher.n_classes
     if K != n_classes or (teacher.classes is not None and [str(c) for c in teacher.classes] != [str(k) for k in range(K)]):
         labels = f"0..{K - 1}" if teacher.classes is None else ", ".join(map(str, teacher.classes[:12]))
