@@ -55,3 +55,8 @@ nice -n 10 "$PY" tune_mnist_error.py score --teacher "$TEACHERS/t800_e150.safete
 t '{"epochs": 600}'
 t '{"distill": 0.5}' --teacher "$TEACHERS/t800_e150.safetensors" --teacher "$TEACHERS/t800_e300_s1.safetensors"
 t '{"epochs": 1200}'
+# the recipe's distortions and smoothing again, now that it deskews (60-epoch proxies)
+t '{"epochs": 60, "elastic_alpha": 45.0}'
+t '{"epochs": 60, "rotation": 0.0}'
+t '{"epochs": 60, "elastic_alpha": 34.0, "elastic_sigma": 5.0}'
+t '{"epochs": 60, "label_smoothing": 0.0}'
