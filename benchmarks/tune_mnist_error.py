@@ -42,32 +42,6 @@ def key(recipe: str, settings: dict, seed: int, deskew: bool = False, teacher: s
     return json.dumps(fields, sort_keys=True)
 
 
-def deskew(images: np.ndarray, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
-    """Rows of images (n, h * w) sheared upright and centred by their ink's second moments (LeCun et al.'s
-    deskewing): the output's row r, column c reads the source at row r + my - cy, column
-    c + mx - cx + s (r - cy), s = cov(row, column) / var(row), (my, mx) the ink's centre of mass and
-    (cy, cx) the image's centre; bilinear, paper (0) outside. float32, the same value range."""
-    from scipy.ndimage import map_coordinates
-
-    h, w = shape
-    X = images.reshape(-1, h, w).astype(np.float64)
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float64)
-    mass = X.sum(axis=(1, 2))
-    mass[mass == 0] = 1.0
-    my = (X * rows).sum(axis=(1, 2)) / mass
-    mx = (X * cols).sum(axis=(1, 2)) / mass
-    var_r = (X * (rows - my[:, None, None]) ** 2).sum(axis=(1, 2)) / mass
-    cov = (X * (rows - my[:, None, None]) * (cols - mx[:, None, None])).sum(axis=(1, 2)) / mass
-    s = np.where(var_r > 0, cov / np.maximum(var_r, 1e-12), 0.0)
-    cy, cx = (h - 1) / 2, (w - 1) / 2
-    out = np.empty((len(X), h * w), np.float32)
-    for i, image in enumerate(X):
-        source_r = rows + my[i] - cy
-        source_c = cols + mx[i] - cx + s[i] * (rows - cy)
-        out[i] = map_coordinates(image, [source_r, source_c], order=1, mode="grid-constant", cval=0.0).ravel()
-    return out
-
-
 def logged(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
@@ -78,6 +52,7 @@ def run(recipe: str, settings: dict, seed: int, log: Path, directory: Path, desk
 
     import digitnet
     from digitnet.data.idx import load_mnist
+    from digitnet.deskew import deskew
     from digitnet.metrics import evaluate
     from digitnet.persistence import load_model
 
@@ -91,7 +66,7 @@ def run(recipe: str, settings: dict, seed: int, log: Path, directory: Path, desk
         raise SystemExit("--deskew deskews the images here, and the settings deskew them again: add \"deskew\": false")
     data = load_mnist(directory)
     if deskewed:  # every image, training and validation alike
-        data = dataclasses.replace(data, X=deskew(data.X))
+        data = dataclasses.replace(data, X=deskew(data.X, (28, 28), np.float32))
     train = np.setdiff1d(np.arange(len(data.y)), data.test_rows)  # the t10k rows are dropped here
     fit_rows, held_out = train[:-VALIDATION], train[-VALIDATION:]
     with threadpoolctl.threadpool_limits(1):

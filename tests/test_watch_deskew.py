@@ -29,7 +29,8 @@ def test_the_monitor_scores_a_deskewing_network_on_deskewed_inputs(digits):
     assert len(epochs) == 4
     test = model.test_indices
     own = float(np.mean(model.predict(digits.X[test]) == digits.y[test]))
-    assert epochs[-1]["test_accuracy"] == round(own, 5)  # the events' floats have 5 significant digits
-    # not what the undeskewed inputs would score: the monitor read them deskewed
+    # the monitor's float32 forward pass and the model's compiled one may part on a near-tie: one digit at most
+    assert abs(epochs[-1]["test_accuracy"] - own) <= 1 / len(test) + 1e-5
+    # far from what the undeskewed inputs score (12 points here): the monitor read them deskewed
     plain = digitnet.network.forward(model.params, model.scaling.apply(digits.X[test], "float32"))[0].argmax(axis=1)
-    assert float(np.mean(plain == digits.y[test])) != own
+    assert float(np.mean(plain == digits.y[test])) < own - 0.05

@@ -273,7 +273,7 @@ def train(
     """Train a network, score it on its held-out test split, and write the model file."""
     given = dict(n_hidden=hidden, dropout=dropout, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, augment=augment)
     given = {k: v for k, v in given.items() if v is not None}
-    given_by_option = ("hidden", "dropout", "epochs", "lr", "batch_size", "seed", "augment")  # the options above
+    by_option = set(given)  # what the options above set (--set may not set it again)
     for item in settings or []:
         name, sep, text = item.partition("=")
         name = name.strip()
@@ -282,8 +282,7 @@ def train(
         if name == "recipe":
             fail("choose the recipe with --recipe; --set changes the recipe's settings")
         if name in given:
-            option = FLAGS.get(name, "--" + name)
-            also = f"{option} or another --set" if option[2:].replace("-", "_") in given_by_option else "another --set"
+            also = f"{FLAGS.get(name, '--' + name)} or another --set" if name in by_option else "another --set"
             fail(f"{name} is set twice (--set {name}=... and {also})")
         given[name] = Config.parse(name, text)
     auto = recipe.value == AUTO_RECIPE

@@ -171,9 +171,10 @@ def cv_folds(data: Dataset, cv: int, seed: int) -> list[tuple[np.ndarray, np.nda
 
 
 def check_against_data(data: Dataset, grid: dict[str, list], *, cv: int, kind: str = "grid", n_iter: int = 10,
-                       seed: int = 0, recipe: str = "modern") -> None:
+                       seed: int = 0, recipe: str = "modern") -> list[tuple[np.ndarray, np.ndarray]]:
     """What the data allow, checked before any fit: folds, halving's smallest round, every candidate's settings
-    together (Config), its memory, and moving images only where the inputs are images."""
+    together (Config), its memory, and moving images only where the inputs are images. Returns the search's
+    folds (:func:`cv_folds`)."""
     rows = training_rows(data)
     y = data.y[rows]
     counts = np.bincount(y)
@@ -184,7 +185,7 @@ def check_against_data(data: Dataset, grid: dict[str, list], *, cv: int, kind: s
         advice = f"use --cv {fewest} or fewer, or more data" if fewest >= 2 else "give it more samples"
         raise DataError(f"cv {cv}: class {smallest} has only {fewest} sample{'s' * (fewest != 1)}, and each of the "
                         f"{cv} folds needs one of every class; {advice}")
-    cv_folds(data, cv, seed)  # writers too few for the folds: said before any fit
+    folds = cv_folds(data, cv, seed)  # writers too few for the folds: said before any fit
     if kind == "halving" and len(y) < 2 * cv * len(present):
         raise DataError(f"halving search: its first round fits on 2 x {cv} folds x {len(present)} classes = "
                         f"{2 * cv * len(present)} samples, and the data have {len(y)}; use --search grid, fewer folds, "
@@ -203,6 +204,7 @@ def check_against_data(data: Dataset, grid: dict[str, list], *, cv: int, kind: s
         if config.augment and not images:
             raise ConfigError(f"grid candidate {_settings(params)}: augment moves images, and these {d} features "
                               "are not a square image")
+    return folds
 
 
 def search(
@@ -234,8 +236,7 @@ def search(
     if size > (MAX_RANDOM_GRID if kind == "random" else MAX_CANDIDATES):
         raise ConfigError(f"the grid has {size:,} combinations, more than a {kind} search may take")
     recipe = choose_recipe(recipe, data)
-    check_against_data(data, grid, cv=cv, kind=kind, n_iter=n_iter, seed=seed, recipe=recipe)
-    folds = cv_folds(data, cv, seed)
+    folds = check_against_data(data, grid, cv=cv, kind=kind, n_iter=n_iter, seed=seed, recipe=recipe)
     base = base_estimator(recipe, seed)
     common = dict(cv=folds, n_jobs=n_jobs, verbose=min(verbose, 1), refit=True, error_score=np.nan)
     if kind == "grid":
