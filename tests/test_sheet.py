@@ -117,3 +117,22 @@ def test_the_paper_around_a_big_thick_digit_is_no_surround(drawing, digit):
     grey = 255.0 - ink_from_strokes(ALL_DIGITS[digit], PAD, PAD, line_width=56)[28:-28, 28:-28]
     assert surround(grey) is None
     assert read(drawing, grey) == digit
+
+
+def shadowed(grey: np.ndarray, darkest: float) -> np.ndarray:
+    """The sheet under a shadow falling from left to right: light multiplied by 1 down to ``darkest``."""
+    return grey * np.linspace(1.0, darkest, grey.shape[1])[None, :]
+
+
+@pytest.mark.parametrize("digit", [2, 3, 5, 7])
+def test_a_shadowed_sheet_on_a_grey_desk_reads_its_digit(drawing, digit):
+    """A grey desk (110) around a grey sheet (220) whose shadowed side (down to 120) comes near the desk's level:
+    every global cut joins that side to the desk, the desk's own level does not; found, the sheet is read
+    light paper with dark ink, not the reverse."""
+    grey = on_desk(shadowed(sheet(digit) * 220 / 255, 120 / 220), 25, 25, 25, 25, level=110)
+    outside = surround(grey)
+    assert outside is not None and not outside[40:-40, 40:-40].any()
+    assert outside[:22].all() and outside[-22:].all() and outside[:, :22].all() and outside[:, -22:].all()
+    ink = ink_from_image(png(grey))
+    assert ink[30:-30, 30:-30].mean() < 0.2 * 255  # ink is sparse: the paper is not taken for ink
+    assert read(drawing, grey) == digit

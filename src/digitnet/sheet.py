@@ -5,7 +5,8 @@ lid, the sheet's end when the photo is partly off it. Whatever touches the pictu
 decide which side is paper and, taken for ink, fill the digit's box. :func:`surround` finds it.
 
 A surround is a region of one level class (Otsu's threshold, or either of the two cuts of three-class Otsu
-for a desk between the ink's and the paper's levels, parts the picture into dark and light)
+for a desk between the ink's and the paper's levels, parts the picture into dark and light; or the border's own
+level, give or take its spread, for a desk the shadowed paper comes near)
 connected to the picture's edge that (1) runs along a whole side, corner to corner (SIDE_COVER of its
 pixels), (2) stays near the edge (none of it deeper than MAX_DEPTH of the picture's smaller side), and
 (3) meets the sheet in a straight line along every side it covers (STRAIGHT); and (4) the sheet, the rest,
@@ -51,10 +52,12 @@ def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
         cuts += list(threshold_multiotsu(grey, classes=3))
     except ValueError:  # fewer than three levels
         pass
+    masks = [grey <= cut if dark else grey > cut for cut in cuts for dark in (True, False)]
+    masks.append(_border_level(grey, min_contrast))
     rows, cols = np.arange(H)[:, None], np.arange(W)[None, :]
     depth = np.minimum(np.minimum(rows, H - 1 - rows), np.minimum(cols, W - 1 - cols))  # pixels from the edge
     best, best_cover = None, 0
-    for mask in (grey <= cut if dark else grey > cut for cut in cuts for dark in (True, False)):
+    for mask in masks:
         labels, _ = label(mask, structure=np.ones((3, 3)))  # 8-connected: a thin anti-aliased line is one region
         sides = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
         found = np.zeros(1 + labels.max(), dtype=bool)
@@ -96,3 +99,15 @@ def _straight(inside: np.ndarray, side: int) -> bool:
     t = np.arange(len(run), dtype=np.float64)
     residual = run - np.polyval(np.polyfit(t, run, 1), t)
     return float(np.sqrt(np.mean(residual**2))) <= max(1.5, STRAIGHT * n)
+
+
+def _border_level(grey: np.ndarray, min_contrast: float) -> np.ndarray:
+    """The pixels (H, W) bool within reach of the picture's border level: its median grey level, give or take
+    half of ``min_contrast`` or three robust standard deviations of the border (1.4826 MAD), whichever is more.
+    A surround covers whole sides, so its level is the border's; where a shadow brings the sheet's paper near a
+    desk's level, every global cut (Otsu's) falls beyond the darkest paper and joins it to the desk, while this
+    one, the desk's own spread, does not."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).astype(np.float64)
+    level = float(np.median(border))
+    spread = max(min_contrast / 2, 3 * 1.4826 * float(np.median(np.abs(border - level))))
+    return np.abs(grey - level) <= spread
