@@ -5,17 +5,17 @@ spread out on what is far from every class. Measured here, not adopted (docs/pre
 answer says", quotes the result).
 
 The non-digits are made from the training writers' pen strokes, unlike the scribbles they are scored on
-(realworld.py's random walks): a third digits written over each other without lifting the pen, a third one
+(realworld.py's random walks), of three kinds (`--kinds`): a third digits written over each other without lifting the pen, a third one
 digit's strokes cut in pieces, each turned and moved, a third a digit crossed by another turned by a quarter;
 each drawn on the pad at a random size and place through the page's path (preprocess.ink_from_strokes,
-to_input). Each share trains the `mnist` recipe (30 epochs, stroke 0.5, stretch_to_box 0.1: the drawing
+to_input). Each share trains the `mnist` recipe (30 epochs unless `--epochs`, stroke 0.5, stretch_to_box 0.1: the drawing
 model's augmentation) on 20,000 MNIST training images and the pen writers of realworld.py's first writer fold
 (GroupKFold over 30 writers), the uniform targets put in by wrapping the trainer's ``Run.targets`` (digitnet
 itself has no non-digit label); the temperature is then fitted on 2,000 of MNIST's last training images.
 Scored: the fold's held-out writers (their pen digits drawn through the page's path), 8,000 other MNIST
 validation images, 300 scribbles: the share answered "no digit" below 30% (the page's rule) and 50%.
 
-    python benchmarks/outlier_exposure.py [--shares 0,0.05,0.1]     # prints a table; about a minute a share
+    python benchmarks/outlier_exposure.py [--shares 0,0.05,0.1] [--kinds 0,1,2] [--epochs 30]   # a table; a minute a share
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def turned(points: np.ndarray, angle: float) -> np.ndarray:
     return points @ np.array([[c, s], [-s, c]])
 
 
-def non_digit(digit, others, rng: np.random.Generator) -> list[np.ndarray]:
+def non_digit(digit, others, rng: np.random.Generator, kinds=(0, 1, 2)) -> list[np.ndarray]:
     """Strokes (tablet coordinates) that are no digit, made from a pen digit and others of its writers."""
     strokes = [s.astype(np.float64) for s in digit.strokes]
     points = np.concatenate(strokes)
@@ -51,7 +51,7 @@ def non_digit(digit, others, rng: np.random.Generator) -> list[np.ndarray]:
         return [turned(s - middle, angle) * scale + centre + rng.uniform(-jitter, jitter, 2) * size
                 for s in other.strokes]
 
-    kind = rng.integers(3)
+    kind = kinds[rng.integers(len(kinds))]
     if kind == 0:  # digits written over each other without lifting the pen: one stroke
         parts = [digit] + [others[i] for i in rng.integers(len(others), size=int(rng.integers(1, 4)))]
         return [np.concatenate([np.concatenate(fitted(p, rng.uniform(-0.5, 0.5), 0.15)) for p in parts])]
@@ -70,6 +70,8 @@ def non_digit(digit, others, rng: np.random.Generator) -> list[np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shares", default="0,0.05,0.1", help="non-digits added, as a share of the training rows")
+    parser.add_argument("--kinds", default="0,1,2", help="which non-digits: 0 written over each other, 1 pieces, 2 crossed")
+    parser.add_argument("--epochs", type=int, default=30)
     args = parser.parse_args()
 
     import threadpoolctl
@@ -97,7 +99,7 @@ def main() -> None:
     outliers = []
     while len(outliers) < N_OUTLIERS:
         digit = trained_on[rng.integers(len(trained_on))]
-        strokes = rw.on_pad_at_random(non_digit(digit, trained_on, rng), rng)
+        strokes = rw.on_pad_at_random(non_digit(digit, trained_on, rng, [int(k) for k in args.kinds.split(',')]), rng)
         x = preprocess.to_input(preprocess.ink_from_strokes(strokes, rw.PAD, rw.PAD), rw.MNIST28)
         if x is not None:
             outliers.append(x)
@@ -122,7 +124,7 @@ def main() -> None:
     for share in (float(s) for s in args.shares.split(",")):
         n = int(share * len(y))
         X_fit, y_fit = np.vstack([X, np.array(outliers[:n], np.float32).reshape(n, X.shape[1])]), np.concatenate([y, -np.ones(n, int)])
-        config = digitnet.Config.from_recipe("mnist", epochs=30, stroke=0.5, stretch_to_box=0.1)
+        config = digitnet.Config.from_recipe("mnist", epochs=args.epochs, stroke=0.5, stretch_to_box=0.1)
         scaling = fit_scaling(X_fit, config.scaling)
         params, history = trainer.fit(scaling.apply(X_fit, config.dtype), y_fit, config, np.random.default_rng(0),
                                       n_classes=10, image_shape=(28, 28))
