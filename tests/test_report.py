@@ -9,8 +9,11 @@ import pytest
 from matplotlib.image import imread
 from typer.testing import CliRunner
 
+import digitnet
 from digitnet import report
 from digitnet.cli import app
+
+from conftest import rewrite_model
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -141,3 +144,30 @@ def test_plot_and_report_bad_input(model_file, tmp_path, args, message):
 def test_unknown_plot_kind_exits_2(model_file, tmp_path):
     r = cli("plot", "histogram", model_file, "--out", tmp_path / "x.png")
     assert r.exit_code == 2 and "histogram" in r.stderr
+
+
+def test_evaluate_and_the_report_show_the_command_that_trained_the_model(tmp_path):
+    """What trains the model again, recorded in its file by `digitnet train`, is shown by evaluate and the report."""
+    path = tmp_path / "m.safetensors"
+    assert cli("train", "--set", "epochs=2", "--seed", "3", "--quiet", "--out", path).exit_code == 0
+    command = digitnet.load(path).command
+    assert command == "digitnet train --recipe modern --set epochs=2 --set seed=3"
+    r = cli("evaluate", path)
+    assert r.exit_code == 0, r.stderr
+    assert f"Trained by: {command}\n" in r.stdout
+    assert cli("report", path, "--out", tmp_path / "r.html").exit_code == 0
+    assert f'<td class="key">trained by</td><td>{command}</td>' in (tmp_path / "r.html").read_text()
+
+
+def test_a_crafted_command_is_shown_as_text(model_file, tmp_path):
+    """The command in a model file is untrusted: HTML in it stays text in the report, and a terminal's control
+    sequences are shown escaped by evaluate, never sent to the terminal."""
+    crafted = rewrite_model(model_file, tmp_path / "crafted.safetensors",
+                            metadata={"command": 'digitnet train <script>alert(1)</script> \x1b[2J\x1b]0;pwned\x07'})
+    r = cli("evaluate", crafted)
+    assert r.exit_code == 0, r.stderr
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "Trained by: digitnet train <script>alert(1)</script> \\x1b[2J\\x1b]0;pwned\\x07\n" in r.stdout
+    assert cli("report", crafted, "--out", tmp_path / "r.html").exit_code == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -383,6 +383,8 @@ def evaluate(
     if model.temperature != 1:
         out.print(f"Probabilities calibrated on held-out training digits: softmax temperature {model.temperature:.4g}.",
                   markup=False)
+    if model.command:  # from the file: untrusted, so control characters are shown escaped, never sent to the terminal
+        out.print(f"Trained by: {one_line(model.command)}", markup=False, soft_wrap=True)
 
 
 @app.command(epilog='Example: digitnet predict model.safetensors --pixels "0,0,5,13,9,1,0,0,..." (64 values 0..16)')

@@ -119,6 +119,7 @@ def _model_table(model: Model) -> str:
         "input scaling": f"{model.scaling.method}: (x - {model.scaling.offset[0]:.4g}) / {model.scaling.scale[0]:.4g}",
         "softmax temperature": f"{model.temperature:.4g}" + (" (calibrated on held-out training data)"
                                                              if model.temperature != 1 else " (uncalibrated)"),
+        "trained by": model.command or "(not recorded: not trained by `digitnet train`)",
         "data": json.dumps(model.data_source),
         "test rows": str(len(model.test_indices)),
         **{f"config.{k}": str(v) for k, v in model.config.to_dict().items()},
