@@ -171,3 +171,20 @@ def test_a_crafted_command_is_shown_as_text(model_file, tmp_path):
     assert cli("report", crafted, "--out", tmp_path / "r.html").exit_code == 0
     page = (tmp_path / "r.html").read_text()
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "\x1b" not in page and "\\x1b[2J" in page  # shown escaped, as evaluate shows it
+
+
+def test_a_crafted_data_path_is_shown_escaped_by_evaluate(tmp_path):
+    """The data path a model file records is printed by evaluate: a terminal's control sequence in it (a folder
+    named so, holding the data whose checksum the file records) is shown escaped."""
+    from conftest import write_csv
+
+    folder = tmp_path / "data\x1b[31m"
+    folder.mkdir()
+    d = digitnet.load_digits()
+    csv = write_csv(folder / "d.csv", d.X[:400], d.y[:400])
+    path = tmp_path / "m.safetensors"
+    assert cli("train", "--data", csv, "--set", "epochs=1", "--quiet", "--out", path).exit_code == 0
+    r = cli("evaluate", path)
+    assert r.exit_code == 0, r.stderr
+    assert "\x1b" not in r.stdout and "data\\x1b[31m" in r.stdout

@@ -2,6 +2,7 @@
 not the surround; and what already read right (light ink on dark, a digit touching every edge) still does."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ from PIL import Image
 
 from digitnet.answer import answer
 from digitnet.models import load_drawing
-from digitnet.preprocess import INK_THRESHOLD, PAD, ink_from_image, ink_from_strokes, to_input
+from digitnet.pictures import read_picture
+from digitnet.preprocess import INK_THRESHOLD, MIN_CONTRAST, PAD, ink_from_image, ink_from_strokes, to_input
 from digitnet.sheet import surround
 
 from test_preprocess import ALL_DIGITS
@@ -136,3 +138,23 @@ def test_a_shadowed_sheet_on_a_grey_desk_reads_its_digit(drawing, digit):
     ink = ink_from_image(png(grey))
     assert ink[30:-30, 30:-30].mean() < 0.2 * 255  # ink is sparse: the paper is not taken for ink
     assert read(drawing, grey) == digit
+
+
+PHOTOS = sorted((Path(__file__).parent / "data" / "photos").glob("[0-9]_*"))
+
+
+@pytest.mark.parametrize("photo", PHOTOS, ids=[p.name for p in PHOTOS])
+def test_a_testers_photos_read_as_written(drawing, photo):
+    """tests/data/photos/README.md: a border of several levels is left to the global cuts, and a stroke's blurred
+    edge at the desk's level is too thin to be desk."""
+    x = to_input(ink_from_image(photo.read_bytes()), drawing.inputs)
+    assert x is not None and answer(drawing.predict_proba(x[None])[0]).digit == int(photo.name[0])
+
+
+def test_a_strokes_blurred_edge_at_the_desks_level_is_not_desk():
+    """tests/data/photos/README.md: a thick 0 reaching the sheet's edge on a grey desk; the stroke's blurred edge
+    passes through the desk's level all along the 0, a line too thin to be desk (opened away). The surround is
+    the desk (43% of this picture), not the desk and the 0's outline (49%)."""
+    grey, _ = read_picture((Path(__file__).parent / "data" / "greydesk-thick-0.jpg").read_bytes())
+    outside = surround(grey, MIN_CONTRAST)
+    assert outside is not None and 0.40 < outside.mean() < 0.45

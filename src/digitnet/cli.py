@@ -917,7 +917,7 @@ def _print_train_summary(model: Model, written: Path | None, chosen: str = "") -
 
 
 def _print_evaluation(scores: Evaluation, where: str) -> None:
-    out.print(f"Scored on {scores.n} digits ({where}).", markup=False)
+    out.print(f"Scored on {scores.n} digits ({one_line(where)}).", markup=False)  # a path from a model file: untrusted
     out.print(
         f"accuracy {scores.accuracy:.2%}   the post's score {scores.blog_score:.2%}   "
         f"squared error {scores.squared_error:.4f}   no digit chosen: {scores.no_digit}", markup=False

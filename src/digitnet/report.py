@@ -18,6 +18,7 @@ from . import plots
 from ._version import __version__
 from .metrics import ECE_BINS, NO_DIGIT
 from .data import held_out
+from .errors import one_line
 from .model import Model
 from .files import write_atomic
 from .trainer import STOP_REASONS
@@ -119,7 +120,8 @@ def _model_table(model: Model) -> str:
         "input scaling": f"{model.scaling.method}: (x - {model.scaling.offset[0]:.4g}) / {model.scaling.scale[0]:.4g}",
         "softmax temperature": f"{model.temperature:.4g}" + (" (calibrated on held-out training data)"
                                                              if model.temperature != 1 else " (uncalibrated)"),
-        "trained by": model.command or "(not recorded: not trained by `digitnet train`)",
+        # from the file: a control character or a right-to-left override is shown escaped, as evaluate shows it
+        "trained by": one_line(model.command) if model.command else "(not recorded: not trained by `digitnet train`)",
         "data": json.dumps(model.data_source),
         "test rows": str(len(model.test_indices)),
         **{f"config.{k}": str(v) for k, v in model.config.to_dict().items()},

@@ -5,8 +5,8 @@ lid, the sheet's end when the photo is partly off it. Whatever touches the pictu
 decide which side is paper and, taken for ink, fill the digit's box. :func:`surround` finds it.
 
 A surround is a region of one level class (Otsu's threshold, or either of the two cuts of three-class Otsu
-for a desk between the ink's and the paper's levels, parts the picture into dark and light; or the border's own
-level, give or take its spread, for a desk the shadowed paper comes near)
+for a desk between the ink's and the paper's levels, parts the picture into dark and light; or, when the border is
+of one level, that level give or take its spread, for a desk the shadowed paper comes near)
 connected to the picture's edge that (1) runs along a whole side, corner to corner (SIDE_COVER of its
 pixels), (2) stays near the edge (none of it deeper than MAX_DEPTH of the picture's smaller side), and
 (3) meets the sheet in a straight line along every side it covers (STRAIGHT); and (4) the sheet, the rest,
@@ -32,6 +32,7 @@ MIN_SHEET = 0.25  # what is left, the sheet, is at least this share of the pictu
 EDGE_BLUR = 0.01  # the surround widened by this share of the picture's larger side (at least 2 pixels):
 # the sheet's anti-aliased or blurred edge, between the two levels, is no ink either
 MIN_SIDE = 8  # pixels: smaller pictures have no room for a sheet and its surround
+BORDER_ONE_LEVEL = 0.9  # the border's own level is a surround's candidate when this share of the border is of it
 
 
 def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
@@ -53,7 +54,9 @@ def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
     except ValueError:  # fewer than three levels
         pass
     masks = [grey <= cut if dark else grey > cut for cut in cuts for dark in (True, False)]
-    masks.append(_border_level(grey, min_contrast))
+    around = _border_level(grey, min_contrast)
+    if around is not None:
+        masks.append(around)
     rows, cols = np.arange(H)[:, None], np.arange(W)[None, :]
     depth = np.minimum(np.minimum(rows, H - 1 - rows), np.minimum(cols, W - 1 - cols))  # pixels from the edge
     best, best_cover = None, 0
@@ -101,13 +104,21 @@ def _straight(inside: np.ndarray, side: int) -> bool:
     return float(np.sqrt(np.mean(residual**2))) <= max(1.5, STRAIGHT * n)
 
 
-def _border_level(grey: np.ndarray, min_contrast: float) -> np.ndarray:
-    """The pixels (H, W) bool within reach of the picture's border level: its median grey level, give or take
-    half of ``min_contrast`` or three robust standard deviations of the border (1.4826 MAD), whichever is more.
-    A surround covers whole sides, so its level is the border's; where a shadow brings the sheet's paper near a
-    desk's level, every global cut (Otsu's) falls beyond the darkest paper and joins it to the desk, while this
-    one, the desk's own spread, does not."""
+def _border_level(grey: np.ndarray, min_contrast: float) -> np.ndarray | None:
+    """The pixels (H, W) bool within reach of the picture's border level, when the border is of one level: its
+    median grey level, give or take half of ``min_contrast`` or three robust standard deviations of the border
+    (1.4826 MAD), whichever is more, holding BORDER_ONE_LEVEL of the border's pixels; else None.
+
+    A desk all around a sheet is the whole border, so its level is the border's; where a shadow brings the
+    sheet's paper near that level, every global cut (Otsu's) falls beyond the darkest paper and joins it to
+    the desk, while the desk's own spread does not. A border of several levels (paper reaching the edge, a
+    shadow across the picture) is left to the global cuts: there the border's median may be paper."""
+    from scipy.ndimage import binary_opening
+
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).astype(np.float64)
     level = float(np.median(border))
     spread = max(min_contrast / 2, 3 * 1.4826 * float(np.median(np.abs(border - level))))
-    return np.abs(grey - level) <= spread
+    if np.mean(np.abs(border - level) <= spread) < BORDER_ONE_LEVEL:
+        return None
+    # opened (3x3): a stroke's blurred edge passes through the desk's level too, in a line too thin to be a desk
+    return binary_opening(np.abs(grey - level) <= spread, structure=np.ones((3, 3)))
