@@ -229,6 +229,7 @@ MAKERS = {
     "extra_tensor": lambda d, m: rewrite_model(m, d / "xt.safetensors", tensors={"evil": np.ones(3)}),
     "missing_b1": lambda d, m: rewrite_model(m, d / "mb.safetensors", tensors={"b1": None}),
     "unknown_key": _crafted("uk", metadata={"surprise": 1}),
+    "lone_surrogate": _crafted("ls", metadata={"command": "digitnet train \ud800"}),
     # folders of pictures (one sub-folder per class)
     "pics_unicode": lambda d, m: _pictures(d, "0", "\u00b2"),
     "pics_one_class": lambda d, m: _pictures(d, "3", each=4),
@@ -355,6 +356,7 @@ CLI_CASES = [
     ("extra tensor", ["evaluate", "{extra_tensor}"], 2, "unexpected tensor(s) evil"),
     ("missing b1", ["evaluate", "{missing_b1}"], 2, "tensor 'b1' is missing"),
     ("unknown metadata key", ["evaluate", "{unknown_key}"], 2, "surprise: Extra inputs are not permitted"),
+    ("lone surrogate", ["evaluate", "{lone_surrogate}"], 2, "corrupted or inconsistent model file: Invalid JSON"),
     ("evaluate bad data", ["evaluate", "{model}", "--data", "{csv_label}"], 2, "label 12 is not an integer 0..9"),
     # predict
     ("pixels short", ["predict", "{model}", P, "1,2,3"], 2, "expected 64 values (an 8x8 image, row by row), got 3"),

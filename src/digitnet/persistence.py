@@ -290,8 +290,9 @@ def _read(path: Path) -> tuple[Model, ModelInfo]:
         return _build(tensors, info), info
     except ValidationError as e:
         error = e.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise ModelFileError(f"{path}: corrupted or inconsistent model file: {where}: {error['msg']}") from None
+        where = ".".join(str(part) for part in error["loc"])  # empty when the metadata as a whole is bad
+        raise ModelFileError(f"{path}: corrupted or inconsistent model file: {where + ': ' if where else ''}"
+                             f"{error['msg']}") from None
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise ModelFileError(f"{path}: corrupted or inconsistent model file: {_first_line(e)}") from None
 
