@@ -2,6 +2,7 @@
 
 import base64
 import io
+import json
 import os
 from html.parser import HTMLParser
 
@@ -155,6 +156,7 @@ def test_evaluate_and_the_report_show_the_command_that_trained_the_model(tmp_pat
     r = cli("evaluate", path)
     assert r.exit_code == 0, r.stderr
     assert f"Trained by: {command}\n" in r.stdout
+    assert json.loads(cli("evaluate", path, "--json").stdout)["command"] == command
     assert cli("report", path, "--out", tmp_path / "r.html").exit_code == 0
     assert f'<td class="key">trained by</td><td>{command}</td>' in (tmp_path / "r.html").read_text()
 

@@ -107,7 +107,13 @@ def test_empty_and_tiny_drawings_are_no_digit(client):
     for strokes in ([], [[[100, 100]]], [[[100, 100], [103, 101]]]):
         answer = client.post("/api/predict", json={"strokes": strokes, "width": 280, "height": 280}).json()
         assert answer["digit"] == -1 and answer["rejected"] is True and answer["probabilities"] is None
-        assert "no digit" in answer["reason"]
+        assert answer["reason"] == "no digit: the drawing is empty or too small"
+
+
+def test_a_blank_picture_is_said_blank(client):
+    """An uploaded picture with no ink is a blank picture, not an empty drawing."""
+    answer = _upload(client, png(np.full((60, 60), 240.0))).json()
+    assert answer["digit"] == -1 and answer["reason"] == "no digit: the picture is blank, or its ink is too small"
 
 
 def test_the_model_switch(client):

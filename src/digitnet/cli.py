@@ -41,7 +41,7 @@ from .data.sources import input_files, recorded_files
 from .errors import (ConfigError, DataError, DigitnetError, DivergedError, NoTestDataError, OutputFileError, article,
                      one_line)
 from .experiments import PUBLISHED, BlogRun, reproduce_blog, summarise
-from .answer import RULES, answers, blank_reason, no_variation
+from .answer import BLANK_PICTURE, RULES, answers, blank_reason, no_variation
 from .jobs import LimitError, Limits, Runner
 from .metrics import ECE_BINS, NO_DIGIT, Evaluation
 from .model import Model
@@ -377,7 +377,8 @@ def evaluate(
     X, y, where = held_out(model, data)
     scores = model.evaluate(X, y)
     if as_json:
-        sys.stdout.write(_dumps({**scores.to_dict(), "temperature": model.temperature, "data": where}) + "\n")
+        sys.stdout.write(_dumps({**scores.to_dict(), "temperature": model.temperature, "data": where,
+                                 "command": model.command}) + "\n")
         return
     _print_evaluation(scores, where)
     if model.temperature != 1:
@@ -486,7 +487,7 @@ def _picture_input(path: Path, inputs: Inputs) -> np.ndarray | None:
 
 
 TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any number
-NO_INK = "no digit: the picture is blank, or its ink is too small"
+NO_INK = BLANK_PICTURE
 
 
 def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: list | None = None,

@@ -26,7 +26,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import __version__
-from ..answer import answer as answer_for, answers, blank_reason, no_variation
+from ..answer import BLANK_PICTURE, EMPTY_DRAWING, answer as answer_for, answers, blank_reason, no_variation
 from ..errors import DataError, TooLargeError, UnsupportedPictureError, exact
 from ..explain import Explainer, Explanation
 from ..model import Model
@@ -204,7 +204,7 @@ def create_app(models: dict[str, tuple[Model, str]], runner=None, *, hosts: Sequ
         data = file.file.read()
         if not data:
             raise DataError("the uploaded file is empty")
-        return JSONResponse(_answer(s, to_input(ink_from_image(data), s.model.inputs), explain, rule))
+        return JSONResponse(_answer(s, to_input(ink_from_image(data), s.model.inputs), explain, rule, BLANK_PICTURE))
 
     @app.post("/api/predict-batch")
     def predict_batch(body: BatchRequest):
@@ -258,13 +258,14 @@ def _pixels(grid: list[list[float]], model: Model, index: int | None = None) -> 
     return x
 
 
-def _answer(s: Served, x: np.ndarray | None, explain: bool, rule: str = "likeliest") -> dict:
+def _answer(s: Served, x: np.ndarray | None, explain: bool, rule: str = "likeliest", empty: str = EMPTY_DRAWING) -> dict:
     """The JSON answer: ``digit`` (-1: no digit), ``likeliest``, ``alternatives`` (digits nearly as probable),
-    ``probabilities``, ``rejected``, ``reason`` (why no digit, or that it is unsure), ``input`` and ``saliency``."""
+    ``probabilities``, ``rejected``, ``reason`` (why no digit, or that it is unsure; ``empty`` when there is no
+    input x: nothing drawn, or a blank picture), ``input`` and ``saliency``."""
     shape = s.model.inputs.image_shape or (1, s.model.n_inputs)
     if x is None:  # nothing that could be a digit: the model is not asked
         return {"model": s.name, "digit": -1, "likeliest": None, "alternatives": [], "probabilities": None,
-                "rejected": True, "reason": "no digit: the drawing is empty or too small",
+                "rejected": True, "reason": empty,
                 "input": np.zeros(shape).tolist(), "saliency": None}
     e: Explanation = s.explainer(x)
     p = _finite(s.model.predict_proba(x[None])[0].astype(np.float64))  # the model's own (calibrated) probabilities
