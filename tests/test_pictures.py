@@ -183,3 +183,20 @@ def test_picture_folders_read_tiff_and_refuse_other_formats_in_one_line(tmp_path
     message = str(refused.value)
     assert message.endswith("c.png: a picture in GIF format: digitnet reads PNG, JPEG and TIFF pictures only; "
                             "convert it to PNG") and "\n" not in message
+
+
+def test_a_cameras_photo_is_read_and_only_a_jpeg_may_be_that_large(seven, small_model):
+    """A 20-megapixel JPEG (a phone's camera) is decoded at an eighth of its side and read; the same pixels as a
+    PNG, which cannot be decoded reduced, are refused, as is a JPEG over MAX_JPEG_PIXELS."""
+    from digitnet.errors import TooLargeError
+    from digitnet.pictures import MAX_JPEG_PIXELS, MAX_PIXELS
+
+    photo = Image.fromarray(seven).resize((5000, 4000), Image.Resampling.NEAREST)
+    assert MAX_PIXELS < 5000 * 4000 < MAX_JPEG_PIXELS
+    grey, _ = read_picture(saved(photo, "JPEG"))
+    assert max(grey.shape) <= MAX_SIDE
+    assert small_model.predict(to_input(ink_from_image(saved(photo, "JPEG")))[None])[0] == 7
+    with pytest.raises(TooLargeError, match="5000x4000 pixels is too large; the limit is 16,777,216 pixels$"):
+        read_picture(saved(photo, "PNG"))
+    with pytest.raises(TooLargeError, match="8200x8200 pixels is too large; the limit is 67,108,864 pixels .for a JPEG.$"):
+        read_picture(saved(Image.new("L", (8200, 8200), 255), "JPEG"))

@@ -10,7 +10,7 @@ Decoding only; what is ink and what is paper is :mod:`.preprocess`'s business. W
 - orientation: the EXIF Orientation tag applied, as a viewer shows the picture;
 - size: pictures whose longer side exceeds MAX_SIDE reduced by a whole factor while decoding (JPEG's
   DCT scaling, then box averages), so memory follows what the network needs, not the camera;
-  pictures over MAX_PIXELS are refused before their pixels are decoded.
+  pictures over MAX_PIXELS (JPEGs: MAX_JPEG_PIXELS) are refused before their pixels are decoded.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ import numpy as np
 from .errors import DataError, TooLargeError, UnsupportedPictureError
 
 MAX_PIXELS = 4096 * 4096  # larger pictures are refused (decompression bombs)
+# JPEGs are decoded at 1/8 of their side when that is what MAX_SIDE needs (DCT scaling: what is decoded is never
+# whole), so a camera's 20-50 megapixel photo is read; 64 megapixels are decoded into at most a megapixel
+MAX_JPEG_PIXELS = 8192 * 8192
 # Longer side of the decoded picture: a digit must span a tenth of it (preprocess.MIN_INK_SHARE), so at least
 # 102 pixels, against the 20 or 32 of the network's own frame; a phone's 4032x3024 photo is decoded at 1008x756
 MAX_SIDE = 1024
@@ -51,7 +54,7 @@ def read_picture(source: bytes | str | object) -> tuple[np.ndarray, np.ndarray |
     opacity (H, W) float64 in 0..255 when some of it is transparent, else None.
 
     Pictures with a side over MAX_SIDE come back reduced (H, W <= MAX_SIDE). Raises TooLargeError for
-    pictures over MAX_PIXELS pixels (checked before decoding), UnsupportedPictureError for formats other
+    pictures over MAX_PIXELS pixels, JPEGs over MAX_JPEG_PIXELS (checked before decoding), UnsupportedPictureError for formats other
     than PNG, JPEG and TIFF (and bytes of no picture), DataError for truncated or corrupt ones.
     """
     from PIL import Image, ImageOps
@@ -81,9 +84,10 @@ def _decode(source):
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # warned while reading the header: refused
             warnings.simplefilter("ignore", UserWarning)  # a corrupt EXIF block, say: Pillow reads on, so do we
             image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=FORMATS)
-            if image.width * image.height > MAX_PIXELS:  # checked before the pixels are decoded
+            limit = MAX_JPEG_PIXELS if image.format == "JPEG" else MAX_PIXELS
+            if image.width * image.height > limit:  # checked before the pixels are decoded
                 raise TooLargeError(f"{_name(source)}picture of {image.width}x{image.height} pixels is too large; "
-                                    f"the limit is {MAX_PIXELS:,} pixels")
+                                    f"the limit is {limit:,} pixels" + (" (for a JPEG)" if limit != MAX_PIXELS else ""))
             factor = _factor(image.size)
             if image.format == "JPEG" and factor > 1:  # decoded at 1/2, 1/4 or 1/8 scale: never whole
                 image.draft(image.mode, (image.width // factor, image.height // factor))
