@@ -435,7 +435,7 @@ def predict(
     reasons = {int(i): blank_reason(X[i]) for i in np.flatnonzero(no_variation(X))}  # no digit, whatever P says
     if images is not None:
         P = np.where(no_ink[:, None], np.nan, P)
-        reasons.update({int(i): NO_INK for i in np.flatnonzero(no_ink)})
+        reasons.update({int(i): BLANK_PICTURE for i in np.flatnonzero(no_ink)})
     if as_json:
         _write_predictions_json(chosen, P, alternatives, model.classes, reasons)
         return
@@ -443,7 +443,7 @@ def predict(
     table = Table("picture" if images is not None else "row", "digit", "p", *names, title="Predictions (probabilities in %)")
     for i, (c, also, p) in enumerate(zip(chosen[:TABLE_ROWS], alternatives, P[:TABLE_ROWS])):
         if images is not None and no_ink[i]:
-            table.add_row(images[i].name, f"no digit (-1): {NO_INK.removeprefix('no digit: ')}", "-", *["-"] * len(names))
+            table.add_row(images[i].name, f"no digit (-1): {BLANK_PICTURE.removeprefix('no digit: ')}", "-", *["-"] * len(names))
             continue
         if i in reasons:
             digit = reasons[i].replace("no digit", "no digit (-1)", 1)
@@ -487,7 +487,6 @@ def _picture_input(path: Path, inputs: Inputs) -> np.ndarray | None:
 
 
 TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any number
-NO_INK = BLANK_PICTURE
 
 
 def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: list | None = None,
