@@ -25,7 +25,7 @@ def _png(path, image):
 
 
 def _good_picture(path, digits):
-    x8 = digits.X[0]  # a 0, 0..16 ink on 8x8: black ink on white paper, 12x bigger
+    x8 = digits.X[0].reshape(8, 8)  # a 0, 0..16 ink on 8x8: black ink on white paper, 12x bigger (96x96)
     return _png(path, 255 - np.kron(x8 * 255 / 16, np.ones((12, 12))))
 
 

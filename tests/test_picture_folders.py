@@ -13,7 +13,7 @@ def _folder(root, digits, n=4):
     for i in range(n):
         folder = root / str(int(digits.y[i]))
         folder.mkdir(parents=True, exist_ok=True)
-        ink = np.kron(digits.X[i] * 255 / 16, np.ones((4, 4)))  # 32x32, white on black as MNIST
+        ink = np.kron(digits.X[i].reshape(8, 8) * 255 / 16, np.ones((4, 4)))  # 32x32, white on black as MNIST
         Image.fromarray(ink.astype(np.uint8)).save(folder / f"{i}.png")
     return root
 
