@@ -9,11 +9,12 @@ for a desk between the ink's and the paper's levels, parts the picture into dark
 of one level, that level give or take its spread, for a desk the shadowed paper comes near)
 connected to the picture's edge that (1) runs along a whole side, corner to corner (SIDE_COVER of its
 pixels), (2) stays near the edge (none of it deeper than MAX_DEPTH of the picture's smaller side), and
-(3) meets the sheet in a straight line along every side it covers (STRAIGHT); and (4) the sheet, the rest,
+(3) meets the sheet in a straight, unbowed line along every side it covers (STRAIGHT); and (4) the sheet, the rest,
 is mostly of the other level (MAX_INK: a surround differs from the paper it surrounds, and ink is sparse).
 A digit touching the edges fails (2): a stroke that runs along a side of a tightly cropped digit (the bar
 of a 7, the base of a 2) belongs to strokes that cross the picture's middle. A round 0 stretched to its box
-touches the sides, not the corners, and fails (1). The paper around a digit written large with a thick pen
+touches the sides, not the corners, and fails (1); a 0 cropped to its box, the paper beside it covering the left
+and right sides, fails (3) by its bow. The paper around a digit written large with a thick pen
 passes (1) and (2) and fails (3): it meets the digit along the digit's outline.
 Measured: docs/preprocessing.md (`python benchmarks/realworld.py --only photos`).
 """
@@ -25,13 +26,15 @@ import numpy as np
 SIDE_COVER = 0.95  # (1) a surround covers at least this share of one whole side of the picture
 MAX_DEPTH = 0.3  # (2) ... reaches no deeper than this share of the picture's smaller side from its edge
 STRAIGHT = 0.01  # (3) ... and its inner edge along every side it covers is straight: a line fits the edge's
-# depth to this share of the side (RMS, at least 1.5 pixels) over the side's middle 60%
+# depth to this share of the side (RMS, at least 1.5 pixels) over the side's middle 60%, and a parabola's bow there
+# is no larger (the outline of a round digit cropped to its box is nearly a line over that span, but a bowed one)
 MAX_INK = 1 / 3  # (4) ... and the sheet, what is left, is mostly paper of the other level: the surround's
 # level covers less than this share of it (a surround differs from the paper it surrounds; ink is sparse)
 MIN_SHEET = 0.25  # what is left, the sheet, is at least this share of the picture
 EDGE_BLUR = 0.01  # the surround widened by this share of the picture's larger side (at least 2 pixels):
 # the sheet's anti-aliased or blurred edge, between the two levels, is no ink either
-MIN_SIDE = 8  # pixels: smaller pictures have no room for a sheet and its surround
+MIN_SIDE = 48  # pixels: smaller pictures have no room for a sheet and its surround; they are digits stored at
+# that size (16x16 envelope digits, 28x28 MNIST, 32x32 bitmaps), which fill them and often touch their edges
 BORDER_ONE_LEVEL = 0.9  # the border's own level is a surround's candidate when this share of the border is of it
 
 
@@ -99,9 +102,11 @@ def _straight(inside: np.ndarray, side: int) -> bool:
     n = view.shape[1]
     middle = view[:, int(0.2 * n) : max(int(0.2 * n) + 2, int(0.8 * n))]
     run = np.where(middle.all(axis=0), middle.shape[0], np.argmin(middle, axis=0)).astype(np.float64)
-    t = np.arange(len(run), dtype=np.float64)
+    t = np.linspace(-1.0, 1.0, len(run))
     residual = run - np.polyval(np.polyfit(t, run, 1), t)
-    return float(np.sqrt(np.mean(residual**2))) <= max(1.5, STRAIGHT * n)
+    sagitta = abs(float(np.polyfit(t, run, 2)[0])) if len(run) > 2 else 0.0  # a parabola's bow over the middle 60%
+    tolerance = max(1.5, STRAIGHT * n)
+    return float(np.sqrt(np.mean(residual**2))) <= tolerance and sagitta <= tolerance
 
 
 def _border_level(grey: np.ndarray, min_contrast: float) -> np.ndarray | None:
