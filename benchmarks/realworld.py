@@ -18,7 +18,8 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
   with this checkout's preprocessing and answer rule.
 - Synthetic photos and scans from MNIST's test digits (grey and off-white paper, blue and black ink, a
   shadow gradient, JPEG at quality 60, thin and thick pens, chalk on a board, a digit cropped tightly to all
-  four edges, a sheet on a dark desk, partly off the sheet, a black frame) through /api/predict-image's code path.
+  four edges, a sheet on a dark desk, partly off the sheet, a black frame, a hard-edged shadow; and the digits
+  stored 16x16 as collections keep them, grey or binary) through /api/predict-image's code path.
 - Calibration: the expected calibration error (10 bins) of the drawing models' cross-validated probabilities
   on the held-out writers and of fold 1's model on MNIST's test digits, with the fitted temperature and at 1.
 - The preprocessing steps, each switched off in turn, and the hidden width chosen by the same folds.
@@ -130,20 +131,30 @@ CONDITIONS = {
     "partly off the sheet (desk on one or two sides)": {"surround": "side"},
     "a black frame (1-3 px) around the picture": {"surround": "frame"},
     "on a dark desk, grey paper, shadow, JPEG": {"surround": "desk", "paper": "grey", "shadow": True, "jpeg": True},
+    "a hard-edged shadow across the sheet (50-70% light)": {"shadow": "hard"},
+    "the same, on a dark desk": {"shadow": "hard", "surround": "desk"},
+    "stored small: 16x16 grey, the box scaled to fit (as envelope digits)": {"stored": "fit"},
+    "stored small: 16x16 binary, the box stretched to it": {"stored": "stretched"},
 }
 SURROUNDS = [name for name, condition in CONDITIONS.items() if "surround" in condition]
 
 
 def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black", shadow=False, jpeg=False,
-          pen=None, strength=1.0, noise=2.0, tight=False, surround=None) -> bytes:
+          pen=None, strength=1.0, noise=2.0, tight=False, surround=None, stored=None) -> bytes:
     """A picture (PNG or JPEG bytes) of an MNIST digit (784,) written in ``ink`` on ``paper``, 56-200 px wide.
 
-    ``tight``: the digit's box stretched to the whole picture (it touches all four edges); ``surround``: "desk"
+    ``tight``: the digit's box stretched to the whole picture (it touches all four edges); ``shadow``: True (light
+    falling linearly to 55% across the sheet) or "hard" (a hard-edged shadow, a hand's or a phone's: light 50-70%
+    beyond a straight edge through the middle third, blurred 0.5-2 px); ``surround``: "desk"
     (the sheet on a darker desk, 5-25% of its side showing on each side), "side" (the same on one or two sides:
-    a photo partly off the sheet) or "frame" (a black outline of 1-3 px drawn along the picture's edge)."""
+    a photo partly off the sheet) or "frame" (a black outline of 1-3 px drawn along the picture's edge);
+    ``stored``: instead of a photo, the digit as collections store it, 16x16: "fit" (its box scaled to fit, grey,
+    black on white) or "stretched" (its box stretched to the square, binary)."""
     from PIL import Image
-    from scipy.ndimage import grey_dilation, grey_erosion
+    from scipy.ndimage import gaussian_filter, grey_dilation, grey_erosion
 
+    if stored:
+        return _stored(x28, stored)
     side = int(rng.integers(56, 200))
     digit = x28.reshape(28, 28).astype(np.float32)
     if tight and digit.any():
@@ -159,7 +170,12 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
     a = a[..., None] * strength
     background = np.full(3, rng.uniform(210, 235)) if paper == "grey" else np.array(PAPERS[paper], float)
     image = background * (1 - a) + np.array(INKS[ink], float) * a
-    if shadow:
+    if shadow == "hard":
+        t = rng.uniform(0, 2 * np.pi)
+        yy, xx = np.mgrid[0:side, 0:side] / side - 0.5
+        beyond = (np.cos(t) * xx + np.sin(t) * yy > rng.uniform(-1 / 6, 1 / 6)).astype(float)
+        image = image * (1 - rng.uniform(0.3, 0.5) * gaussian_filter(beyond, rng.uniform(0.5, 2)))[..., None]
+    elif shadow:
         t = rng.uniform(0, 2 * np.pi)
         yy, xx = np.mgrid[0:side, 0:side] / side
         g = np.cos(t) * xx + np.sin(t) * yy
@@ -179,6 +195,30 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
     image = np.clip(image + rng.normal(0, noise, image.shape), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(image, "RGB").save(buffer, format="JPEG" if jpeg else "PNG", **({"quality": 60} if jpeg else {}))
+    return buffer.getvalue()
+
+
+def _stored(x28: np.ndarray, how: str, side: int = 16) -> bytes:
+    """A PNG of an MNIST digit (784,) as a collection stores it, side x side: its box scaled to fit ("fit": grey,
+    centred) or stretched to the square and made binary at half strength ("stretched"); black ink on white."""
+    from PIL import Image
+
+    digit = x28.reshape(28, 28).astype(np.float32)
+    if digit.any():
+        rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+        digit = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = digit.shape
+    if how == "stretched":
+        ink = (np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BILINEAR)) > 127) * 255.0
+    else:
+        k = side / max(h, w)
+        small = np.asarray(Image.fromarray(digit).resize((max(1, round(w * k)), max(1, round(h * k))),
+                                                         Image.Resampling.BILINEAR))
+        ink = np.zeros((side, side))
+        top, left = (side - small.shape[0]) // 2, (side - small.shape[1]) // 2
+        ink[top : top + small.shape[0], left : left + small.shape[1]] = small
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(255.0 - ink, 0, 255).astype(np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -469,6 +509,7 @@ def scribble_inputs(n: int, seed: int = 0) -> np.ndarray:
 STEPS = [  # (the step, what switches it off, measured on)
     ("the paper's level taken out (pictures)", {"PAPER_LEVEL": False}, "photos"),
     ("the contrast stretched (pictures)", {"CONTRAST": False}, "photos"),
+    ("the paper's level refined by a grey closing (pictures)", {"CLOSING": False}, "photos"),
     ("strokes thinner than MNIST's thickened (28x28)", {"STROKE": False}, "photos, thin pens"),
     ("the pen scaled with the drawing (vs the page's old 17.5 px pen)", {"pen": 17.5}, "pen strokes"),
     ("the pen scaled with the drawing (vs the page's old 17.5 px pen)", {"pen": 17.5}, "pen strokes drawn 70 px tall"),

@@ -46,6 +46,12 @@ CONTRAST = True  # pictures: the contrast stretched, paper to 0 and ink to 255
 SURROUND = True  # pictures: a desk or a frame around the sheet is paper, not ink (sheet.surround)
 PAPER_PERCENTILE = 95  # the paper's level: this percentile of the grey levels around (ink darker: it may cover 95%)
 BACKGROUND_SIDE = 32  # the paper's level is estimated on a copy this many pixels wide
+CLOSING = True  # pictures: the paper's level refined by a grey closing, which keeps a hard shadow's edge (_paper_closing)
+CLOSING_WIDTH = 1.5  # ... its square window this many times the thickest ink's width (faint ink included): no ink is paper
+CLOSING_MIN = 0.05  # ... and at least this share of the picture's smaller side
+CLOSING_SIDE = 1024  # ... computed on a copy at most this many pixels wide
+MAX_SHADOW = 0.5  # ... and no darker than this share of the first guess below it (a shadow takes at most half the
+# light; what the closing finds darker is ink wider than its window, as a stroke along a tightly cropped digit's edge)
 STROKE = True  # 28x28: strokes far thinner than MNIST's (relative to the digit's size) redrawn at its width
 STROKE_BOX = 64  # ... measured and redrawn with the digit's longer side this many pixels
 STROKE_SHARE = 0.134  # MNIST's median stroke width over the longer side of the digit's box (stroke_width, measured)
@@ -84,27 +90,45 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
     light paper when its ink is darker); where a desk or a frame surrounds the sheet (:func:`.sheet.surround`),
     the surround takes the sheet's level and the paper is the majority of the sheet. On light paper, light
     is multiplied by the paper's reflectance, so ink is 1 - grey / paper, the paper's level estimated locally
-    (a shadow, uneven lighting); on a dark screen the background is subtracted. Then :func:`_stretch` maps the paper to 0 and the ink to 255.
+    (a shadow, uneven lighting): first by windows' percentiles (:func:`_background`), then, with the thickest ink
+    that first guess shows, by a grey closing (:func:`_paper_closing`); on a dark board the background is
+    subtracted. Then :func:`_stretch` maps the paper to 0 and the ink to 255.
     """
     outside = surround(grey, MIN_CONTRAST) if SURROUND else None
     if outside is None:
         low, high = np.percentile(grey, [1, 99])
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
         light_paper = np.median(border) >= (low + high) / 2
+        filled = grey
     else:  # a desk or a frame around the sheet: the sheet decides, its paper being most of it
         sheet = grey[~outside]
         low, high = np.percentile(sheet, [1, 99])
         level = np.median(sheet)
         light_paper = level >= (low + high) / 2
-        grey = np.where(outside, level, grey)
+        filled = np.where(outside, level, grey)
     if not PAPER_LEVEL:
-        dark = 255.0 - grey if light_paper else grey.copy()
-    elif light_paper:
-        paper = np.maximum(_background(grey, PAPER_PERCENTILE), 1.0)
-        dark = np.clip(1.0 - grey / paper, 0.0, 1.0) * 255.0
+        dark = 255.0 - filled if light_paper else filled.copy()
     else:
-        dark = np.clip(grey - _background(grey, 100 - PAPER_PERCENTILE), 0.0, 255.0)
+        first = _background(filled, PAPER_PERCENTILE if light_paper else 100 - PAPER_PERCENTILE)
+        dark = _dark(filled, first, light_paper)
+        if CLOSING:  # that first guess gives the thickest ink, which the closing's window must exceed
+            paper = _paper_closing(grey, light_paper, _stretch(dark), outside)
+            if light_paper:
+                paper = np.maximum(paper, (1 - MAX_SHADOW) * first)
+            else:
+                paper = np.minimum(paper, first + MAX_SHADOW * (255 - first))
+            dark = _dark(filled, paper, light_paper)
+            if outside is not None:
+                dark[outside] = 0.0
     return _stretch(dark) if CONTRAST else dark
+
+
+def _dark(grey: np.ndarray, paper: np.ndarray, light_paper: bool) -> np.ndarray:
+    """How much darker (light paper) or lighter (a dark board) than its paper each pixel is, 0..255. On light
+    paper, light is multiplied by the paper's reflectance, so the ink is 1 - grey / paper; on a board, grey - paper."""
+    if light_paper:
+        return np.clip(1.0 - grey / np.maximum(paper, 1.0), 0.0, 1.0) * 255.0
+    return np.clip(grey - paper, 0.0, 255.0)
 
 
 def _background(grey: np.ndarray, percentile: float) -> np.ndarray:
@@ -120,6 +144,49 @@ def _background(grey: np.ndarray, percentile: float) -> np.ndarray:
     small = np.asarray(Image.fromarray(grey.astype(np.float32)).resize((w, h), Image.Resampling.BOX), dtype=np.float64)
     size = max(3, max(h, w) // 2)
     level = gaussian_filter(percentile_filter(small, percentile, size=size, mode="nearest"), size / 4, mode="nearest")
+    return np.asarray(Image.fromarray(level.astype(np.float32)).resize((W, H), Image.Resampling.BILINEAR), dtype=np.float64)
+
+
+def _thickest(ink: np.ndarray) -> float:
+    """The width in pixels of the thickest ink, faint ink included (above FAINT_INK of full strength): the diameter of
+    the largest disc inside it (twice the largest Euclidean distance to the paper, scipy's distance_transform_edt);
+    0 for no ink."""
+    from scipy.ndimage import distance_transform_edt
+
+    on = ink > FAINT_INK * 255
+    return 2.0 * float(distance_transform_edt(on).max()) if on.any() else 0.0
+
+
+def _paper_closing(grey: np.ndarray, light_paper: bool, ink: np.ndarray, outside: np.ndarray | None) -> np.ndarray:
+    """The paper's level (H, W) as a grey closing of the picture (Sternberg's rolling ball, 1983; Gonzalez and Woods,
+    *Digital Image Processing*, ch. 9): a maximum filter then a minimum filter with a square window (the reverse for
+    light ink on a dark board), the window CLOSING_WIDTH times the thickest ``ink``'s width (a first guess of the ink
+    (H, W), 0..255) and at least CLOSING_MIN of the smaller side. Ink narrower than the window is removed; the paper's
+    own level is kept wherever a window of paper fits, across a hard shadow's edge too (a step or a ramp is its own
+    closing), where windows' percentiles (:func:`_background`) smear the edge into a band of "ink". The minimum's
+    window is one pixel wider on every side, so that a blurred edge's pixels lean to the darker side.
+    Beyond the picture's edge, half a window wide, and over the ``outside`` (H, W) bool (a desk, a frame) lies "no
+    paper" (0; 255 on a board), so that light falling towards an edge keeps its level there. Ink along the edge
+    of a tightly cropped digit may then be taken for paper: the caller bounds the closing by MAX_SHADOW.
+    Computed on a copy at most CLOSING_SIDE wide."""
+    from PIL import Image
+    from scipy.ndimage import maximum_filter, minimum_filter
+
+    H, W = grey.shape
+    none = 0.0 if light_paper else 255.0
+    grey = grey if outside is None else np.where(outside, none, grey)
+    k = min(1.0, CLOSING_SIDE / max(H, W))
+    h, w = max(1, round(H * k)), max(1, round(W * k))
+    if k < 1.0:
+        grey, ink = (np.asarray(Image.fromarray(a.astype(np.float32)).resize((w, h), Image.Resampling.BOX), dtype=np.float64)
+                     for a in (grey, ink))
+    size = max(3, int(round(CLOSING_MIN * min(h, w))), int(np.ceil(CLOSING_WIDTH * _thickest(ink))))
+    pad = size // 2
+    padded = np.pad(grey, pad, constant_values=none)
+    first, then = (maximum_filter, minimum_filter) if light_paper else (minimum_filter, maximum_filter)
+    level = then(first(padded, size=size, mode="nearest"), size=size + 2, mode="nearest")[pad : pad + h, pad : pad + w]
+    if k == 1.0:
+        return level
     return np.asarray(Image.fromarray(level.astype(np.float32)).resize((W, H), Image.Resampling.BILINEAR), dtype=np.float64)
 
 
