@@ -158,3 +158,29 @@ def test_a_strokes_blurred_edge_at_the_desks_level_is_not_desk():
     grey, _ = read_picture((Path(__file__).parent / "data" / "greydesk-thick-0.jpg").read_bytes())
     outside = surround(grey, MIN_CONTRAST)
     assert outside is not None and 0.40 < outside.mean() < 0.45
+
+
+STORED = sorted((Path(__file__).parent / "data" / "stored").glob("[0-9]_*"))
+
+
+@pytest.mark.parametrize("picture", STORED, ids=[p.name for p in STORED])
+def test_a_digit_stored_small_is_no_sheet_on_a_desk(drawing, picture):
+    """tests/data/stored/README.md: 16x16 and 48x48 digits touching their picture's top and bottom; the paper beside
+    them is no desk (pictures under MIN_SIDE have none; a 48-px 0's outline bows), and each is read as written."""
+    grey, _ = read_picture(picture.read_bytes())
+    assert surround(grey, MIN_CONTRAST) is None
+    x = to_input(ink_from_image(picture.read_bytes()), drawing.inputs)
+    assert x is not None and answer(drawing.predict_proba(x[None])[0]).digit == int(picture.name[0])
+
+
+def test_a_bowed_edge_is_no_sheets_edge():
+    """A surround's inner edge must be straight over the middle 60% of its side: a line fits it within the tolerance
+    (1.5 px here) and a parabola's bow is no larger. The paper beside an oval whose middle bows 4 px is not a desk."""
+    from digitnet.sheet import _straight
+
+    H = W = 100
+    rows = np.arange(H)[:, None]
+    for bow, straight in ((0.0, True), (1.0, True), (4.0, False)):
+        depth = 20 + bow * (1 - ((rows[:, 0] - H / 2) / (0.3 * H)) ** 2)  # the edge's depth from the left, each row
+        inside = np.arange(W)[None, :] < depth[:, None]
+        assert _straight(inside, 2) is straight, bow
