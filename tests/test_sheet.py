@@ -184,3 +184,19 @@ def test_a_bowed_edge_is_no_sheets_edge():
         depth = 20 + bow * (1 - ((rows[:, 0] - H / 2) / (0.3 * H)) ** 2)  # the edge's depth from the left, each row
         inside = np.arange(W)[None, :] < depth[:, None]
         assert _straight(inside, 2) is straight, bow
+
+
+@pytest.mark.parametrize("side", [24, 35, 47])
+@pytest.mark.parametrize("digit", [3, 7])
+def test_a_small_boxed_cell_of_a_form_is_read_inside_its_box(drawing, digit, side):
+    """A cell cut from a form, under 48 px: its box's dark border, 1-2 px, runs along all four sides and is a
+    surround; the digit inside is read, and an empty box is no digit."""
+    cell = np.asarray(Image.fromarray(sheet(digit).astype(np.float32)).resize((side, side), Image.Resampling.BOX),
+                      dtype=np.float64) * 235 / 255
+    b = max(1, side // 16)
+    cell[:b], cell[-b:], cell[:, :b], cell[:, -b:] = 70, 70, 70, 70
+    assert surround(cell) is not None
+    assert read(drawing, cell) == digit
+    empty = np.full((side, side), 235.0)
+    empty[:b], empty[-b:], empty[:, :b], empty[:, -b:] = 70, 70, 70, 70
+    assert read(drawing, empty) == -1

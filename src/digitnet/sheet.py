@@ -14,7 +14,7 @@ is mostly of the other level (MAX_INK: a surround differs from the paper it surr
 A digit touching the edges fails (2): a stroke that runs along a side of a tightly cropped digit (the bar
 of a 7, the base of a 2) belongs to strokes that cross the picture's middle. A round 0 stretched to its box
 touches the sides, not the corners, and fails (1); a 0 cropped to its box, the paper beside it covering the left
-and right sides, fails (3) by its bow. The paper around a digit written large with a thick pen
+and right sides, fails (3) by its bow, and under SMALL pixels also (1), which there asks for all four sides. The paper around a digit written large with a thick pen
 passes (1) and (2) and fails (3): it meets the digit along the digit's outline.
 Measured: docs/preprocessing.md (`python benchmarks/realworld.py --only photos`).
 """
@@ -33,8 +33,9 @@ MAX_INK = 1 / 3  # (4) ... and the sheet, what is left, is mostly paper of the o
 MIN_SHEET = 0.25  # what is left, the sheet, is at least this share of the picture
 EDGE_BLUR = 0.01  # the surround widened by this share of the picture's larger side (at least 2 pixels):
 # the sheet's anti-aliased or blurred edge, between the two levels, is no ink either
-MIN_SIDE = 48  # pixels: smaller pictures have no room for a sheet and its surround; they are digits stored at
-# that size (16x16 envelope digits, 28x28 MNIST, 32x32 bitmaps), which fill them and often touch their edges
+MIN_SIDE = 8  # pixels: smaller pictures have no room for a sheet and its surround
+SMALL = 48  # pixels: in smaller pictures a surround runs along all four sides (a form's box around a cell): digits
+# stored at that size (16x16 envelope digits, 28x28 MNIST, 32x32 bitmaps) fill them and often touch two edges
 BORDER_ONE_LEVEL = 0.9  # the border's own level is a surround's candidate when this share of the border is of it
 
 
@@ -77,7 +78,8 @@ def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
                 continue
             covered = [k for k, side in enumerate(sides) if np.mean(side == region) >= SIDE_COVER]
             inside = labels == region
-            found[region] = bool(covered) and all(_straight(inside, k) for k in covered)
+            enough = len(covered) == 4 if min(H, W) < SMALL else bool(covered)
+            found[region] = enough and all(_straight(inside, k) for k in covered)
         if not found.any():
             continue
         outside = found[labels]
