@@ -46,8 +46,8 @@ CONTRAST = True  # pictures: the contrast stretched, paper to 0 and ink to 255
 SURROUND = True  # pictures: a desk or a frame around the sheet is paper, not ink (sheet.surround)
 PAPER_PERCENTILE = 95  # the paper's level: this percentile of the grey levels around (ink darker: it may cover 95%)
 BACKGROUND_SIDE = 32  # the paper's level is estimated on a copy this many pixels wide
-CLOSING = True  # pictures: the paper's level refined by a grey closing, which keeps a hard shadow's edge (_paper_closing)
-CLOSING_WIDTH = 1.5  # ... its square window this many times the thickest ink's width (faint ink included): no ink is paper
+CLOSING = True  # pictures: the paper's level refined by a grey closing: a hard shadow's edge kept (_paper_closing)
+CLOSING_WIDTH = 1.5  # ... its square window this many times the thickest ink's width (faint ink included)
 CLOSING_MIN = 0.05  # ... and at least this share of the picture's smaller side
 CLOSING_SIDE = 1024  # ... computed on a copy at most this many pixels wide
 MAX_SHADOW = 0.5  # ... and no darker than this share of the first guess below it (a shadow takes at most half the
@@ -178,8 +178,8 @@ def _paper_closing(grey: np.ndarray, light_paper: bool, ink: np.ndarray, outside
     k = min(1.0, CLOSING_SIDE / max(H, W))
     h, w = max(1, round(H * k)), max(1, round(W * k))
     if k < 1.0:
-        grey, ink = (np.asarray(Image.fromarray(a.astype(np.float32)).resize((w, h), Image.Resampling.BOX), dtype=np.float64)
-                     for a in (grey, ink))
+        grey, ink = (np.asarray(Image.fromarray(a.astype(np.float32)).resize((w, h), Image.Resampling.BOX),
+                                dtype=np.float64) for a in (grey, ink))
     size = max(3, int(round(CLOSING_MIN * min(h, w))), int(np.ceil(CLOSING_WIDTH * _thickest(ink))))
     pad = size // 2
     padded = np.pad(grey, pad, constant_values=none)
@@ -187,7 +187,8 @@ def _paper_closing(grey: np.ndarray, light_paper: bool, ink: np.ndarray, outside
     level = then(first(padded, size=size, mode="nearest"), size=size + 2, mode="nearest")[pad : pad + h, pad : pad + w]
     if k == 1.0:
         return level
-    return np.asarray(Image.fromarray(level.astype(np.float32)).resize((W, H), Image.Resampling.BILINEAR), dtype=np.float64)
+    return np.asarray(Image.fromarray(level.astype(np.float32)).resize((W, H), Image.Resampling.BILINEAR),
+                      dtype=np.float64)
 
 
 def _stretch(dark: np.ndarray) -> np.ndarray:

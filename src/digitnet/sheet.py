@@ -9,13 +9,14 @@ for a desk between the ink's and the paper's levels, parts the picture into dark
 of one level, that level give or take its spread, for a desk the shadowed paper comes near)
 connected to the picture's edge that (1) runs along a whole side, corner to corner (SIDE_COVER of its
 pixels), (2) stays near the edge (none of it deeper than MAX_DEPTH of the picture's smaller side), and
-(3) meets the sheet in a straight, unbowed line along every side it covers (STRAIGHT); and (4) the sheet, the rest,
-is mostly of the other level (MAX_INK: a surround differs from the paper it surrounds, and ink is sparse).
+(3) meets the sheet in a straight, unbowed line along every side it covers (STRAIGHT); and (4) the sheet, the
+rest, is mostly of the other level (MAX_INK: a surround differs from the paper it surrounds, and ink is sparse).
 A digit touching the edges fails (2): a stroke that runs along a side of a tightly cropped digit (the bar
 of a 7, the base of a 2) belongs to strokes that cross the picture's middle. A round 0 stretched to its box
-touches the sides, not the corners, and fails (1); a 0 cropped to its box, the paper beside it covering the left
-and right sides, fails (3) by its bow, and under SMALL pixels also (1), which there asks for all four sides. The paper around a digit written large with a thick pen
-passes (1) and (2) and fails (3): it meets the digit along the digit's outline.
+touches the sides, not the corners, and fails (1); a 0 cropped to its box, the paper beside it covering the
+left and right sides, fails (3) by its bow, and under SMALL pixels also (1), which there asks for all four
+sides. The paper around a digit written large with a thick pen passes (1) and (2) and fails (3): it meets
+the digit along the digit's outline.
 Measured: docs/preprocessing.md (`python benchmarks/realworld.py --only photos`).
 """
 
