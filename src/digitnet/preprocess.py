@@ -135,16 +135,15 @@ def _background(grey: np.ndarray, percentile: float) -> np.ndarray:
     """The paper's level (H, W) under the ink: a percentile of the grey levels in windows of a quarter of the
     picture's side, on a copy at most BACKGROUND_SIDE pixels wide, smoothed and enlarged back. Ink covering
     less than (100 - percentile)% of any window leaves the paper's level (light paper: percentile 75)."""
-    from PIL import Image
     from scipy.ndimage import gaussian_filter, percentile_filter
 
     H, W = grey.shape
     k = min(1.0, BACKGROUND_SIDE / max(H, W))
     h, w = max(1, round(H * k)), max(1, round(W * k))
-    small = np.asarray(Image.fromarray(grey.astype(np.float32)).resize((w, h), Image.Resampling.BOX), dtype=np.float64)
+    small = _scaled(grey, h, w, "BOX")
     size = max(3, max(h, w) // 2)
     level = gaussian_filter(percentile_filter(small, percentile, size=size, mode="nearest"), size / 4, mode="nearest")
-    return np.asarray(Image.fromarray(level.astype(np.float32)).resize((W, H), Image.Resampling.BILINEAR), dtype=np.float64)
+    return _scaled(level, H, W, "BILINEAR")
 
 
 def _thickest(ink: np.ndarray) -> float:
@@ -169,7 +168,6 @@ def _paper_closing(grey: np.ndarray, light_paper: bool, ink: np.ndarray, outside
     paper" (0; 255 on a board), so that light falling towards an edge keeps its level there. Ink along the edge
     of a tightly cropped digit may then be taken for paper: the caller bounds the closing by MAX_SHADOW.
     Computed on a copy at most CLOSING_SIDE wide."""
-    from PIL import Image
     from scipy.ndimage import maximum_filter, minimum_filter
 
     H, W = grey.shape
@@ -178,17 +176,13 @@ def _paper_closing(grey: np.ndarray, light_paper: bool, ink: np.ndarray, outside
     k = min(1.0, CLOSING_SIDE / max(H, W))
     h, w = max(1, round(H * k)), max(1, round(W * k))
     if k < 1.0:
-        grey, ink = (np.asarray(Image.fromarray(a.astype(np.float32)).resize((w, h), Image.Resampling.BOX),
-                                dtype=np.float64) for a in (grey, ink))
+        grey, ink = _scaled(grey, h, w, "BOX"), _scaled(ink, h, w, "BOX")
     size = max(3, int(round(CLOSING_MIN * min(h, w))), int(np.ceil(CLOSING_WIDTH * _thickest(ink))))
     pad = size // 2
     padded = np.pad(grey, pad, constant_values=none)
     first, then = (maximum_filter, minimum_filter) if light_paper else (minimum_filter, maximum_filter)
     level = then(first(padded, size=size, mode="nearest"), size=size + 2, mode="nearest")[pad : pad + h, pad : pad + w]
-    if k == 1.0:
-        return level
-    return np.asarray(Image.fromarray(level.astype(np.float32)).resize((W, H), Image.Resampling.BILINEAR),
-                      dtype=np.float64)
+    return level if k == 1.0 else _scaled(level, H, W, "BILINEAR")
 
 
 def _stretch(dark: np.ndarray) -> np.ndarray:
@@ -279,11 +273,15 @@ def _crop(ink: np.ndarray, faint: float = INK_THRESHOLD) -> np.ndarray | None:
 
 
 def _resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:
+    return _scaled(ink, height, width, "LANCZOS" if ink.shape[0] > height else "BILINEAR")
+
+
+def _scaled(image: np.ndarray, height: int, width: int, resample: str) -> np.ndarray:
+    """A float image (H, W) resized by Pillow (mode "F") with the named filter (BOX, BILINEAR, LANCZOS), as float64."""
     from PIL import Image
 
-    image = Image.fromarray(ink.astype(np.float32))  # mode "F"
-    return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS
-                                   if ink.shape[0] > height else Image.Resampling.BILINEAR), dtype=np.float64)
+    return np.asarray(Image.fromarray(image.astype(np.float32)).resize((width, height), Image.Resampling[resample]),
+                      dtype=np.float64)
 
 
 def _optdigits(ink: np.ndarray) -> np.ndarray | None:
