@@ -5,6 +5,7 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
     python benchmarks/realworld.py --quick    # 2 folds, fewer digits; prints only
     python benchmarks/realworld.py --only steps   # the preprocessing steps' table alone; --only slant: deslanting
     python benchmarks/realworld.py --only photos  # every photo condition, the shipped model, sheet.surround on/off
+    python benchmarks/realworld.py --only ruling  # the same, printed lines taken out (ruling.without_ruling) or not
 
 - Held-out writers: cross-validation over the 30 writers of the UCI pen file (scikit-learn's GroupKFold:
   never a digit of a training writer in the test fold). Each fold's drawing model learns from MNIST's
@@ -18,7 +19,8 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
   with this checkout's preprocessing and answer rule.
 - Synthetic photos and scans from MNIST's test digits (grey and off-white paper, blue and black ink, a
   shadow gradient, JPEG at quality 60, thin and thick pens, chalk on a board, a digit cropped tightly to all
-  four edges, a sheet on a dark desk, partly off the sheet, a black frame, a hard-edged shadow; and the digits
+  four edges, a sheet on a dark desk, partly off the sheet, a black frame, a hard-edged shadow, ruled and squared
+  paper, a form's box; and the digits
   stored 16x16 as collections keep them, grey or binary) through /api/predict-image's code path.
 - Calibration: the expected calibration error (10 bins) of the drawing models' cross-validated probabilities
   on the held-out writers and of fold 1's model on MNIST's test digits, with the fitted temperature and at 1.
@@ -133,6 +135,9 @@ CONDITIONS = {
     "on a dark desk, grey paper, shadow, JPEG": {"surround": "desk", "paper": "grey", "shadow": True, "jpeg": True},
     "a hard-edged shadow across the sheet (50-70% light)": {"shadow": "hard"},
     "the same, on a dark desk": {"shadow": "hard", "surround": "desk"},
+    "ruled paper (light blue lines, 6-12% of the side apart)": {"ruling": "lines"},
+    "squared paper (the same lines both ways)": {"ruling": "grid"},
+    "a form's printed box around the digit": {"ruling": "box"},
     "stored small: 16x16 grey, the box scaled to fit (as envelope digits)": {"stored": "fit"},
     "stored small: 16x16 binary, the box stretched to it": {"stored": "stretched"},
 }
@@ -140,7 +145,7 @@ SURROUNDS = [name for name, condition in CONDITIONS.items() if "surround" in con
 
 
 def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black", shadow=False, jpeg=False,
-          pen=None, strength=1.0, noise=2.0, tight=False, surround=None, stored=None) -> bytes:
+          pen=None, strength=1.0, noise=2.0, tight=False, surround=None, stored=None, ruling=None) -> bytes:
     """A picture (PNG or JPEG bytes) of an MNIST digit (784,) written in ``ink`` on ``paper``, 56-200 px wide.
 
     ``tight``: the digit's box stretched to the whole picture (it touches all four edges); ``shadow``: True (light
@@ -148,7 +153,7 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
     beyond a straight edge through the middle third, blurred 0.5-2 px); ``surround``: "desk"
     (the sheet on a darker desk, 5-25% of its side showing on each side), "side" (the same on one or two sides:
     a photo partly off the sheet) or "frame" (a black outline of 1-3 px drawn along the picture's edge);
-    ``stored``: instead of a photo, the digit as collections store it, 16x16: "fit" (its box scaled to fit, grey,
+    ``ruling``: lines printed on the paper (:func:`printed`); ``stored``: instead of a photo, the digit as collections store it, 16x16: "fit" (its box scaled to fit, grey,
     black on white) or "stretched" (its box stretched to the square, binary)."""
     from PIL import Image
     from scipy.ndimage import gaussian_filter, grey_dilation, grey_erosion
@@ -169,7 +174,8 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
         a = grey_erosion(a, size=(r + 1, r + 1))
     a = a[..., None] * strength
     background = np.full(3, rng.uniform(210, 235)) if paper == "grey" else np.array(PAPERS[paper], float)
-    image = background * (1 - a) + np.array(INKS[ink], float) * a
+    paper = np.ones((side, side, 1)) if ruling is None else printed(ruling, side, rng)
+    image = background * paper * (1 - a) + np.array(INKS[ink], float) * a
     if shadow == "hard":
         t = rng.uniform(0, 2 * np.pi)
         yy, xx = np.mgrid[0:side, 0:side] / side - 0.5
@@ -196,6 +202,34 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
     buffer = io.BytesIO()
     Image.fromarray(image, "RGB").save(buffer, format="JPEG" if jpeg else "PNG", **({"quality": 60} if jpeg else {}))
     return buffer.getvalue()
+
+
+def printed(ruling: str, side: int, rng: np.random.Generator) -> np.ndarray:
+    """The light (side, side, 3) a sheet's printed lines leave: "lines" (a notebook's light blue ruling, 1-2 px,
+    6-12% of the side apart, 60-100% of full strength, tilted up to 1 degree), "grid" (the same both ways: squared
+    paper) or "box" (a form's dark grey box, 1-3 px, 4-12% of the side in from its edge)."""
+    from PIL import Image
+
+    light = np.ones((side, side, 3))
+    if ruling == "box":
+        m, w = int(rng.uniform(0.04, 0.12) * side), int(rng.integers(1, 4))
+        for rows, cols in ((slice(m, m + w), slice(m, side - m)), (slice(side - m - w, side - m), slice(m, side - m)),
+                           (slice(m, side - m), slice(m, m + w)), (slice(m, side - m), slice(side - m - w, side - m))):
+            light[rows, cols] *= rng.uniform(0.2, 0.5)
+        return light
+    colour = 1 - rng.uniform(0.6, 1.0) * (1 - np.array([0.7, 0.8, 0.97]))
+    spacing, w = max(4, round(rng.uniform(0.06, 0.12) * side)), 1 + int(rng.random() < 0.5)
+    big = np.ones((2 * side, 2 * side, 3))  # drawn larger, then turned and cut: a sheet a little askew
+    for axis in ((0,) if ruling == "lines" else (0, 1)):
+        for at in range(int(rng.integers(spacing)), 2 * side, spacing):
+            if axis == 0:
+                big[at : at + w] *= colour
+            else:
+                big[:, at : at + w] *= colour
+    angle = rng.uniform(-1, 1)
+    turned = np.stack([np.asarray(Image.fromarray(big[..., c].astype(np.float32)).rotate(angle, Image.Resampling.BILINEAR,
+                                                                                          fillcolor=1.0)) for c in range(3)], -1)
+    return turned[side // 2 : side // 2 + side, side // 2 : side // 2 + side]
 
 
 def _stored(x28: np.ndarray, how: str, side: int = 16) -> bytes:
@@ -307,9 +341,10 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--widths", default="200,400", help="hidden widths compared over the writer folds")
     parser.add_argument("--photos", type=int, default=1000, help="MNIST test digits per photo condition")
-    parser.add_argument("--only", choices=("steps", "slant", "photos"),
+    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling"),
                         help="only the preprocessing steps' table, the deslanting experiment (prints; 15 minutes), or "
-                             "the photos with the shipped drawing model, the surround step on and off (--photos each)")
+                             "the photos with the shipped drawing model, the surround step (photos) or the printed "
+                             "lines' (ruling) on and off (--photos each)")
     args = parser.parse_args()
     if not (MNIST.is_dir() and PEN.is_file()):
         print(f"MNIST's or the pen digits' files are not under {SHARED} (set DIGITNET_SHARED): skipped", file=sys.stderr)
@@ -318,8 +353,9 @@ def main() -> None:
     if args.only == "slant":
         print("\n".join(slant_experiment()))
         return
-    if args.only == "photos":
-        print("\n".join(surround_table(args.photos)))
+    if args.only in ("photos", "ruling"):
+        switch = {"photos": ("SURROUND", "the surround step"), "ruling": ("RULING", "printed lines taken out")}
+        print("\n".join(switch_table(args.photos, *switch[args.only])))
         return
     folds, n_photos = (2, 200) if args.quick else (args.folds, args.photos)
     widths = [int(w) for w in args.widths.split(",")]
@@ -472,18 +508,19 @@ def main() -> None:
         (HERE / "REALWORLD.md").write_text(report)
 
 
-def surround_table(n_photos: int) -> list[str]:
-    """Every photo condition read by the shipped drawing model, with the surround step (sheet.surround) and without."""
+def switch_table(n_photos: int, switch: str = "SURROUND", step: str = "the surround step") -> list[str]:
+    """Every photo condition read by the shipped drawing model, with a preprocessing step (``switch``, a constant of
+    digitnet.preprocess: SURROUND for sheet.surround, RULING for ruling.without_ruling) and without."""
     from digitnet.models import load_drawing
 
     model, mnist = load_drawing(), load_mnist(MNIST)
     X28, y28 = mnist.X[mnist.test_rows][:n_photos], mnist.y[mnist.test_rows][:n_photos]
     lines = [f"{n_photos:,} MNIST test digits per condition, the shipped drawing model. Cells: right (no digit).", "",
-             "| condition | with the surround step | without it |", "|---|---|---|"]
+             f"| condition | with {step} | without it |", "|---|---|---|"]
     for cname, condition in CONDITIONS.items():
         cells = []
         for on in (True, False):
-            with mock.patch.object(preprocess, "SURROUND", on):
+            with mock.patch.object(preprocess, switch, on):
                 X, kept = photo_inputs(X28, model.inputs, condition)
             s = score(model.predict_proba(X), kept, y28, "likeliest")
             cells.append(f"{pct(s['right'])} ({pct(s['no digit'])})")
@@ -510,6 +547,7 @@ STEPS = [  # (the step, what switches it off, measured on)
     ("the paper's level taken out (pictures)", {"PAPER_LEVEL": False}, "photos"),
     ("the contrast stretched (pictures)", {"CONTRAST": False}, "photos"),
     ("the paper's level refined by a grey closing (pictures)", {"CLOSING": False}, "photos"),
+    ("printed lines taken out (pictures)", {"RULING": False}, "photos, printed lines"),
     ("strokes thinner than MNIST's thickened (28x28)", {"STROKE": False}, "photos, thin pens"),
     ("the pen scaled with the drawing (vs the page's old 17.5 px pen)", {"pen": 17.5}, "pen strokes"),
     ("the pen scaled with the drawing (vs the page's old 17.5 px pen)", {"pen": 17.5}, "pen strokes drawn 70 px tall"),
@@ -522,7 +560,8 @@ def steps_table(pen_digits, y_pen, X28, y28, mnist_model, model8) -> list[str]:
     """Each preprocessing step switched off in turn: right / likeliest on the data it is for."""
     lines = ["## Preprocessing steps, each switched off", "",
              "Measured with models that never learnt from the data measured: the MNIST-recipe model (photos of MNIST "
-             "TEST digits: every condition above but the clean one, or the thin pen; all 30 pen writers) and the "
+             "TEST digits: every condition above but the clean one, or the thin pen, or the printed lines'; all 30 pen "
+             "writers) and the "
              "default 8x8 model. Cells: right (likeliest).", "",
              "| step | measured on | with it | without it |", "|---|---|---|---|"]
     for step, off, on_what in STEPS:
@@ -532,7 +571,9 @@ def steps_table(pen_digits, y_pen, X28, y28, mnist_model, model8) -> list[str]:
             width = off.get("pen") if switched_off else None
             with mock.patch.multiple(preprocess, **{"STROKE": preprocess.STROKE, **patch}):
                 if on_what.startswith("photos"):
-                    conditions = [CONDITIONS["thin pen"]] if "thin" in on_what else [c for c in CONDITIONS.values() if c]
+                    conditions = ([CONDITIONS["thin pen"]] if "thin" in on_what else
+                                  [c for c in CONDITIONS.values() if "ruling" in c] if "printed" in on_what else
+                                  [c for c in CONDITIONS.values() if c])
                     each = [score(mnist_model.predict_proba(X), kept, y28, "likeliest")
                             for X, kept in (photo_inputs(X28, MNIST28, c) for c in conditions)]
                     s = {k: float(np.mean([e[k] for e in each])) for k in each[0]}

@@ -28,6 +28,7 @@ from .data import OPTDIGITS, Inputs
 from .errors import DataError
 from .pictures import MAX_PIXELS, read_picture  # noqa: F401  (MAX_PIXELS re-exported: the pictures' size limit)
 from .sheet import surround
+from .ruling import without_ruling
 
 INK_THRESHOLD = 128  # ink values above this are "on" (0..255)
 MIN_INK_SHARE = 0.1  # ink spanning less than this share of the picture's larger side is "no digit" (a dot of a pen is 6%)
@@ -43,6 +44,7 @@ FAINT_CROP = 0.1
 # the steps' switches: on; benchmarks/realworld.py turns each off in turn to measure it (docs/preprocessing.md)
 PAPER_LEVEL = True  # pictures: the paper's level taken out
 CONTRAST = True  # pictures: the contrast stretched, paper to 0 and ink to 255
+RULING = True  # pictures: printed lines (a ruling, squared paper, a form's box) are no ink (ruling.without_ruling)
 SURROUND = True  # pictures: a desk or a frame around the sheet is paper, not ink (sheet.surround)
 PAPER_PERCENTILE = 95  # the paper's level: this percentile of the grey levels around (ink darker: it may cover 95%)
 BACKGROUND_SIDE = 32  # the paper's level is estimated on a copy this many pixels wide
@@ -120,6 +122,11 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
             dark = _dark(filled, paper, light_paper)
             if outside is not None:
                 dark[outside] = 0.0
+    if RULING:  # printed lines are ink to every step above: taken out before the stretch measures the ink
+        ink = _stretch(dark)
+        if outside is not None:  # the sheet's own paper sets the floor, not the desk's zeros
+            ink[~outside] = _stretch(dark[~outside])
+        dark = without_ruling(dark, ink, outside, INK_THRESHOLD)
     return _stretch(dark) if CONTRAST else dark
 
 
