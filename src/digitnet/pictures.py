@@ -28,8 +28,8 @@ MAX_PIXELS = 4096 * 4096  # larger pictures are refused (decompression bombs)
 # JPEGs are decoded at 1/8 of their side when that is what MAX_SIDE needs (DCT scaling: what is decoded is never
 # whole), so a camera's 20-50 megapixel photo is read; 64 megapixels are decoded into at most a megapixel
 MAX_JPEG_PIXELS = 8192 * 8192
-# Longer side of the decoded picture: a digit must span a tenth of it (preprocess.MIN_INK_SHARE), so at least
-# 102 pixels, against the 20 or 32 of the network's own frame; a phone's 4032x3024 photo is decoded at 1008x756
+# Longer side of the decoded picture: a digit must span 4% of it (preprocess.MIN_INK_SHARE), so at least 41
+# pixels, against the 20 or 32 of the network's own frame; a phone's 4032x3024 photo is decoded at 1008x756
 MAX_SIDE = 1024
 FORMATS = ("PNG", "JPEG", "TIFF")  # Pillow's names; JPEG includes the MPO pictures of phones
 READS = "PNG, JPEG and TIFF pictures only"
