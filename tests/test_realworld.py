@@ -145,6 +145,19 @@ def test_a_digit_written_small_on_a_whole_page(drawing):
     assert list(answers(drawing.predict_proba(np.array(X)))[0]) == list(range(10))
 
 
+def test_a_one_stretched_to_its_16_pixel_box_is_no_blot(drawing):
+    """A collection's 1, stretched to 16x16 and made binary, is a fat bar 11 px wide: as compact as a blot, but it
+    fills its picture (a dot is small in it)."""
+    one = np.full((16, 16), 255, np.uint8)
+    for row in range(16):
+        left = 5 - row // 5  # leaning a little
+        one[row, left : left + 11] = 0
+    buffer = io.BytesIO()
+    Image.fromarray(one).save(buffer, format="PNG")
+    x = to_input(ink_from_image(buffer.getvalue()), drawing.inputs)
+    assert x is not None and answers(drawing.predict_proba(x[None]))[0][0] == 1
+
+
 def test_a_dot_a_blot_or_a_scratch_on_a_page_is_no_digit():
     rng = np.random.default_rng(13)
     for blot in (14, 30, 90):  # 2%, 5%, 15% of the page: a speck, a dot, a blot

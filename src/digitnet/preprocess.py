@@ -33,7 +33,8 @@ from .ruling import without_ruling
 INK_THRESHOLD = 128  # ink values above this are "on" (0..255)
 MIN_INK_SHARE = 0.04  # ink spanning less than this share of the picture's larger side is "no digit" (a speck) ...
 DOT = 1.5  # ... as is ink spanning less than this many times its thickest part: a dot, a blot (a digit's span is 7.5
-# times its stroke: MNIST's stroke is 0.134 of its box)
+# times its stroke: MNIST's stroke is 0.134 of its box) ...
+DOT_SHARE = 0.5  # ... and less than this share of the picture's larger side (a 1 stretched to its 16x16 box is a blob)
 FRAME = 32  # optdigits' normalised bitmaps
 BLOCK = 4  # ... counted in 4x4 blocks
 WIDTH_RANGE = (16, 24)  # the frame width a digit may take: 4 to 6 blocks (the embedded digits span 5-7 columns in 97%)
@@ -269,14 +270,16 @@ def to_input(ink: np.ndarray, inputs: Inputs = OPTDIGITS) -> np.ndarray | None:
 
 def _crop(ink: np.ndarray, faint: float = INK_THRESHOLD) -> np.ndarray | None:
     """The bounding box of the ink above ``faint``, or None when there is no digit: no ink above
-    INK_THRESHOLD, its box smaller than MIN_INK_SHARE of the picture, or no longer than DOT times its thickest
-    part (the diameter of the largest disc inside it: a dot, a blot)."""
+    INK_THRESHOLD, its box smaller than MIN_INK_SHARE of the picture, or smaller than DOT_SHARE of it and no longer
+    than DOT times its thickest part (the diameter of the largest disc inside it: a dot, a blot)."""
     on = ink > INK_THRESHOLD
     if on.sum() < 3:
         return None
     rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
     span = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
-    if span < MIN_INK_SHARE * max(ink.shape) or span < DOT * _thickest(np.where(on, 255.0, 0.0)):
+    if span < MIN_INK_SHARE * max(ink.shape):
+        return None
+    if span < DOT_SHARE * max(ink.shape) and span < DOT * _thickest(np.where(on, 255.0, 0.0)):
         return None
     seen = ink > faint
     rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
