@@ -6,6 +6,7 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
     python benchmarks/realworld.py --only steps   # the preprocessing steps' table alone; --only slant: deslanting
     python benchmarks/realworld.py --only photos  # every photo condition, the shipped model, sheet.surround on/off
     python benchmarks/realworld.py --only ruling  # the same, printed lines taken out (ruling.without_ruling) or not
+    python benchmarks/realworld.py --only dither  # the same, dithered 1-bit scans blurred back to grey or not
 
 - Held-out writers: cross-validation over the 30 writers of the UCI pen file (scikit-learn's GroupKFold:
   never a digit of a training writer in the test fold). Each fold's drawing model learns from MNIST's
@@ -138,6 +139,7 @@ CONDITIONS = {
     "ruled paper (light blue lines, 6-12% of the side apart)": {"ruling": "lines"},
     "squared paper (the same lines both ways)": {"ruling": "grid"},
     "a form's printed box around the digit": {"ruling": "box"},
+    "a dithered 1-bit scan of grey paper (200-235)": {"paper": "grey", "one_bit": True},
     "stored small: 16x16 grey, the box scaled to fit (as envelope digits)": {"stored": "fit"},
     "stored small: 16x16 binary, the box stretched to it": {"stored": "stretched"},
 }
@@ -145,7 +147,8 @@ SURROUNDS = [name for name, condition in CONDITIONS.items() if "surround" in con
 
 
 def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black", shadow=False, jpeg=False,
-          pen=None, strength=1.0, noise=2.0, tight=False, surround=None, stored=None, ruling=None) -> bytes:
+          pen=None, strength=1.0, noise=2.0, tight=False, surround=None, stored=None, ruling=None,
+          one_bit=False) -> bytes:
     """A picture (PNG or JPEG bytes) of an MNIST digit (784,) written in ``ink`` on ``paper``, 56-200 px wide.
 
     ``tight``: the digit's box stretched to the whole picture (it touches all four edges); ``shadow``: True (light
@@ -153,7 +156,9 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
     beyond a straight edge through the middle third, blurred 0.5-2 px); ``surround``: "desk"
     (the sheet on a darker desk, 5-25% of its side showing on each side), "side" (the same on one or two sides:
     a photo partly off the sheet) or "frame" (a black outline of 1-3 px drawn along the picture's edge);
-    ``ruling``: lines printed on the paper (:func:`printed`); ``stored``: instead of a photo, the digit as collections store it, 16x16: "fit" (its box scaled to fit, grey,
+    ``ruling``: lines printed on the paper (:func:`printed`); ``one_bit``: saved as a scanner's black-and-white
+    mode does, Floyd-Steinberg dithered to 1 bit a pixel (the paper's grey becomes dots; grey paper from 200);
+    ``stored``: instead of a photo, the digit as collections store it, 16x16: "fit" (its box scaled to fit, grey,
     black on white) or "stretched" (its box stretched to the square, binary)."""
     from PIL import Image
     from scipy.ndimage import gaussian_filter, grey_dilation, grey_erosion
@@ -173,7 +178,8 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
     elif pen == "thin":
         a = grey_erosion(a, size=(r + 1, r + 1))
     a = a[..., None] * strength
-    background = np.full(3, rng.uniform(210, 235)) if paper == "grey" else np.array(PAPERS[paper], float)
+    background = (np.full(3, rng.uniform(200 if one_bit else 210, 235)) if paper == "grey"
+                  else np.array(PAPERS[paper], float))
     paper = np.ones((side, side, 1)) if ruling is None else printed(ruling, side, rng)
     image = background * paper * (1 - a) + np.array(INKS[ink], float) * a
     if shadow == "hard":
@@ -200,6 +206,9 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
         image = desk
     image = np.clip(image + rng.normal(0, noise, image.shape), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
+    if one_bit:
+        Image.fromarray(image, "RGB").convert("L").convert("1", dither=Image.Dither.FLOYDSTEINBERG).save(buffer, "PNG")
+        return buffer.getvalue()
     Image.fromarray(image, "RGB").save(buffer, format="JPEG" if jpeg else "PNG", **({"quality": 60} if jpeg else {}))
     return buffer.getvalue()
 
@@ -341,10 +350,10 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--widths", default="200,400", help="hidden widths compared over the writer folds")
     parser.add_argument("--photos", type=int, default=1000, help="MNIST test digits per photo condition")
-    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling"),
+    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling", "dither"),
                         help="only the preprocessing steps' table, the deslanting experiment (prints; 15 minutes), or "
-                             "the photos with the shipped drawing model, the surround step (photos) or the printed "
-                             "lines' (ruling) on and off (--photos each)")
+                             "the photos with the shipped drawing model, the surround step (photos), the printed "
+                             "lines' (ruling) or dithered scans' blur (dither) on and off (--photos each)")
     args = parser.parse_args()
     if not (MNIST.is_dir() and PEN.is_file()):
         print(f"MNIST's or the pen digits' files are not under {SHARED} (set DIGITNET_SHARED): skipped", file=sys.stderr)
@@ -353,8 +362,9 @@ def main() -> None:
     if args.only == "slant":
         print("\n".join(slant_experiment()))
         return
-    if args.only in ("photos", "ruling"):
-        switch = {"photos": ("SURROUND", "the surround step"), "ruling": ("RULING", "printed lines taken out")}
+    if args.only in ("photos", "ruling", "dither"):
+        switch = {"photos": ("SURROUND", "the surround step"), "ruling": ("RULING", "printed lines taken out"),
+                  "dither": ("DITHER", "dithered scans blurred back")}
         print("\n".join(switch_table(args.photos, *switch[args.only])))
         return
     folds, n_photos = (2, 200) if args.quick else (args.folds, args.photos)

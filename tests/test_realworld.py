@@ -165,6 +165,31 @@ def test_a_dot_a_blot_or_a_scratch_on_a_page_is_no_digit():
     assert to_input(ink_from_image(page(None, rng, scratch=18)), IMAGE_INPUTS["images"]) is None  # 3%, thin
 
 
+def one_bit(png: bytes, dither: bool, side: int = 160) -> bytes:
+    """The picture as a scanner's black-and-white mode saves it, ``side`` px: 1 bit a pixel, Floyd-Steinberg dithered
+    or thresholded."""
+    image = Image.open(io.BytesIO(png)).convert("L").resize((side, side), Image.Resampling.LANCZOS).convert(
+        "1", dither=Image.Dither.FLOYDSTEINBERG if dither else Image.Dither.NONE)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_dithered_one_bit_scan_of_grey_paper(drawing, monkeypatch):
+    """Dithered, grey paper is a field of dots, each as dark as ink (paper of 200: 2 digits of 10 read right): blurred
+    back to grey, every digit reads; a thresholded scan (no dots) is left as it is."""
+    import digitnet.preprocess as preprocess
+
+    rng = np.random.default_rng(14)
+    scans = [photo(ALL_DIGITS[d], rng, paper=(200, 200, 200), ink=(40, 40, 90)) for d in range(10)]
+    X = [to_input(ink_from_image(one_bit(s, dither=True)), drawing.inputs) for s in scans]
+    assert list(answers(drawing.predict_proba(np.array(X)))[0]) == list(range(10))
+    thresholded = [ink_from_image(one_bit(s, dither=False)) for s in scans]
+    monkeypatch.setattr(preprocess, "DITHER", False)
+    for s, ink in zip(scans, thresholded):
+        np.testing.assert_array_equal(ink, ink_from_image(one_bit(s, dither=False)))
+
+
 def test_blank_sheets_are_no_digit():
     rng = np.random.default_rng(2)
     for condition in ({}, {"paper": (224, 224, 224), "jpeg": True}, {"paper": (245, 238, 220), "shadow": 0.5},

@@ -47,6 +47,10 @@ FAINT_CROP = 0.1
 # the steps' switches: on; benchmarks/realworld.py turns each off in turn to measure it (docs/preprocessing.md)
 PAPER_LEVEL = True  # pictures: the paper's level taken out
 CONTRAST = True  # pictures: the contrast stretched, paper to 0 and ink to 255
+DITHER = True  # pictures: a dithered 1-bit picture (a scanner's black-and-white mode) blurred back to grey first
+DITHER_SIDE = 64  # ... when at least this many pixels on its smaller side (smaller ones are stored digits)
+DITHER_CHANGES = 0.03  # ... and this share of neighbouring pixels differ (dithered: 6-13%; thresholded: 0.2-1.4%)
+DITHER_BLUR = 2.0  # ... by a Gaussian of this standard deviation in pixels
 RULING = True  # pictures: printed lines (a ruling, squared paper, a form's box) are no ink (ruling.without_ruling)
 SURROUND = True  # pictures: a desk or a frame around the sheet is paper, not ink (sheet.surround)
 PAPER_PERCENTILE = 95  # the paper's level: this percentile of the grey levels around (ink darker: it may cover 95%)
@@ -99,6 +103,10 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
     that first guess shows, by a grey closing (:func:`_paper_closing`); on a dark board the background is
     subtracted. Then :func:`_stretch` maps the paper to 0 and the ink to 255.
     """
+    if DITHER and _dithered(grey):
+        from scipy.ndimage import gaussian_filter  # its greys are dots (halftoning): blurred back to greys
+
+        grey = gaussian_filter(grey, DITHER_BLUR)
     outside = surround(grey, MIN_CONTRAST) if SURROUND else None
     if outside is None:
         low, high = np.percentile(grey, [1, 99])
@@ -131,6 +139,16 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
             ink[~outside] = _stretch(dark[~outside])
         dark = without_ruling(dark, ink, outside, INK_THRESHOLD)
     return _stretch(dark) if CONTRAST else dark
+
+
+def _dithered(grey: np.ndarray) -> bool:
+    """Whether a grey picture (H, W) is a dithered 1-bit one: two levels only, at least DITHER_SIDE pixels on its
+    smaller side, and DITHER_CHANGES of its neighbouring pixels (across and down) differ (a halftone's dots; a
+    thresholded scan changes only along its strokes' edges)."""
+    if min(grey.shape) < DITHER_SIDE or not ((grey == grey.min()) | (grey == grey.max())).all():
+        return False
+    changes = (np.mean(grey[:, 1:] != grey[:, :-1]) + np.mean(grey[1:] != grey[:-1])) / 2
+    return bool(changes > DITHER_CHANGES)
 
 
 def _dark(grey: np.ndarray, paper: np.ndarray, light_paper: bool) -> np.ndarray:
