@@ -184,6 +184,9 @@ def test_a_dithered_one_bit_scan_of_grey_paper(drawing, monkeypatch):
     scans = [photo(ALL_DIGITS[d], rng, paper=(200, 200, 200), ink=(40, 40, 90)) for d in range(10)]
     X = [to_input(ink_from_image(one_bit(s, dither=True)), drawing.inputs) for s in scans]
     assert list(answers(drawing.predict_proba(np.array(X)))[0]) == list(range(10))
+    light = [photo(ALL_DIGITS[d], rng, paper=(226, 226, 226), ink=(40, 40, 90)) for d in range(10)]
+    large = [to_input(ink_from_image(one_bit(s, dither=True, side=1500)), drawing.inputs) for s in light]
+    assert list(answers(drawing.predict_proba(np.array(large)))[0]) == list(range(10))  # reduced while decoding
     thresholded = [ink_from_image(one_bit(s, dither=False)) for s in scans]
     monkeypatch.setattr(preprocess, "DITHER", False)
     for s, ink in zip(scans, thresholded):

@@ -50,6 +50,7 @@ CONTRAST = True  # pictures: the contrast stretched, paper to 0 and ink to 255
 DITHER = True  # pictures: a dithered 1-bit picture (a scanner's black-and-white mode) blurred back to grey first
 DITHER_SIDE = 64  # ... when at least this many pixels on its smaller side (smaller ones are stored digits)
 DITHER_CHANGES = 0.03  # ... and this share of neighbouring pixels differ (dithered: 6-13%; thresholded: 0.2-1.4%)
+DITHER_LEVELS = 26  # ... which has at most this many grey levels: 2, or f * f + 1 when reduced by f <= 5 on decoding
 DITHER_BLUR = 2.0  # ... by a Gaussian of this standard deviation in pixels
 RULING = True  # pictures: printed lines (a ruling, squared paper, a form's box) are no ink (ruling.without_ruling)
 SURROUND = True  # pictures: a desk or a frame around the sheet is paper, not ink (sheet.surround)
@@ -142,10 +143,11 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
 
 
 def _dithered(grey: np.ndarray) -> bool:
-    """Whether a grey picture (H, W) is a dithered 1-bit one: two levels only, at least DITHER_SIDE pixels on its
-    smaller side, and DITHER_CHANGES of its neighbouring pixels (across and down) differ (a halftone's dots; a
-    thresholded scan changes only along its strokes' edges)."""
-    if min(grey.shape) < DITHER_SIDE or not ((grey == grey.min()) | (grey == grey.max())).all():
+    """Whether a grey picture (H, W) is a dithered 1-bit one: at most DITHER_LEVELS grey levels (two, or the
+    averages of f x f blocks of two when a large scan was reduced while decoding: pictures.MAX_SIDE), at least
+    DITHER_SIDE pixels on its smaller side, and DITHER_CHANGES of its neighbouring pixels (across and down) differ
+    (a halftone's dots; a thresholded scan changes only along its strokes' edges)."""
+    if min(grey.shape) < DITHER_SIDE or len(np.unique(grey[::2, ::2])) > DITHER_LEVELS:
         return False
     changes = (np.mean(grey[:, 1:] != grey[:, :-1]) + np.mean(grey[1:] != grey[:-1])) / 2
     return bool(changes > DITHER_CHANGES)
