@@ -193,6 +193,19 @@ def test_a_dithered_one_bit_scan_of_grey_paper(drawing, monkeypatch):
         np.testing.assert_array_equal(ink, ink_from_image(one_bit(s, dither=False)))
 
 
+def test_a_grainy_sheet_on_a_dark_desk(drawing, monkeypatch):
+    """tests/data/photos/3_grainydesk_pencil.png: a pencil 3 on a grainy sheet on a dark desk. The contrast stretch's
+    paper floor is the sheet's own: with the desk's zeros counted, it fell so low that the sheet's grain became ink,
+    the digit's box the whole sheet, and the 3 a 9."""
+    import digitnet.preprocess as preprocess
+
+    picture = ROOT / "tests" / "data" / "photos" / "3_grainydesk_pencil.png"
+    for on_desk, digit in ((False, 3), (True, 9)):  # the sheet's floor; the floor measured with the desk, as before
+        monkeypatch.setattr(preprocess, "FLOOR_ON_DESK", on_desk)
+        x = to_input(ink_from_image(picture.read_bytes()), drawing.inputs)
+        assert answers(drawing.predict_proba(x[None]))[0][0] == digit
+
+
 def test_blank_sheets_are_no_digit():
     rng = np.random.default_rng(2)
     for condition in ({}, {"paper": (224, 224, 224), "jpeg": True}, {"paper": (245, 238, 220), "shadow": 0.5},

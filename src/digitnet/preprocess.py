@@ -52,6 +52,7 @@ DITHER_SIDE = 64  # ... when at least this many pixels on its smaller side (smal
 DITHER_CHANGES = 0.03  # ... and this share of neighbouring pixels differ (dithered: 6-13%; thresholded: 0.2-1.4%)
 DITHER_LEVELS = 26  # ... which has at most this many grey levels: 2, or f * f + 1 when reduced by f <= 5 on decoding
 DITHER_BLUR = 2.0  # ... by a Gaussian of this standard deviation in pixels
+FLOOR_ON_DESK = False  # pictures: the contrast stretch's paper floor measured with the desk (as before) or the sheet alone
 RULING = True  # pictures: printed lines (a ruling, squared paper, a form's box) are no ink (ruling.without_ruling)
 SURROUND = True  # pictures: a desk or a frame around the sheet is paper, not ink (sheet.surround)
 PAPER_PERCENTILE = 95  # the paper's level: this percentile of the grey levels around (ink darker: it may cover 95%)
@@ -135,11 +136,18 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
             if outside is not None:
                 dark[outside] = 0.0
     if RULING:  # printed lines are ink to every step above: taken out before the stretch measures the ink
-        ink = _stretch(dark)
-        if outside is not None:  # the sheet's own paper sets the floor, not the desk's zeros
-            ink[~outside] = _stretch(dark[~outside])
-        dark = without_ruling(dark, ink, outside, INK_THRESHOLD)
-    return _stretch(dark) if CONTRAST else dark
+        dark = without_ruling(dark, _sheet_stretch(dark, outside), outside, INK_THRESHOLD)
+    return _sheet_stretch(dark, outside) if CONTRAST else dark
+
+
+def _sheet_stretch(dark: np.ndarray, outside: np.ndarray | None) -> np.ndarray:
+    """:func:`_stretch` of ``dark`` (H, W), measured on the sheet alone when a desk or a frame surrounds it (``outside``
+    (H, W) bool, 0 there): the desk's zeros would set the paper's floor so low that the sheet's grain became ink."""
+    if outside is None or FLOOR_ON_DESK:
+        return _stretch(dark)
+    ink = np.zeros_like(dark)
+    ink[~outside] = _stretch(dark[~outside])
+    return ink
 
 
 def _dithered(grey: np.ndarray) -> bool:
