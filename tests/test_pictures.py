@@ -121,6 +121,16 @@ def test_bytes_of_no_picture_are_refused():
         read_picture(b"hello, not a picture")
 
 
+@pytest.mark.parametrize("format, keep", [("PNG", 8), ("PNG", 33), ("JPEG", 20), ("TIFF", 8)])
+def test_a_truncated_picture_is_said_truncated(seven, format, keep):
+    """A picture cut after its signature or its header was called "not a PNG, JPEG or TIFF picture"."""
+    buffer = io.BytesIO()
+    Image.fromarray(seven).save(buffer, format=format)
+    data = buffer.getvalue()
+    with pytest.raises(DataError, match=f"^a {format} file that cannot be read: truncated or corrupt"):
+        read_picture(data[:keep])
+
+
 @pytest.mark.parametrize("format", ["PNG", "JPEG", "TIFF"])
 def test_the_formats_read(seven, format):
     grey, alpha = read_picture(saved(Image.fromarray(seven), format))

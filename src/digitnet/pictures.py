@@ -49,6 +49,9 @@ _SIGNATURES = tuple((re.compile(pattern, re.S), name) for pattern, name in (
 ))
 
 
+_OWN_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
 def read_picture(source: bytes | str | object) -> tuple[np.ndarray, np.ndarray | None]:
     """The grey levels (H, W) float64 in 0..255 of a picture (file bytes, a path, or a PIL image), and its
     opacity (H, W) float64 in 0..255 when some of it is transparent, else None.
@@ -159,6 +162,9 @@ def _refused(source) -> str:
                 head = f.read(32)
     except OSError:
         head = b""
+    own = next((name for signature, name in _OWN_SIGNATURES if head.startswith(signature)), None)
+    if own is not None:  # Pillow knows the format but found no picture in it: cut short or damaged
+        return f"a {own} file that cannot be read: truncated or corrupt (it starts as a {own} does); save it again"
     name = next((name for signature, name in _SIGNATURES if signature.match(head)), None)
     if name is None:
         return f"not a PNG, JPEG or TIFF picture (its first bytes are of no picture format digitnet reads: {READS})"
