@@ -307,8 +307,10 @@ def _crop(ink: np.ndarray, faint: float = INK_THRESHOLD) -> np.ndarray | None:
     span = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
     if span < MIN_INK_SHARE * max(ink.shape):
         return None
-    if span < DOT_SHARE * max(ink.shape) and span < DOT * _thickest(np.where(on, 255.0, 0.0)):
-        return None
+    if span < DOT_SHARE * max(ink.shape):  # small: a dot? (its box alone, with a rim of paper, is measured)
+        box = np.pad(on[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], 1)
+        if span < DOT * _thickest(np.where(box, 255.0, 0.0)):
+            return None
     seen = ink > faint
     rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
