@@ -7,6 +7,7 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
     python benchmarks/realworld.py --only photos  # every photo condition, the shipped model, sheet.surround on/off
     python benchmarks/realworld.py --only ruling  # the same, printed lines taken out (ruling.without_ruling) or not
     python benchmarks/realworld.py --only dither  # the same, dithered 1-bit scans blurred back to grey or not
+    python benchmarks/realworld.py --only paper   # the same, light paper told by the ends of the grey range or the median
     python benchmarks/realworld.py --only writers  # the held-out writers' digits as pictures alone (15 minutes)
 
 - Held-out writers: cross-validation over the 30 writers of the UCI pen file (scikit-learn's GroupKFold:
@@ -439,10 +440,11 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--widths", default="200,400", help="hidden widths compared over the writer folds")
     parser.add_argument("--photos", type=int, default=1000, help="MNIST test digits per photo condition")
-    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling", "dither", "writers"),
+    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling", "dither", "paper", "writers"),
                         help="only the preprocessing steps' table, the deslanting experiment (prints; 15 minutes), "
                              "the photos with the shipped drawing model, the surround step (photos), the printed "
-                             "lines' (ruling) or dithered scans' blur (dither) on and off (--photos each), or the "
+                             "lines' (ruling), dithered scans' blur (dither) or the paper's side told by the ends of "
+                             "the grey range (paper) on and off (--photos each), or the "
                              "held-out writers' digits as pictures (writers: the shipped width's folds alone)")
     args = parser.parse_args()
     if not (MNIST.is_dir() and PEN.is_file()):
@@ -452,9 +454,10 @@ def main() -> None:
     if args.only == "slant":
         print("\n".join(slant_experiment()))
         return
-    if args.only in ("photos", "ruling", "dither"):
+    if args.only in ("photos", "ruling", "dither", "paper"):
         switch = {"photos": ("SURROUND", "the surround step"), "ruling": ("RULING", "printed lines taken out"),
-                  "dither": ("DITHER", "dithered scans blurred back")}
+                  "dither": ("DITHER", "dithered scans blurred back"),
+                  "paper": ("PAPER_END", "the paper's side told by the ends of the range")}
         print("\n".join(switch_table(args.photos, *switch[args.only])))
         return
     folds, n_photos = (2, 200) if args.quick else (args.folds, args.photos)
