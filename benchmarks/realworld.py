@@ -7,6 +7,8 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
     python benchmarks/realworld.py --only photos  # every photo condition, the shipped model, sheet.surround on/off
     python benchmarks/realworld.py --only ruling  # the same, printed lines taken out (ruling.without_ruling) or not
     python benchmarks/realworld.py --only dither  # the same, dithered 1-bit scans blurred back to grey or not
+    python benchmarks/realworld.py --only paper   # the same, light paper told by the ends of the grey range or the median
+    python benchmarks/realworld.py --only writers  # the held-out writers' digits as pictures alone (15 minutes)
 
 - Held-out writers: cross-validation over the 30 writers of the UCI pen file (scikit-learn's GroupKFold:
   never a digit of a training writer in the test fold). Each fold's drawing model learns from MNIST's
@@ -23,6 +25,10 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
   four edges, a sheet on a dark desk, partly off the sheet, a black frame, a hard-edged shadow, ruled and squared
   paper, a form's box; and the digits
   stored 16x16 as collections keep them, grey or binary) through /api/predict-image's code path.
+- Held-out writers' digits as pictures: the same folds' held-out writers' strokes (every 5th digit) written
+  on paper instead of the pad (ballpoint, felt pen, marker; blue or black; 16-200 px tall; JPEG; cropped
+  tightly; stored 16x16 grey or binary), read by their fold's drawing model through /api/predict-image's code
+  path: handwriting by people the model never saw, in pictures.
 - Calibration: the expected calibration error (10 bins) of the drawing models' cross-validated probabilities
   on the held-out writers and of fold 1's model on MNIST's test digits, with the fitted temperature and at 1.
 - The preprocessing steps, each switched off in turn, and the hidden width chosen by the same folds.
@@ -67,6 +73,7 @@ MNIST28 = IMAGE_INPUTS["images"]
 PAD = preprocess.PAD
 SIZES = (70, 260)  # pad pixels: the height a digit is drawn at, at random
 THREADS = 2
+WRITER_EVERY = 5  # held-out writers' digits as pictures: every 5th (1,499 of 7,494; 8 pictures each)
 
 
 # ---- held-out writers' strokes, drawn on the pad -------------------------------------------------------
@@ -109,6 +116,88 @@ def score(P: np.ndarray, kept: np.ndarray, y: np.ndarray, rule: str) -> dict[str
     digits = np.where(kept, digits, -1)
     return {"right": float(np.mean(digits == y)), "likeliest": float(np.mean(kept & (P.argmax(axis=1) == y))),
             "no digit": float(np.mean(digits == -1)), "unsure": float(np.mean(unsure & kept))}
+
+
+WRITER_PICTURES = {  # name: (digit height px, pen's share of it, ink, paper, JPEG quality, margin's share, stored)
+    "blue ballpoint on off-white paper (40-160 px tall, pen 3-8%)": ((40, 160), (0.03, 0.08), "blue", "off-white", None,
+                                                                    (0.15, 0.5), None),
+    "black ballpoint, JPEG quality 70": ((40, 160), (0.03, 0.08), "black", "white", 70, (0.15, 0.5), None),
+    "felt pen (60-200 px tall, pen 8-14%)": ((60, 200), (0.08, 0.14), "black", "white", None, (0.15, 0.5), None),
+    "marker (pen 15-25%)": ((60, 200), (0.15, 0.25), "black", "white", None, (0.15, 0.5), None),
+    "written small: 16-30 px tall": ((16, 30), (0.06, 0.12), "black", "white", None, (0.15, 0.5), None),
+    "cropped tightly (margin 0-5%)": ((40, 160), (0.03, 0.08), "black", "white", None, (0.0, 0.05), None),
+    "stored small: 16x16 grey, the box scaled to fit": ((120, 120), (0.08, 0.08), "black", "white", None, (0.15, 0.5),
+                                                        "fit"),
+    "stored small: 16x16 binary, the box stretched to it": ((120, 120), (0.08, 0.08), "black", "white", None,
+                                                            (0.15, 0.5), "stretched"),
+}
+
+
+def writer_picture(strokes, rng: np.random.Generator, height=(40, 160), pen=(0.03, 0.08), ink="blue",
+                   paper="off-white", jpeg=None, margin=(0.15, 0.5), stored=None, noise=2.0) -> bytes:
+    """A picture (PNG or JPEG bytes) of a pen digit's strokes (tablet coordinates, y up) as written on paper:
+    ``height`` pixels tall (random in the range), the pen ``pen`` of that height wide, ``ink`` on ``paper``
+    (PAPERS, INKS), a margin of ``margin`` of the digit's larger side on each side (the digit at a random place
+    in it), grey noise; ``stored``: instead, its box 16x16 as collections store digits (:func:`_stored`)."""
+    from PIL import Image
+
+    points = np.concatenate(strokes)
+    low, high = points.min(axis=0), points.max(axis=0)
+    w, h = np.maximum(high - low, 1.0)
+    tall = rng.uniform(*height)
+    k = tall / h
+    side = max(w * k, tall) * (1 + 2 * rng.uniform(*margin))
+    x0, y0 = rng.uniform(0.1, 0.9) * (side - w * k), rng.uniform(0.1, 0.9) * (side - tall)
+    on_paper = [np.column_stack([(s[:, 0] - low[0]) * k + x0, (high[1] - s[:, 1]) * k + y0]) for s in strokes]
+    a = preprocess.ink_from_strokes(on_paper, side, side, line_width=max(1.0, rng.uniform(*pen) * tall)) / 255
+    if stored:
+        return _stored(a * 255, stored)
+    image = np.array(PAPERS[paper], float) * (1 - a[..., None]) + np.array(INKS[ink], float) * a[..., None]
+    image = np.clip(image + rng.normal(0, noise, image.shape), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(image, "RGB").save(buffer, format="JPEG" if jpeg else "PNG", **({"quality": jpeg} if jpeg else {}))
+    return buffer.getvalue()
+
+
+def writer_picture_inputs(digits, inputs, condition, seed: int = 0):
+    """Inputs (n, d) of pen digits as pictures (WRITER_PICTURES' ``condition``) through /api/predict-image's code
+    path, and which ones the preprocessing kept (n,)."""
+    height, pen, ink, paper, jpeg, margin, stored = WRITER_PICTURES[condition]
+    rng = np.random.default_rng(seed)
+    X, kept = np.zeros((len(digits), inputs.n_features), np.float32), np.zeros(len(digits), bool)
+    for i, digit in enumerate(digits):
+        png = writer_picture(digit.strokes, rng, height, pen, ink, paper, jpeg, margin, stored)
+        x = preprocess.to_input(preprocess.ink_from_image(png), inputs)
+        if x is not None:
+            X[i], kept[i] = x, True
+    return X, kept
+
+
+def writer_pictures_table(pen_digits, y_pen, folds, fold_models, every: int) -> list[str]:
+    """Right (no digit) of each WRITER_PICTURES condition, every ``every``-th pen digit read by the model of the
+    fold that held its writer out (``folds``: (train_rows, test_rows) pairs; ``fold_models``: one per fold)."""
+    right, refused, n = dict.fromkeys(WRITER_PICTURES, 0.0), dict.fromkeys(WRITER_PICTURES, 0.0), 0
+    reference = 0.0
+    for (_, test_rows), model in zip(folds, fold_models):
+        rows = test_rows[::every]
+        digits, y = [pen_digits[i] for i in rows], y_pen[rows]
+        X, kept = page_inputs(digits, model.inputs)
+        reference += score(model.predict_proba(X), kept, y, "likeliest")["right"] * len(rows)
+        for condition in WRITER_PICTURES:
+            X, kept = writer_picture_inputs(digits, model.inputs, condition)
+            s = score(model.predict_proba(X), kept, y, "likeliest")
+            right[condition] += s["right"] * len(rows)
+            refused[condition] += s["no digit"] * len(rows)
+        n += len(rows)
+    lines = ["## Held-out writers' digits as pictures", "",
+             f"The same writers' strokes ({n:,} digits: every {every}th of each fold's held-out writers) written on paper "
+             "instead of the pad, each read by the drawing model of the fold that never saw its writer, through "
+             "`/api/predict-image`'s code path: digits by people the model never saw, in pictures. Grey noise (std 2). "
+             "Cells: right (no digit).", "", "| picture | right (no digit) |", "|---|---|",
+             f"| (the same digits drawn on the pad) | {pct(reference / n)} |"]
+    lines += [f"| {condition} | {pct(right[condition] / n)} ({pct(refused[condition] / n)}) |"
+              for condition in WRITER_PICTURES]
+    return lines + [""]
 
 
 # ---- synthetic photos and scans ---------------------------------------------------------------------
@@ -242,11 +331,12 @@ def printed(ruling: str, side: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _stored(x28: np.ndarray, how: str, side: int = 16) -> bytes:
-    """A PNG of an MNIST digit (784,) as a collection stores it, side x side: its box scaled to fit ("fit": grey,
-    centred) or stretched to the square and made binary at half strength ("stretched"); black ink on white."""
+    """A PNG of an MNIST digit (784,), or of any ink image (H, W) 0..255, as a collection stores it, side x side:
+    its box scaled to fit ("fit": grey, centred) or stretched to the square and made binary at half strength
+    ("stretched"); black ink on white."""
     from PIL import Image
 
-    digit = x28.reshape(28, 28).astype(np.float32)
+    digit = (x28.reshape(28, 28) if x28.ndim == 1 else x28).astype(np.float32)
     if digit.any():
         rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
         digit = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -350,10 +440,12 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--widths", default="200,400", help="hidden widths compared over the writer folds")
     parser.add_argument("--photos", type=int, default=1000, help="MNIST test digits per photo condition")
-    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling", "dither"),
-                        help="only the preprocessing steps' table, the deslanting experiment (prints; 15 minutes), or "
+    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling", "dither", "paper", "writers"),
+                        help="only the preprocessing steps' table, the deslanting experiment (prints; 15 minutes), "
                              "the photos with the shipped drawing model, the surround step (photos), the printed "
-                             "lines' (ruling) or dithered scans' blur (dither) on and off (--photos each)")
+                             "lines' (ruling), dithered scans' blur (dither) or the paper's side told by the ends of "
+                             "the grey range (paper) on and off (--photos each), or the "
+                             "held-out writers' digits as pictures (writers: the shipped width's folds alone)")
     args = parser.parse_args()
     if not (MNIST.is_dir() and PEN.is_file()):
         print(f"MNIST's or the pen digits' files are not under {SHARED} (set DIGITNET_SHARED): skipped", file=sys.stderr)
@@ -362,9 +454,10 @@ def main() -> None:
     if args.only == "slant":
         print("\n".join(slant_experiment()))
         return
-    if args.only in ("photos", "ruling", "dither"):
+    if args.only in ("photos", "ruling", "dither", "paper"):
         switch = {"photos": ("SURROUND", "the surround step"), "ruling": ("RULING", "printed lines taken out"),
-                  "dither": ("DITHER", "dithered scans blurred back")}
+                  "dither": ("DITHER", "dithered scans blurred back"),
+                  "paper": ("PAPER_END", "the paper's side told by the ends of the range")}
         print("\n".join(switch_table(args.photos, *switch[args.only])))
         return
     folds, n_photos = (2, 200) if args.quick else (args.folds, args.photos)
@@ -386,16 +479,23 @@ def main() -> None:
              f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
              f"NumPy {np.__version__}, {THREADS} BLAS threads. How each figure is made: the script's docstring.", ""]
 
+    if args.only == "writers":
+        from digitnet.models import load_drawing
+
+        widths = [load_drawing().config.n_hidden]
     # --- before and after, on models that never saw a pen writer
-    log("models without pen data")
-    model8 = digitnet.train()
-    mnist_model = digitnet.train(mnist, digitnet.Config.from_recipe("mnist"))
+    if args.only != "writers":
+        log("models without pen data")
+        model8 = digitnet.train()
+        mnist_model = digitnet.train(mnist, digitnet.Config.from_recipe("mnist"))
     if args.only == "steps":
         print("\n".join(steps_table(pen_digits, y_pen, X_test28[:n_photos], y_test28[:n_photos], mnist_model, model8)))
         return
     old = before_preprocess()
     singles = {}
-    for name, model in (("default 8x8 model (`modern`)", model8), ("MNIST-recipe model (MNIST only)", mnist_model)):
+    without_pen = [] if args.only == "writers" else [("default 8x8 model (`modern`)", model8),
+                                                      ("MNIST-recipe model (MNIST only)", mnist_model)]
+    for name, model in without_pen:
         for when, pp, rule in (("before", old, "before"), ("after", preprocess, "likeliest")):
             if pp is None:
                 continue
@@ -416,14 +516,19 @@ def main() -> None:
     P_raw = {w: np.zeros((len(y_pen), 10)) for w in widths}  # the same at temperature 1: calibration's effect
     temperatures = {w: [] for w in widths}
     fold_models = {}
-    for k, (train_rows, test_rows) in enumerate(GroupKFold(folds).split(pen_train, y_pen, writers)):
+    splits = list(GroupKFold(folds).split(pen_train, y_pen, writers))
+    for k, (train_rows, test_rows) in enumerate(splits):
         for w in widths:
             log(f"fold {k + 1}/{folds}, {w} hidden")
             model = fold_model(data, train_rows, w)
             P_cv[w][test_rows] = model.predict_proba(X_pen[test_rows])
             P_raw[w][test_rows] = dataclasses.replace(model, temperature=1.0).predict_proba(X_pen[test_rows])
             temperatures[w].append(model.temperature)
-            fold_models.setdefault(w, model)
+            fold_models.setdefault(w, []).append(model)
+    if args.only == "writers":
+        print("\n".join(writer_pictures_table(pen_digits, y_pen, splits, fold_models[widths[0]],
+                                             1 if args.quick else WRITER_EVERY)))
+        return
     cv = {w: {rule: score(P_cv[w], kept_pen, y_pen, rule) for rule in ("likeliest", "blog")} for w in widths}
     by_writer = {w: [np.mean((P_cv[w].argmax(axis=1) == y_pen)[writers == v]) for v in np.unique(writers)] for w in widths}
     chosen = one_standard_error(widths, {w: cv[w]["likeliest"]["right"] for w in widths}, len(y_pen))
@@ -443,7 +548,7 @@ def main() -> None:
 
     config = drawing_config(chosen)
     ece_cv = [calibration(P[chosen][kept_pen], y_pen[kept_pen])[3] for P in (P_cv, P_raw)]
-    ece_mnist = [ece(fold_models[chosen], X_test28, y_test28, t) for t in (None, 1.0)]
+    ece_mnist = [ece(fold_models[chosen][0], X_test28, y_test28, t) for t in (None, 1.0)]
     lines += ["## Calibration of the drawing model", "",
               f"Expected calibration error (ECE: 10 equal confidence bins, Guo et al. 2017) of the drawing models' "
               f"probabilities, with the temperature each fold fitted on its calibration split "
@@ -461,7 +566,7 @@ def main() -> None:
                        ("likeliest", "likeliest, \"no digit\" below the threshold, alternatives shown")):
         lines.append(row(text, cv[chosen][rule]))
     scribbles = scribble_inputs(200)
-    P_scribble = fold_models[chosen].predict_proba(scribbles)
+    P_scribble = fold_models[chosen][0].predict_proba(scribbles)
     refused = float(np.mean(answers(P_scribble, "likeliest")[0] == -1))
     lines += ["", f"Scribbles (random zigzags and loops drawn through the page's path, {len(scribbles)}): "
                   f"{pct(refused)} answered \"no digit\" by the likeliest rule.", ""]
@@ -473,9 +578,13 @@ def main() -> None:
     lines += ["", f"Chosen: {chosen}, the smallest within one standard error (binomial, {len(y_pen):,} digits) of the "
                   "best.", ""]
 
+    log("held-out writers' digits as pictures")
+    lines += writer_pictures_table(pen_digits, y_pen, splits, fold_models[chosen],
+                                   1 if args.quick else WRITER_EVERY)
+
     # --- photos and scans
     log("photos")
-    drawing = fold_models[chosen]  # fold 1's: it learnt from MNIST's training digits, 24 writers, 75% of the embedded
+    drawing = fold_models[chosen][0]  # fold 1's: it learnt from MNIST's training digits, 24 writers, 75% of the embedded
     photo_models = [("before: MNIST-recipe model", mnist_model, old, "before"),
                     ("after: MNIST-recipe model", mnist_model, preprocess, "likeliest"),
                     ("after: drawing model", drawing, preprocess, "likeliest")]

@@ -117,6 +117,29 @@ def test_a_hard_edged_shadow_across_the_sheet_is_no_ink(drawing, hard):
     assert list(answers(drawing.predict_proba(np.array(X)))[0]) == list(range(10))
 
 
+MOST_SHADOWED = [(225, -60, 0.5), (135, -70, 0.5), (300, -60, 0.5), (20, -70, 0.55)]
+
+
+@pytest.mark.parametrize("desk", [False, True], ids=["sheet", "on a dark desk"])
+@pytest.mark.parametrize("hard", MOST_SHADOWED, ids=[f"{a} deg" for a, *_ in MOST_SHADOWED])
+def test_a_shadow_over_most_of_the_sheet_leaves_it_light_paper(drawing, hard, desk):
+    """A hard shadow (half the light lost) over three quarters of the sheet and of its border puts the paper's median
+    grey in the middle of the range, which was taken for a dark board (the shadow became ink, the digit a hole in
+    it: 1 or 2 digits of 10 right); the lit paper fills the top of the range still, more of it than the ink fills the
+    bottom, so it is light paper and every digit reads as written, on a dark desk too."""
+    rng = np.random.default_rng(4)
+    X = []
+    for digit in range(10):
+        picture = photo(ALL_DIGITS[digit], rng, hard=hard)
+        if desk:
+            rgb = np.pad(np.asarray(Image.open(io.BytesIO(picture))), ((30, 30), (30, 30), (0, 0)), constant_values=40)
+            buffer = io.BytesIO()
+            Image.fromarray(rgb, "RGB").save(buffer, format="PNG")
+            picture = buffer.getvalue()
+        X.append(to_input(ink_from_image(picture), drawing.inputs))
+    assert list(answers(drawing.predict_proba(np.array(X)))[0]) == list(range(10))
+
+
 def page(digit_png: bytes | None, rng, side: int = 48, blot: int = 0, scratch: int = 0) -> bytes:
     """A white page 600 x 450 px with grain, photographed whole: ``digit_png`` (a photo of a digit on the pad)
     made ``side`` px and placed at random, a round blot of ink ``blot`` px across, a scratch (2 px wide) ``scratch``

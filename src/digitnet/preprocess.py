@@ -55,6 +55,8 @@ DITHER_BLUR = 2.0  # ... by a Gaussian of this standard deviation in pixels
 FLOOR_ON_DESK = False  # pictures: the contrast stretch's paper floor measured with the desk (as before) or the sheet alone
 RULING = True  # pictures: printed lines (a ruling, squared paper, a form's box) are no ink (ruling.without_ruling)
 SURROUND = True  # pictures: a desk or a frame around the sheet is paper, not ink (sheet.surround)
+PAPER_END = True  # pictures: light paper or a dark board told by the end of the grey range the paper fills (else: its median)
+PAPER_END_SHARE = 0.25  # ... each end this share of the range between the 1st and 99th percentiles
 PAPER_PERCENTILE = 95  # the paper's level: this percentile of the grey levels around (ink darker: it may cover 95%)
 BACKGROUND_SIDE = 32  # the paper's level is estimated on a copy this many pixels wide
 CLOSING = True  # pictures: the paper's level refined by a grey closing: a hard shadow's edge kept (_paper_closing)
@@ -98,8 +100,9 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
     """Ink 0..255 of a grey picture: the paper's level taken out and the contrast stretched.
 
     The paper is the majority of the border, light or dark whatever its level (a grey sheet of 210 is
-    light paper when its ink is darker); where a desk or a frame surrounds the sheet (:func:`.sheet.surround`),
-    the surround takes the sheet's level and the paper is the majority of the sheet. On light paper, light
+    light paper when its ink is darker; :func:`_light_paper` tells which); where a desk or a frame surrounds the
+    sheet (:func:`.sheet.surround`), the surround takes the sheet's level and the paper is the majority of the
+    sheet. On light paper, light
     is multiplied by the paper's reflectance, so ink is 1 - grey / paper, the paper's level estimated locally
     (a shadow, uneven lighting): first by windows' percentiles (:func:`_background`), then, with the thickest ink
     that first guess shows, by a grey closing (:func:`_paper_closing`); on a dark board the background is
@@ -113,13 +116,13 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
     if outside is None:
         low, high = np.percentile(grey, [1, 99])
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-        light_paper = np.median(border) >= (low + high) / 2
+        light_paper = _light_paper(border, low, high)
         filled = grey
     else:  # a desk or a frame around the sheet: the sheet decides, its paper being most of it
         sheet = grey[~outside]
         low, high = np.percentile(sheet, [1, 99])
         level = np.median(sheet)
-        light_paper = level >= (low + high) / 2
+        light_paper = _light_paper(sheet, low, high)
         filled = np.where(outside, level, grey)
     if not PAPER_LEVEL:
         dark = 255.0 - filled if light_paper else filled.copy()
@@ -138,6 +141,19 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
     if RULING:  # printed lines are ink to every step above: taken out before the stretch measures the ink
         dark = without_ruling(dark, _sheet_stretch(dark, outside), outside, INK_THRESHOLD)
     return _sheet_stretch(dark, outside) if CONTRAST else dark
+
+
+def _light_paper(paper: np.ndarray, low: float, high: float) -> bool:
+    """Whether ``paper`` (the grey levels of the picture's border, or of the sheet inside a desk) is light paper
+    with darker ink, not a dark board with lighter ink; ``low`` and ``high``: the 1st and 99th percentiles of the
+    picture's (or the sheet's) grey levels. Ink is a minority at one end of that range and the paper fills the
+    other: light paper when more of ``paper`` lies in the top PAPER_END_SHARE of the range than in its bottom.
+    A shadow over most of a light sheet puts its median in the middle of the range, which the rule before
+    (PAPER_END False: the median above the middle) took for a board, and the shadowed paper for ink."""
+    if not PAPER_END:
+        return bool(np.median(paper) >= (low + high) / 2)
+    end = PAPER_END_SHARE * (high - low)
+    return bool(np.mean(paper >= high - end) >= np.mean(paper <= low + end))
 
 
 def _sheet_stretch(dark: np.ndarray, outside: np.ndarray | None) -> np.ndarray:
