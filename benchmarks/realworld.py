@@ -8,6 +8,7 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
     python benchmarks/realworld.py --only ruling  # the same, printed lines taken out (ruling.without_ruling) or not
     python benchmarks/realworld.py --only dither  # the same, dithered 1-bit scans blurred back to grey or not
     python benchmarks/realworld.py --only paper   # the same, light paper told by the ends of the grey range or the median
+    python benchmarks/realworld.py --only turned  # the same, a turned sheet's corner allowed in the surround's edge or not
     python benchmarks/realworld.py --only writers  # the held-out writers' digits as pictures alone (15 minutes)
 
 - Held-out writers: cross-validation over the 30 writers of the UCI pen file (scikit-learn's GroupKFold:
@@ -56,6 +57,7 @@ import threadpoolctl
 
 import digitnet
 import digitnet.preprocess as preprocess
+import digitnet.sheet as sheet
 from digitnet.answer import answers
 from digitnet.data import load_digits
 from digitnet.data.idx import load_mnist
@@ -225,6 +227,7 @@ CONDITIONS = {
     "on a dark desk, grey paper, shadow, JPEG": {"surround": "desk", "paper": "grey", "shadow": True, "jpeg": True},
     "a hard-edged shadow across the sheet (50-70% light)": {"shadow": "hard"},
     "the same, on a dark desk": {"shadow": "hard", "surround": "desk"},
+    "a sheet turned 3-10 degrees on a dark desk": {"surround": "desk", "turned": True},
     "ruled paper (light blue lines, 6-12% of the side apart)": {"ruling": "lines"},
     "squared paper (the same lines both ways)": {"ruling": "grid"},
     "a form's printed box around the digit": {"ruling": "box"},
@@ -237,14 +240,15 @@ SURROUNDS = [name for name, condition in CONDITIONS.items() if "surround" in con
 
 def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black", shadow=False, jpeg=False,
           pen=None, strength=1.0, noise=2.0, tight=False, surround=None, stored=None, ruling=None,
-          one_bit=False) -> bytes:
+          one_bit=False, turned=False) -> bytes:
     """A picture (PNG or JPEG bytes) of an MNIST digit (784,) written in ``ink`` on ``paper``, 56-200 px wide.
 
     ``tight``: the digit's box stretched to the whole picture (it touches all four edges); ``shadow``: True (light
     falling linearly to 55% across the sheet) or "hard" (a hard-edged shadow, a hand's or a phone's: light 50-70%
     beyond a straight edge through the middle third, blurred 0.5-2 px); ``surround``: "desk"
     (the sheet on a darker desk, 5-25% of its side showing on each side), "side" (the same on one or two sides:
-    a photo partly off the sheet) or "frame" (a black outline of 1-3 px drawn along the picture's edge);
+    a photo partly off the sheet) or "frame" (a black outline of 1-3 px drawn along the picture's edge); ``turned``:
+    the sheet turned 3-10 degrees either way on the desk;
     ``ruling``: lines printed on the paper (:func:`printed`); ``one_bit``: saved as a scanner's black-and-white
     mode does, Floyd-Steinberg dithered to 1 bit a pixel (the paper's grey becomes dots; grey paper from 200);
     ``stored``: instead of a photo, the digit as collections store it, 16x16: "fit" (its box scaled to fit, grey,
@@ -290,8 +294,14 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
             keep = [rng.integers(4)] if rng.random() < 0.5 else [rng.integers(2), 2 + rng.integers(2)]
             widths[np.setdiff1d(np.arange(4), keep)] = 0
         top, bottom, left, right = np.round(widths).astype(int)
-        desk = np.full((side + top + bottom, side + left + right, 3), rng.uniform(20, 120)) * np.array([1.0, 0.9, 0.8])
-        desk[top : top + side, left : left + side] = image
+        colour = rng.uniform(20, 120) * np.array([1.0, 0.9, 0.8])
+        if turned:
+            degrees = rng.uniform(3, 10) * rng.choice([-1, 1])
+            image = np.asarray(Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB").rotate(
+                degrees, Image.Resampling.BICUBIC, expand=True, fillcolor=tuple(int(c) for c in colour)), dtype=np.float64)
+        h, w = image.shape[:2]
+        desk = np.full((h + top + bottom, w + left + right, 3), colour)
+        desk[top : top + h, left : left + w] = image
         image = desk
     image = np.clip(image + rng.normal(0, noise, image.shape), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
@@ -440,11 +450,12 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--widths", default="200,400", help="hidden widths compared over the writer folds")
     parser.add_argument("--photos", type=int, default=1000, help="MNIST test digits per photo condition")
-    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling", "dither", "paper", "writers"),
+    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling", "dither", "paper", "turned", "writers"),
                         help="only the preprocessing steps' table, the deslanting experiment (prints; 15 minutes), "
                              "the photos with the shipped drawing model, the surround step (photos), the printed "
                              "lines' (ruling), dithered scans' blur (dither) or the paper's side told by the ends of "
-                             "the grey range (paper) on and off (--photos each), or the "
+                             "the grey range (paper) or a turned sheet's corner in its surround (turned) on and off (--photos "
+                             "each), or the "
                              "held-out writers' digits as pictures (writers: the shipped width's folds alone)")
     args = parser.parse_args()
     if not (MNIST.is_dir() and PEN.is_file()):
@@ -454,10 +465,11 @@ def main() -> None:
     if args.only == "slant":
         print("\n".join(slant_experiment()))
         return
-    if args.only in ("photos", "ruling", "dither", "paper"):
+    if args.only in ("photos", "ruling", "dither", "paper", "turned"):
         switch = {"photos": ("SURROUND", "the surround step"), "ruling": ("RULING", "printed lines taken out"),
                   "dither": ("DITHER", "dithered scans blurred back"),
-                  "paper": ("PAPER_END", "the paper's side told by the ends of the range")}
+                  "paper": ("PAPER_END", "the paper's side told by the ends of the range"),
+                  "turned": ("TURNED", "a turned sheet's corner allowed", sheet)}
         print("\n".join(switch_table(args.photos, *switch[args.only])))
         return
     folds, n_photos = (2, 200) if args.quick else (args.folds, args.photos)
@@ -627,9 +639,11 @@ def main() -> None:
         (HERE / "REALWORLD.md").write_text(report)
 
 
-def switch_table(n_photos: int, switch: str = "SURROUND", step: str = "the surround step") -> list[str]:
+def switch_table(n_photos: int, switch: str = "SURROUND", step: str = "the surround step",
+                 module=preprocess) -> list[str]:
     """Every photo condition read by the shipped drawing model, with a preprocessing step (``switch``, a constant of
-    digitnet.preprocess: SURROUND for sheet.surround, RULING for ruling.without_ruling) and without."""
+    ``module``: preprocess.SURROUND for sheet.surround, preprocess.RULING for ruling.without_ruling, sheet.TURNED)
+    and without."""
     from digitnet.models import load_drawing
 
     model, mnist = load_drawing(), load_mnist(MNIST)
@@ -639,7 +653,7 @@ def switch_table(n_photos: int, switch: str = "SURROUND", step: str = "the surro
     for cname, condition in CONDITIONS.items():
         cells = []
         for on in (True, False):
-            with mock.patch.object(preprocess, switch, on):
+            with mock.patch.object(module, switch, on):
                 X, kept = photo_inputs(X28, model.inputs, condition)
             s = score(model.predict_proba(X), kept, y28, "likeliest")
             cells.append(f"{pct(s['right'])} ({pct(s['no digit'])})")

@@ -186,6 +186,41 @@ def test_a_bowed_edge_is_no_sheets_edge():
         assert _straight(inside, 2) is straight, bow
 
 
+def turned(grey: np.ndarray, degrees: float, margin: int, level: float = DESK) -> np.ndarray:
+    """The sheet turned by ``degrees`` on a desk of ``level`` showing ``margin`` px beyond its corners on every side."""
+    im = Image.fromarray(grey.astype(np.float32)).rotate(degrees, Image.Resampling.BICUBIC, expand=True, fillcolor=level)
+    return on_desk(np.asarray(im, dtype=np.float64), margin, margin, margin, margin, level)
+
+
+@pytest.mark.parametrize("degrees, margin", [(7, 70), (-7, 70), (10, 40)])
+@pytest.mark.parametrize("digit", [2, 3, 7])
+def test_a_turned_sheet_on_a_desk_reads_its_digit(drawing, digit, degrees, margin):
+    """A sheet photographed turned: its corners fall in the middle of the picture's sides, where a surround's edge
+    was to be one straight line, so the desk was not found, the desk became the paper and the sheet the ink. One
+    straight edge meeting the sheet's next edge at a corner is a sheet's edge too."""
+    grey = turned(sheet(digit), degrees, margin)
+    outside = surround(grey)
+    assert outside is not None and outside[: margin - 5].all() and outside[-margin + 5 :].all()
+    assert not outside[margin + 90 : -margin - 90, margin + 90 : -margin - 90].any()  # the sheet's middle
+    assert read(drawing, grey) == digit
+
+
+def test_a_corner_is_a_sheets_edge_but_a_bow_is_not():
+    """(3) with a turned sheet's corner allowed: a straight edge over at least half the side's middle, then one
+    turning away at 45 degrees or more, is a sheet's edge; a bow (the paper beside an oval) still is not, nor a
+    straight edge turning away gently."""
+    from digitnet.sheet import _straight
+
+    H = W = 100
+    r = np.arange(H).astype(float)
+    for depth, corner in ((20 + 0.1 * r + np.maximum(0, r - 60) * 3.0, True),  # a corner at 60% of the side
+                          (20 + 4 * (1 - ((r - H / 2) / (0.3 * H)) ** 2), False),  # a bow of 4 px
+                          (20 + np.maximum(0, r - 60) * 0.3, False)):  # bending away gently
+        inside = np.arange(W)[None, :] < depth[:, None]
+        assert not _straight(inside, 2)
+        assert _straight(inside, 2, corner=True) is corner
+
+
 @pytest.mark.parametrize("side", [24, 35, 47])
 @pytest.mark.parametrize("digit", [3, 7])
 def test_a_small_boxed_cell_of_a_form_is_read_inside_its_box(drawing, digit, side):

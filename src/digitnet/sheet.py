@@ -16,7 +16,9 @@ of a 7, the base of a 2) belongs to strokes that cross the picture's middle. A r
 touches the sides, not the corners, and fails (1); a 0 cropped to its box, the paper beside it covering the
 left and right sides, fails (3) by its bow, and under SMALL pixels also (1), which there asks for all four
 sides. The paper around a digit written large with a thick pen passes (1) and (2) and fails (3): it meets
-the digit along the digit's outline.
+the digit along the digit's outline. A sheet photographed turned puts a corner in a side's middle, where its
+edge is two lines at a right angle: when no region passes (3) as one line, (3) is asked again allowing such a
+corner (TURNED), so whatever was found before still is.
 Measured: docs/preprocessing.md (`python benchmarks/realworld.py --only photos`).
 """
 
@@ -29,6 +31,9 @@ MAX_DEPTH = 0.3  # (2) ... reaches no deeper than this share of the picture's sm
 STRAIGHT = 0.01  # (3) ... and its inner edge along every side it covers is straight: a line fits the edge's
 # depth to this share of the side (RMS, at least 1.5 pixels) over the side's middle 60%, and a parabola's bow there
 # is no larger (the outline of a round digit cropped to its box is nearly a line over that span, but a bowed one)
+TURNED = True  # (3) ... or a turned sheet's corner falls in that middle 60%: its edge is straight over at least
+CORNER = 0.5  # ... this share of the span from one end, and beyond that the depth grows at least
+CORNER_SLOPE = 1.0  # ... this many pixels a pixel (the sheet's next edge: at a right angle, 45 degrees or more away)
 MAX_INK = 1 / 3  # (4) ... and the sheet, what is left, is mostly paper of the other level: the surround's
 # level covers less than this share of it (a surround differs from the paper it surrounds; ink is sparse)
 MIN_SHEET = 0.25  # what is left, the sheet, is at least this share of the picture
@@ -47,7 +52,7 @@ def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
     ``min_contrast``: grey levels closer than this are one level (a blank picture has no surround).
     When regions of several levels qualify, the one covering more of the picture's edge is the surround.
     """
-    from scipy.ndimage import binary_dilation, label, maximum
+    from scipy.ndimage import binary_dilation
     from skimage.filters import threshold_multiotsu, threshold_otsu
 
     H, W = grey.shape
@@ -62,33 +67,7 @@ def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
     around = _border_level(grey, min_contrast)
     if around is not None:
         masks.append(around)
-    rows, cols = np.arange(H)[:, None], np.arange(W)[None, :]
-    depth = np.minimum(np.minimum(rows, H - 1 - rows), np.minimum(cols, W - 1 - cols))  # pixels from the edge
-    best, best_cover = None, 0
-    for mask in masks:
-        labels, _ = label(mask, structure=np.ones((3, 3)))  # 8-connected: a thin anti-aliased line is one region
-        sides = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
-        found = np.zeros(1 + labels.max(), dtype=bool)
-        touching = np.unique(np.concatenate(sides))
-        touching = touching[touching > 0]
-        if not len(touching):
-            continue
-        deepest = np.atleast_1d(maximum(depth, labels, touching))
-        for region, deep in zip(touching, deepest):
-            if deep > MAX_DEPTH * min(H, W):
-                continue
-            covered = [k for k, side in enumerate(sides) if np.mean(side == region) >= SIDE_COVER]
-            inside = labels == region
-            enough = len(covered) == 4 if min(H, W) < SMALL else bool(covered)
-            found[region] = enough and all(_straight(inside, k) for k in covered)
-        if not found.any():
-            continue
-        outside = found[labels]
-        if mask[~outside].mean() >= MAX_INK:  # the sheet is mostly paper of the other level
-            continue
-        cover = sum(int(found[side].sum()) for side in sides)
-        if cover > best_cover:
-            best, best_cover = outside, cover
+    best = _best(masks)
     if best is None:
         return None
     widen = max(2, round(EDGE_BLUR * max(H, W)))
@@ -98,17 +77,79 @@ def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
     return best
 
 
-def _straight(inside: np.ndarray, side: int) -> bool:
+def _best(masks: list[np.ndarray]) -> np.ndarray | None:
+    """Of the regions of ``masks`` (each (H, W) bool: one level class) that pass (1) to (4), those of the mask covering
+    most of the picture's edge, (H, W) bool; None when no region passes. Only when none passes, regions whose edge
+    holds a turned sheet's corner pass (3) too (TURNED; :func:`_straight`) if they cover two sides at least (a desk
+    around a turned sheet does; light falling across plain paper, its lit part's edge bumped by a stroke, may
+    cover one) in a picture of SMALL pixels or more, so that whatever has straight edges is found as before."""
+    from scipy.ndimage import label, maximum
+
+    H, W = masks[0].shape
+    rows, cols = np.arange(H)[:, None], np.arange(W)[None, :]
+    depth = np.minimum(np.minimum(rows, H - 1 - rows), np.minimum(cols, W - 1 - cols))  # pixels from the edge
+    best = {False: (None, 0), True: (None, 0)}  # corner allowed: (the surround, its cover of the picture's edge)
+    for mask in masks:
+        labels, _ = label(mask, structure=np.ones((3, 3)))  # 8-connected: a thin anti-aliased line is one region
+        sides = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
+        found = {corner: np.zeros(1 + labels.max(), dtype=bool) for corner in (False, True)}
+        touching = np.unique(np.concatenate(sides))
+        touching = touching[touching > 0]
+        if not len(touching):
+            continue
+        deepest = np.atleast_1d(maximum(depth, labels, touching))
+        for region, deep in zip(touching, deepest):
+            if deep > MAX_DEPTH * min(H, W):
+                continue
+            covered = [k for k, side in enumerate(sides) if np.mean(side == region) >= SIDE_COVER]
+            if not covered or (min(H, W) < SMALL and len(covered) < 4):
+                continue
+            inside = labels == region
+            straight = [_straight(inside, k) for k in covered]
+            found[False][region] = all(straight)
+            found[True][region] = found[False][region] or (TURNED and len(covered) >= 2 and min(H, W) >= SMALL and all(
+                s or _straight(inside, k, corner=True) for s, k in zip(straight, covered)))
+        for corner in (False, True):
+            if not found[corner].any():
+                continue
+            outside = found[corner][labels]
+            if mask[~outside].mean() >= MAX_INK:  # the sheet is mostly paper of the other level
+                continue
+            cover = sum(int(found[corner][side].sum()) for side in sides)
+            if cover > best[corner][1]:
+                best[corner] = (outside, cover)
+    return best[False][0] if best[False][0] is not None else best[True][0]
+
+
+def _straight(inside: np.ndarray, side: int, corner: bool = False) -> bool:
     """Whether the region ``inside`` (H, W) bool, seen from side 0 (top), 1 (bottom), 2 (left) or 3 (right),
-    ends in a straight line: its depth from that side, over the side's middle 60%, fits a line (STRAIGHT)."""
+    ends in a straight line: its depth from that side, over the side's middle 60%, fits a line (STRAIGHT); or, with
+    ``corner`` (a turned sheet's corner falling there), fits one over at least CORNER of that span from one end,
+    beyond which the depth turns away from the side at least as steeply as CORNER_SLOPE (the sheet's next edge, at
+    a right angle)."""
     view = (inside, inside[::-1], inside.T, inside.T[::-1])[side]
     n = view.shape[1]
     middle = view[:, int(0.2 * n) : max(int(0.2 * n) + 2, int(0.8 * n))]
     run = np.where(middle.all(axis=0), middle.shape[0], np.argmin(middle, axis=0)).astype(np.float64)
+    tolerance = max(1.5, STRAIGHT * n)
+    if _line(run, tolerance):
+        return True
+    if not corner:
+        return False
+    m = len(run)
+    for keep in range(m - max(1, m // 20), int(CORNER * m) - 1, -max(1, m // 20)):
+        for part, beyond in ((run[:keep], run[keep - 1 :]), (run[::-1][:keep], run[::-1][keep - 1 :])):
+            if len(beyond) > 1 and np.all(np.diff(beyond) >= -tolerance) and \
+                    beyond[-1] - beyond[0] >= CORNER_SLOPE * (len(beyond) - 1) and _line(part, tolerance):
+                return True
+    return False
+
+
+def _line(run: np.ndarray, tolerance: float) -> bool:
+    """Whether the depths ``run`` (n,) fit a line within ``tolerance`` pixels (RMS) with a parabola's bow no larger."""
     t = np.linspace(-1.0, 1.0, len(run))
     residual = run - np.polyval(np.polyfit(t, run, 1), t)
-    sagitta = abs(float(np.polyfit(t, run, 2)[0])) if len(run) > 2 else 0.0  # a parabola's bow over the middle 60%
-    tolerance = max(1.5, STRAIGHT * n)
+    sagitta = abs(float(np.polyfit(t, run, 2)[0])) if len(run) > 2 else 0.0  # a parabola's bow over the span
     return float(np.sqrt(np.mean(residual**2))) <= tolerance and sagitta <= tolerance
 
 
