@@ -353,7 +353,7 @@ def test_image_folder_bad_input(tmp_path, rng):
         load_image_folder(tmp_path / "mixed")
     write_png_folder(tmp_path / "corrupt", X[:2], y[:2])
     (tmp_path / "corrupt" / "1" / "0009.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    with pytest.raises(DataError, match=r"0009.png: not a readable PNG, JPEG or TIFF picture"):
+    with pytest.raises(DataError, match=r"0009.png: a PNG file that cannot be read: truncated or corrupt"):
         load_image_folder(tmp_path / "corrupt")
     write_png_folder(tmp_path / "blank", np.zeros((2, 28, 28), np.uint8), y[:2])
     with pytest.raises(DataError, match="no digit found"):

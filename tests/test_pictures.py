@@ -131,6 +131,25 @@ def test_a_truncated_picture_is_said_truncated(seven, format, keep):
         read_picture(data[:keep])
 
 
+@pytest.mark.parametrize("keep", [0.5, 0.9])
+def test_a_jpeg_cut_in_its_data_is_said_truncated_in_plain_words(seven, keep):
+    """Cut inside its compressed data, a JPEG was "not a readable PNG, JPEG or TIFF picture (image file is truncated
+    (8 bytes not processed))": Pillow's words."""
+    big = np.kron(seven, np.ones((8, 8), dtype=np.uint8))
+    data = saved(Image.fromarray(big), "JPEG")
+    with pytest.raises(DataError) as error:
+        read_picture(data[: int(len(data) * keep)])
+    assert str(error.value) == "a JPEG file that cannot be read: truncated or corrupt (it starts as a JPEG does); save it again"
+
+
+def test_an_empty_file_is_said_empty(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    for source in (b"", str(tmp_path / "empty.png")):
+        with pytest.raises(UnsupportedPictureError) as error:
+            read_picture(source)
+        assert str(error.value).endswith("an empty file (no bytes): save the picture again")
+
+
 @pytest.mark.parametrize("format", ["PNG", "JPEG", "TIFF"])
 def test_the_formats_read(seven, format):
     grey, alpha = read_picture(saved(Image.fromarray(seven), format))

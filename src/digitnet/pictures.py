@@ -152,19 +152,33 @@ def _full_scale(high: float) -> float:
     return next((s for s in _FULL_SCALES if high <= s), high)
 
 
-def _refused(source) -> str:
-    """What the bytes are, when Pillow's PNG, JPEG and TIFF decoders do not take them (from their first bytes)."""
+def _head(source) -> bytes | None:
+    """The first 32 bytes of file bytes or a path (fewer for a shorter file), or None when they cannot be read."""
     try:
         if isinstance(source, bytes):
-            head = source[:32]
-        else:
-            with open(source, "rb") as f:
-                head = f.read(32)
+            return source[:32]
+        with open(source, "rb") as f:
+            return f.read(32)
     except OSError:
-        head = b""
-    own = next((name for signature, name in _OWN_SIGNATURES if head.startswith(signature)), None)
-    if own is not None:  # Pillow knows the format but found no picture in it: cut short or damaged
-        return f"a {own} file that cannot be read: truncated or corrupt (it starts as a {own} does); save it again"
+        return None
+
+
+def _truncated(head: bytes | None) -> str | None:
+    """The message for a PNG, JPEG or TIFF that Pillow cannot read (from its first bytes), else None."""
+    own = next((name for signature, name in _OWN_SIGNATURES if head and head.startswith(signature)), None)
+    if own is None:
+        return None
+    return f"a {own} file that cannot be read: truncated or corrupt (it starts as a {own} does); save it again"
+
+
+def _refused(source) -> str:
+    """What the bytes are, when Pillow's PNG, JPEG and TIFF decoders do not take them (from their first bytes)."""
+    head = _head(source)
+    if head == b"":
+        return "an empty file (no bytes): save the picture again"
+    if _truncated(head):  # Pillow knows the format but found no picture in it: cut short or damaged
+        return _truncated(head)
+    head = head or b""
     name = next((name for signature, name in _SIGNATURES if signature.match(head)), None)
     if name is None:
         return f"not a PNG, JPEG or TIFF picture (its first bytes are of no picture format digitnet reads: {READS})"
@@ -176,4 +190,9 @@ def _name(source) -> str:
 
 
 def _image_error(source, error: Exception) -> str:
+    """The message for a picture Pillow opened but could not decode: said truncated or corrupt when it starts as a
+    PNG, JPEG or TIFF does (Pillow's own words, "8 bytes not processed", say nothing to a person), else Pillow's."""
+    truncated = _truncated(_head(source))
+    if truncated:
+        return _name(source) + truncated
     return f"{_name(source)}not a readable PNG, JPEG or TIFF picture ({' '.join(str(error).split())})"
