@@ -17,8 +17,8 @@ touches the sides, not the corners, and fails (1); a 0 cropped to its box, the p
 left and right sides, fails (3) by its bow, and under SMALL pixels also (1), which there asks for all four
 sides. The paper around a digit written large with a thick pen passes (1) and (2) and fails (3): it meets
 the digit along the digit's outline. A sheet photographed turned puts a corner in a side's middle, where its
-edge is two lines at a right angle: when no region passes (3) as one line, (3) is asked again allowing such a
-corner (TURNED), so whatever was found before still is.
+edge is two lines at a right angle: when no region passes (1) to (4) with straight edges, one whose edge holds
+such a corner passes (3) (TURNED; it must cover two sides), so whatever was found before still is.
 Measured: docs/preprocessing.md (`python benchmarks/realworld.py --only photos`).
 """
 
