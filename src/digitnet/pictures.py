@@ -176,8 +176,9 @@ def _refused(source) -> str:
     head = _head(source)
     if head == b"":
         return "an empty file (no bytes): save the picture again"
-    if _truncated(head):  # Pillow knows the format but found no picture in it: cut short or damaged
-        return _truncated(head)
+    truncated = _truncated(head)  # Pillow knows the format but found no picture in it: cut short or damaged
+    if truncated:
+        return truncated
     head = head or b""
     name = next((name for signature, name in _SIGNATURES if signature.match(head)), None)
     if name is None:
