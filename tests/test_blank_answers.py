@@ -49,8 +49,9 @@ def test_predict_image_answers_a_blank_picture_no_digit_and_keeps_the_others(tmp
     assert r.exit_code == 0, r.output
     first, second = json.loads(r.stdout)["predictions"]
     assert first["digit"] == first["likeliest"] == 0 and len(first["probabilities"]) == 10
-    assert second == {"digit": -1, "likeliest": None, "alternatives": [], "probabilities": None,
+    assert second == {"picture": str(empty), "digit": -1, "likeliest": None, "alternatives": [], "probabilities": None,
                       "reason": "no digit: the picture is blank, or its ink is too small"}
+    assert first["picture"] == str(good)
     assert "reason" not in first
     r = cli("predict", model_file, "--image", empty)
     assert r.exit_code == 0 and "no digit (-1)" in r.stdout and "empty.png" in r.stdout
@@ -73,3 +74,28 @@ def test_predict_pixels_and_csv_answer_a_uniform_grid_no_digit(tmp_path, model_f
     path = write_csv(tmp_path / "x.csv", np.vstack([np.full(64, value), digits.X[0]]))
     rows = json.loads(cli("predict", model_file, "--json", "--csv", path, "--no-labels").stdout)["predictions"]
     assert [row["digit"] for row in rows] == [-1, 0]
+
+
+def test_predict_image_answers_the_readable_pictures_says_which_were_not_read_and_exits_2(tmp_path, model_file, digits):
+    good = _good_picture(tmp_path / "good.png", digits)
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(good.read_bytes()[:60])  # a PNG's header, its data cut off
+    missing = tmp_path / "missing.png"
+    empty = _png(tmp_path / "empty.png", np.full((64, 64), 255))
+    r = cli("predict", model_file, "--json", "--image", cut, "--image", good, "--image", missing, "--image", empty)
+    assert r.exit_code == 2, r.output
+    rows = json.loads(r.stdout)["predictions"]
+    assert [row["picture"] for row in rows] == [str(cut), str(good), str(missing), str(empty)]
+    assert rows[1]["digit"] == 0 and "error" not in rows[1]
+    assert rows[3]["digit"] == -1 and "error" not in rows[3]
+    for row, why in ((rows[0], "a PNG file that cannot be read: truncated or corrupt"), (rows[2], "no such file")):
+        assert row["digit"] is None and row["likeliest"] is None and row["probabilities"] is None
+        assert row["error"].startswith(f"{row['picture']}: {why}") and "reason" not in row
+    errors = r.stderr.splitlines()  # one line for each, in order
+    assert len(errors) == 2 and errors[0].startswith(f"error: {cut}: a PNG file") and "missing.png: no such file" in errors[1]
+    r = cli("predict", model_file, "--image", good, "--image", cut)  # the table: the readable picture answered
+    assert r.exit_code == 2
+    rows = [line for line in r.stdout.splitlines() if ".png" in line]
+    assert rows[0].split()[1:4] == ["good.png", "│", "0"] and "not read: a PNG file that cannot be read" in rows[1]
+    r = cli("predict", model_file, "--image", cut, "--image", missing)  # nothing readable: the errors, no table
+    assert r.exit_code == 2 and r.stdout == "" and len(r.stderr.splitlines()) == 2

@@ -402,7 +402,8 @@ def predict(
     pixels: Annotated[str | None, typer.Option("--pixels", help="One image: the model's pixels (an 8x8 model: 64 values 0..16; the "
                                                                 "drawing model: 784 values 0..255), comma-separated, row by row.")] = None,
     images: Annotated[list[Path] | None, typer.Option(
-        "--image", help="A PNG, JPEG or TIFF picture of a digit, preprocessed as the drawing page does (repeatable).")] = None,
+        "--image", help="A PNG, JPEG or TIFF picture of a digit, preprocessed as the drawing page does (repeatable: "
+                  "a picture that cannot be read is said so, the others are still answered, and the exit code is 2).")] = None,
     rule: Annotated[AnswerRule, typer.Option(
         help="likeliest: the likeliest digit, with those nearly as probable, and \"no digit\" (-1) only when no digit "
              "is probable; blog: the post's rule, a digit only when its probability rounds to 1.")] = AnswerRule("likeliest"),
@@ -427,21 +428,43 @@ def predict(
     elif pixels is not None:
         X = _parse_pixels(pixels, model.inputs)
     else:
-        inputs = [_picture_input(path, model.inputs) for path in images]
-        no_ink = np.array([x is None for x in inputs])  # no digit found: answered -1, the model not asked
+        # One unreadable picture does not lose the others' answers: each is said on stderr and in its row, and the
+        # command exits 2 after answering the rest (so a script still notices).
+        inputs, unread = [], {}
+        for i, path in enumerate(images):
+            try:
+                inputs.append(_picture_input(path, model.inputs))
+            except DataError as e:
+                unread[i] = str(e)
+                inputs.append(None)
+        for message in unread.values():
+            err.print(f"error: {one_line(message)}", markup=False)
+        if len(unread) == len(images):
+            raise typer.Exit(EXIT_BAD_INPUT)
+        no_ink = np.array([x is None for x in inputs])  # no digit found (or not read): the model not asked
         X = np.stack([np.zeros(model.n_inputs) if x is None else x for x in inputs])
     P = model.predict_proba(X)
     chosen, alternatives = answers(P, rule.value, X)
     reasons = {int(i): blank_reason(X[i]) for i in np.flatnonzero(no_variation(X))}  # no digit, whatever P says
     if images is not None:
         P = np.where(no_ink[:, None], np.nan, P)
-        reasons.update({int(i): BLANK_PICTURE for i in np.flatnonzero(no_ink)})
+        reasons.update({int(i): BLANK_PICTURE for i in np.flatnonzero(no_ink) if i not in unread})
+        for i in unread:
+            reasons.pop(i, None)
+            chosen[i] = UNREAD
     if as_json:
-        _write_predictions_json(chosen, P, alternatives, model.classes, reasons)
+        _write_predictions_json(chosen, P, alternatives, model.classes, reasons,
+                                pictures=[str(path) for path in images] if images is not None else None,
+                                unread=unread if images is not None else None)
+        if images is not None and unread:
+            raise typer.Exit(EXIT_BAD_INPUT)
         return
     names = [str(k) for k in (range(model.n_classes) if model.classes is None else model.classes.tolist())]
     table = Table("picture" if images is not None else "row", "digit", "p", *names, title="Predictions (probabilities in %)")
     for i, (c, also, p) in enumerate(zip(chosen[:TABLE_ROWS], alternatives, P[:TABLE_ROWS])):
+        if images is not None and i in unread:
+            table.add_row(images[i].name, f"not read: {unread[i].removeprefix(f'{images[i]}: ')}", "-", *["-"] * len(names))
+            continue
         if images is not None and no_ink[i]:
             table.add_row(images[i].name, f"no digit (-1): {BLANK_PICTURE.removeprefix('no digit: ')}", "-", *["-"] * len(names))
             continue
@@ -455,6 +478,8 @@ def predict(
     out.print(table)
     if len(P) > TABLE_ROWS:
         out.print(f"... and {len(P) - TABLE_ROWS:,} more rows: --json prints them all", markup=False)
+    if images is not None and unread:
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _csv_shape_advice(message: str, model: Model, shipped: bool) -> str:
@@ -474,29 +499,33 @@ def _picture_input(path: Path, inputs: Inputs) -> np.ndarray | None:
     from .data.images import MAX_PICTURE_BYTES
     from .preprocess import ink_from_image, to_input
 
+    """The network's input for the picture at ``path``; None when it holds no digit (blank, or the ink is too
+    small). Raises DataError, naming the file, when it cannot be read as a picture."""
+    with open_regular(path, limit=MAX_PICTURE_BYTES) as f:  # a directory, a FIFO, a device: said so, not read
+        data = f.read()
     try:
-        with open_regular(path, limit=MAX_PICTURE_BYTES) as f:  # a directory, a FIFO, a device: said so, not read
-            data = f.read()
-    except DataError as e:
-        fail(str(e))
-    try:
-        x = to_input(ink_from_image(data), inputs)
+        return to_input(ink_from_image(data), inputs)
     except DigitnetError as e:
-        fail(f"{path}: {e}")
-    return x  # None: no digit found (blank, or the ink is too small)
+        raise DataError(f"{path}: {e}") from None
 
 
 TABLE_ROWS = 100  # a table of a million rows helps nobody; --json streams any number
+UNREAD = -2  # a picture that could not be read: no answer at all (-1 is the answer "no digit")
 
 
 def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: list | None = None,
                             classes: np.ndarray | None = None, reasons: dict[int, str] | None = None,
-                            block: int = 8192) -> None:
+                            block: int = 8192, pictures: list[str] | None = None,
+                            unread: dict[int, str] | None = None) -> None:
     """{"predictions": [{"digit", "likeliest", "alternatives", "probabilities"}, ...]}, written block by block
     (NaN as null; a row of P all NaN, an input never given to the model, has null likeliest and probabilities);
     ``reasons`` {row: why it is no digit} adds "reason" to those rows (as /api/predict-batch does);
-    "digit", "likeliest" and the alternatives are class labels when the model has them (-1: no digit)."""
+    "digit", "likeliest" and the alternatives are class labels when the model has them (-1: no digit).
+    ``pictures`` (one name per row) starts each row with "picture"; ``unread`` {row: error} marks the pictures
+    that could not be read: "digit" null (no answer, not "no digit") and "error"."""
     label = (lambda k: str(k)) if classes is None else (lambda k: "-1" if k == NO_DIGIT else _dumps(classes[k]))
+    label = (lambda k, name=label: "null" if k == UNREAD else name(k))
+    unread = unread or {}
     alternatives = alternatives if alternatives is not None else [()] * len(P)
     write = sys.stdout.write
     write('{"predictions": [')
@@ -507,9 +536,11 @@ def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: lis
         # repr of a finite float is valid JSON and 1.5x faster than json.dumps; NaN goes through _dumps
         row_json = (lambda p: f"[{', '.join(map(repr, p))}]") if np.isfinite(Pb).all() else _dumps
         rows = [
-            f'{{"digit": {label(c)}, "likeliest": {label(m) if q else "null"}, '
+            (f'{{"picture": {_dumps(pictures[i])}, ' if pictures is not None else "{")
+            + f'"digit": {label(c)}, "likeliest": {label(m) if q else "null"}, '
             f'"alternatives": [{", ".join(label(k) for k in a)}], "probabilities": {row_json(p) if q else "null"}'
-            + (f', "reason": {_dumps(reasons[i])}}}' if reasons and i in reasons else "}")
+            + (f', "reason": {_dumps(reasons[i])}' if reasons and i in reasons else "")
+            + (f', "error": {_dumps(unread[i])}' if i in unread else "") + "}"
             for i, c, m, a, p, q in zip(range(start, start + block), chosen[start : start + block].tolist(),
                                         likeliest.tolist(), alternatives[start : start + block], Pb.tolist(),
                                         asked.tolist())
