@@ -9,6 +9,8 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
     python benchmarks/realworld.py --only dither  # the same, dithered 1-bit scans blurred back to grey or not
     python benchmarks/realworld.py --only paper   # the same, light paper told by the ends of the grey range or the median
     python benchmarks/realworld.py --only turned  # the same, a turned sheet's corner allowed in the surround's edge or not
+    python benchmarks/realworld.py --only beyond  # the same, a desk's corner beyond one straight line found or not
+    python benchmarks/realworld.py --only box  # the same, the digit's box around ink connected to strong ink or all ink
     python benchmarks/realworld.py --only writers  # the held-out writers' digits as pictures alone (15 minutes)
 
 - Held-out writers: cross-validation over the 30 writers of the UCI pen file (scikit-learn's GroupKFold:
@@ -23,8 +25,9 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
   with this checkout's preprocessing and answer rule.
 - Synthetic photos and scans from MNIST's test digits (grey and off-white paper, blue and black ink, a
   shadow gradient, JPEG at quality 60, thin and thick pens, chalk on a board, a digit cropped tightly to all
-  four edges, a sheet on a dark desk, partly off the sheet, a black frame, a hard-edged shadow, ruled and squared
-  paper, a form's box; and the digits
+  four edges, a sheet on a dark desk, partly off the sheet, a black frame, a hard-edged shadow, a sheet turned
+  on a desk or photographed close, turned, the desk only at its corners, ruled and squared paper, a form's box,
+  a dithered scan; and the digits
   stored 16x16 as collections keep them, grey or binary) through /api/predict-image's code path.
 - Held-out writers' digits as pictures: the same folds' held-out writers' strokes (every 5th digit) written
   on paper instead of the pad (ballpoint, felt pen, marker; blue or black; 16-200 px tall; JPEG; cropped
@@ -228,6 +231,7 @@ CONDITIONS = {
     "a hard-edged shadow across the sheet (50-70% light)": {"shadow": "hard"},
     "the same, on a dark desk": {"shadow": "hard", "surround": "desk"},
     "a sheet turned 3-10 degrees on a dark desk": {"surround": "desk", "turned": True},
+    "a sheet turned 3-10 degrees, photographed close (the desk only at its corners)": {"surround": "close"},
     "ruled paper (light blue lines, 6-12% of the side apart)": {"ruling": "lines"},
     "squared paper (the same lines both ways)": {"ruling": "grid"},
     "a form's printed box around the digit": {"ruling": "box"},
@@ -235,7 +239,6 @@ CONDITIONS = {
     "stored small: 16x16 grey, the box scaled to fit (as envelope digits)": {"stored": "fit"},
     "stored small: 16x16 binary, the box stretched to it": {"stored": "stretched"},
 }
-SURROUNDS = [name for name, condition in CONDITIONS.items() if "surround" in condition]
 
 
 def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black", shadow=False, jpeg=False,
@@ -248,7 +251,8 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
     beyond a straight edge through the middle third, blurred 0.5-2 px); ``surround``: "desk"
     (the sheet on a darker desk, 5-25% of its side showing on each side), "side" (the same on one or two sides:
     a photo partly off the sheet) or "frame" (a black outline of 1-3 px drawn along the picture's edge); ``turned``:
-    the sheet turned 3-10 degrees either way on the desk;
+    the sheet turned 3-10 degrees either way on the desk; ``surround`` "close": the sheet turned so, photographed
+    close: cut to within its corners, the desk showing only as a triangle at each of the picture's corners;
     ``ruling``: lines printed on the paper (:func:`printed`); ``one_bit``: saved as a scanner's black-and-white
     mode does, Floyd-Steinberg dithered to 1 bit a pixel (the paper's grey becomes dots; grey paper from 200);
     ``stored``: instead of a photo, the digit as collections store it, 16x16: "fit" (its box scaled to fit, grey,
@@ -288,6 +292,15 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
     if surround == "frame":
         w = int(rng.integers(1, 4))
         image[:w], image[-w:], image[:, :w], image[:, -w:] = 0, 0, 0, 0
+    elif surround == "close":
+        degrees = rng.uniform(3, 10)
+        colour = rng.uniform(20, 120) * np.array([1.0, 0.9, 0.8])
+        image = np.asarray(Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB").rotate(
+            degrees * rng.choice([-1, 1]), Image.Resampling.BICUBIC, expand=True, fillcolor=tuple(int(c) for c in colour)),
+            dtype=np.float64)
+        # the sheet's corners reach side * sin(degrees) into the turned picture: cut less, and the desk stays at corners
+        cut = int(rng.uniform(0.1, 0.6) * side * np.sin(np.radians(degrees)))
+        image = image[cut : image.shape[0] - cut, cut : image.shape[1] - cut]
     elif surround in ("desk", "side"):
         widths = rng.uniform(0.05, 0.25, 4) * side
         if surround == "side":  # one side, or two that meet at a corner (top or bottom, left or right)
@@ -450,11 +463,12 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--widths", default="200,400", help="hidden widths compared over the writer folds")
     parser.add_argument("--photos", type=int, default=1000, help="MNIST test digits per photo condition")
-    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling", "dither", "paper", "turned", "writers"),
+    parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling", "dither", "paper", "turned", "beyond",
+                                           "box", "writers"),
                         help="only the preprocessing steps' table, the deslanting experiment (prints; 15 minutes), "
                              "the photos with the shipped drawing model, the surround step (photos), the printed "
                              "lines' (ruling), dithered scans' blur (dither) or the paper's side told by the ends of "
-                             "the grey range (paper) or a turned sheet's corner in its surround (turned) on and off (--photos "
+                             "the grey range (paper), a turned sheet's corner in its surround (turned), a desk's corner beyond one line (beyond) or the digit's box around connected ink (box) on and off (--photos "
                              "each), or the "
                              "held-out writers' digits as pictures (writers: the shipped width's folds alone)")
     args = parser.parse_args()
@@ -465,11 +479,13 @@ def main() -> None:
     if args.only == "slant":
         print("\n".join(slant_experiment()))
         return
-    if args.only in ("photos", "ruling", "dither", "paper", "turned"):
+    if args.only in ("photos", "ruling", "dither", "paper", "turned", "beyond", "box"):
         switch = {"photos": ("SURROUND", "the surround step"), "ruling": ("RULING", "printed lines taken out"),
                   "dither": ("DITHER", "dithered scans blurred back"),
                   "paper": ("PAPER_END", "the paper's side told by the ends of the range"),
-                  "turned": ("TURNED", "a turned sheet's corner allowed", sheet)}
+                  "turned": ("TURNED", "a turned sheet's corner allowed", sheet),
+                  "beyond": ("BEYOND_LINE", "a desk's corner beyond one straight line found", sheet),
+                  "box": ("CROP_CONNECTED", "the digit's box around the ink connected to strong ink")}
         print("\n".join(switch_table(args.photos, *switch[args.only])))
         return
     folds, n_photos = (2, 200) if args.quick else (args.folds, args.photos)

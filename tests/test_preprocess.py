@@ -86,6 +86,22 @@ def test_small_and_off_centre_drawings_give_the_same_input():
     assert np.abs(x - big).sum() / big.sum() < 0.35
 
 
+@pytest.mark.parametrize("inputs", [None, MNIST28], ids=["8x8", "28x28"])
+def test_faint_specks_apart_from_the_digit_leave_its_box_alone(monkeypatch, inputs):
+    """Grain or JPEG blocks left as faint ink (above the box's faint threshold, never strong) far from the digit
+    do not stretch its box (the digit would shrink to a corner): faint ink counts where it touches strong ink,
+    as the digit's own anti-aliased edges do."""
+    import digitnet.preprocess as preprocess
+
+    ink = ink_from_strokes(STROKES[2], 280, 280)
+    expected = to_input(ink, *([inputs] if inputs else []))
+    specked = ink.copy()
+    specked[5:7, 5:7] = specked[270:272, 260:262] = 60  # faint: a quarter of full strength
+    np.testing.assert_array_equal(to_input(specked, *([inputs] if inputs else [])), expected)
+    monkeypatch.setattr(preprocess, "CROP_CONNECTED", False)  # every faint pixel in the box: the 2 shrinks
+    assert not np.array_equal(to_input(specked, *([inputs] if inputs else [])), expected)
+
+
 def test_blank_and_dot_are_no_digit():
     assert to_input(np.zeros((280, 280))) is None
     assert to_input(ink_from_strokes([], 280, 280)) is None

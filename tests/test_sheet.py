@@ -235,3 +235,52 @@ def test_a_small_boxed_cell_of_a_form_is_read_inside_its_box(drawing, digit, sid
     empty = np.full((side, side), 235.0)
     empty[:b], empty[-b:], empty[:, :b], empty[:, -b:] = 70, 70, 70, 70
     assert read(drawing, empty) == -1
+
+
+@pytest.mark.parametrize("degrees, crop", [(8, 12), (-6, 8), (11, 25)])
+@pytest.mark.parametrize("digit", [0, 2, 5, 7])
+def test_a_turned_sheet_photographed_close_reads_its_digit(drawing, digit, degrees, crop):
+    """A sheet turned and photographed close: the desk shows only as triangles at the picture's corners, none
+    running along a whole side. Each is the part of the picture beyond one straight line (the sheet's edge),
+    so it is desk, not ink that would stretch the digit's box to the corners."""
+    grey = turned(sheet(digit), degrees, 0)[crop:-crop, crop:-crop]
+    assert (grey[0, 0], grey[-1, -1]) == (DESK, DESK) and (grey[:, 0] != DESK).any()  # desk at corners, no side
+    outside = surround(grey)
+    assert outside is not None and outside[0, 0] and outside[-1, -1] and outside[0, -1] and outside[-1, 0]
+    assert not outside[60:-60, 60:-60].any()  # the sheet's middle
+    assert read(drawing, grey) == digit
+
+
+def test_beyond_one_line_is_a_desks_corner_but_a_stroke_or_a_bow_is_not():
+    """_beyond_line: the part of the picture beyond one straight line (a corner's triangle, a wedge along part of
+    a side) is; a stroke touching the edge (a band: two edges), a round piece (a bowed edge), and a line too short
+    to tell (under MIN_LINE of the picture's smaller side) are not."""
+    from scipy.ndimage import find_objects, label
+
+    from digitnet.sheet import _beyond_line
+
+    def beyond_line(inside):
+        labels, n = label(inside, structure=np.ones((3, 3)))
+        assert n == 1
+        return _beyond_line(labels, 1, find_objects(labels)[0], int(inside.sum()))
+
+    H, W = 120, 100
+    rows, cols = np.mgrid[0:H, 0:W]
+    assert beyond_line(rows + cols < 30)  # a corner's triangle
+    assert beyond_line(cols > W - 1 - (rows - 50) * 0.15)  # a wedge along the lower part of the right side
+    assert not beyond_line((np.abs(cols - 0.3 * rows - 20) < 4) & (rows < 50))  # a stroke from the top edge
+    assert not beyond_line((np.abs(cols - 0.3 * rows - 20) < 1) & (rows < 50))  # a thin one: its edge fits a line
+    assert not beyond_line((rows - 60) ** 2 + cols**2 < 25**2)  # half a disk on the left side: bowed
+    assert not beyond_line(rows + cols < 40 - 8 * (1 - ((rows - cols) / 40) ** 2))  # a corner's piece, bowed 8 px
+    assert not beyond_line(rows + cols < 3)  # a corner's speck: an edge 3 pixels long, no line to judge
+
+
+def test_paper_beyond_a_digits_straight_edge_is_no_desk():
+    """A thick 1 cropped to its box (MNIST's test digit 196, stretched: read as a 4 by this rule's first version): light
+    paper shows only as triangles at two corners, each beyond the stroke's straight edge. A desk beyond one line
+    is asked to be the darker level; paper beside a stroke is the lighter, so it stays paper."""
+    rows, cols = np.mgrid[0:125, 0:125]
+    grey = np.full((125, 125), 35.0)
+    grey[(rows + (124 - cols) < 30) | ((124 - rows) + cols < 30)] = 235.0
+    assert surround(grey) is None
+    assert surround(255.0 - grey) is not None  # dark triangles beyond a line at a light sheet's corners: a desk

@@ -44,6 +44,7 @@ ON_RANGE = (280, 345)
 MNIST_BOX = 20  # MNIST: the longer side of the digit, in pixels (of 19,997 of 20,000 training digits)
 FAINT_INK = 0.1  # MNIST: ink above this share of the strongest counts into the digit's box
 FAINT_CROP = 0.1
+CROP_CONNECTED = True  # the digit's box: faint ink only where connected to ink above INK_THRESHOLD
 # the steps' switches: on; benchmarks/realworld.py turns each off in turn to measure it (docs/preprocessing.md)
 PAPER_LEVEL = True  # pictures: the paper's level taken out
 CONTRAST = True  # pictures: the contrast stretched, paper to 0 and ink to 255
@@ -313,7 +314,8 @@ def to_input(ink: np.ndarray, inputs: Inputs = OPTDIGITS) -> np.ndarray | None:
 
 
 def _crop(ink: np.ndarray, faint: float = INK_THRESHOLD) -> np.ndarray | None:
-    """The bounding box of the ink above ``faint``, or None when there is no digit: no ink above
+    """The bounding box of the ink above ``faint`` (with CROP_CONNECTED, only where it touches ink above
+    INK_THRESHOLD: hysteresis, skimage.filters.apply_hysteresis_threshold), or None when there is no digit: no ink above
     INK_THRESHOLD, its box smaller than MIN_INK_SHARE of the picture, or smaller than DOT_SHARE of it and no longer
     than DOT times its thickest part (the diameter of the largest disc inside it: a dot, a blot)."""
     on = ink > INK_THRESHOLD
@@ -327,7 +329,12 @@ def _crop(ink: np.ndarray, faint: float = INK_THRESHOLD) -> np.ndarray | None:
         box = np.pad(on[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], 1)
         if span < DOT * _thickest(np.where(box, 255.0, 0.0)):
             return None
-    seen = ink > faint
+    if CROP_CONNECTED:  # faint ink counts where it touches the digit's strong ink: specks of grain or JPEG blocks do not
+        from skimage.filters import apply_hysteresis_threshold
+
+        seen = apply_hysteresis_threshold(ink, faint, INK_THRESHOLD) if faint < INK_THRESHOLD else on
+    else:
+        seen = ink > faint
     rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 

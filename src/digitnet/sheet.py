@@ -18,7 +18,12 @@ left and right sides, fails (3) by its bow, and under SMALL pixels also (1), whi
 sides. The paper around a digit written large with a thick pen passes (1) and (2) and fails (3): it meets
 the digit along the digit's outline. A sheet photographed turned puts a corner in a side's middle, where its
 edge is two lines at a right angle: when no region passes (1) to (4) with straight edges, one whose edge holds
-such a corner passes (3) (TURNED; it must cover two sides), so whatever was found before still is.
+such a corner passes (3) (TURNED; it must cover two sides), so whatever was found before still is. A sheet turned
+and photographed close shows the desk only at the picture's corners, or as a wedge along part of a side: a region
+that covers no whole side passes (1) to (3) when it is the part of the picture beyond one straight line
+(BEYOND_LINE: its edge fits a line, and it fills the half-plane beyond it), which no stroke nor digit is, and of
+the darker level: a digit cropped to its box with a straight stroke from corner to corner (a 1) leaves paper
+beyond that line at two corners.
 Measured: docs/preprocessing.md (`python benchmarks/realworld.py --only photos`).
 """
 
@@ -34,6 +39,10 @@ STRAIGHT = 0.01  # (3) ... and its inner edge along every side it covers is stra
 TURNED = True  # (3) ... or a turned sheet's corner falls in that middle 60%: its edge is straight over at least
 CORNER = 0.5  # ... this share of the span from one end, and beyond that the depth grows at least
 CORNER_SLOPE = 1.0  # ... this many pixels a pixel (the sheet's next edge: at a right angle, 45 degrees or more away)
+BEYOND_LINE = True  # (1) ... or, in a picture of SMALL pixels or more, is the part of it beyond one straight line,
+# darker than the sheet (a desk's corner past a turned sheet; the paper beside a digit's straight stroke is lighter)
+MIN_LINE = 0.05  # ... at least this share of the picture's smaller side long (a desk's corner past a turned sheet),
+BEYOND_FILL = 0.9  # ... filling this share of that half-plane and itself together
 MAX_INK = 1 / 3  # (4) ... and the sheet, what is left, is mostly paper of the other level: the surround's
 # level covers less than this share of it (a surround differs from the paper it surrounds; ink is sparse)
 MIN_SHEET = 0.25  # what is left, the sheet, is at least this share of the picture
@@ -64,10 +73,12 @@ def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
     except ValueError:  # fewer than three levels
         pass
     masks = [grey <= cut if dark else grey > cut for cut in cuts for dark in (True, False)]
+    darker = [dark for _ in cuts for dark in (True, False)]
     around = _border_level(grey, min_contrast)
     if around is not None:
         masks.append(around)
-    best = _best(masks)
+        darker.append(False)  # the border's level, darker or lighter than the sheet: only whole sides
+    best = _best(masks, darker)
     if best is None:
         return None
     widen = max(2, round(EDGE_BLUR * max(H, W)))
@@ -77,19 +88,21 @@ def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
     return best
 
 
-def _best(masks: list[np.ndarray]) -> np.ndarray | None:
+def _best(masks: list[np.ndarray], darker: list[bool] | None = None) -> np.ndarray | None:
     """Of the regions of ``masks`` (each (H, W) bool: one level class) that pass (1) to (4), those of the mask covering
-    most of the picture's edge, (H, W) bool; None when no region passes. Only when none passes, regions whose edge
+    most of the picture's edge, (H, W) bool; None when no region passes. A region beyond one straight line passes
+    (1) only in a mask that ``darker`` (one bool a mask; default none) marks as the darker level class: a desk
+    darker than the sheet (the paper beside a straight stroke of a digit cropped to its box is beyond a line too). Only when none passes, regions whose edge
     holds a turned sheet's corner pass (3) too (TURNED; :func:`_straight`) if they cover two sides at least (a desk
     around a turned sheet does; light falling across plain paper, its lit part's edge bumped by a stroke, may
     cover one) in a picture of SMALL pixels or more, so that whatever has straight edges is found as before."""
-    from scipy.ndimage import label, maximum
+    from scipy.ndimage import find_objects, label, maximum
 
     H, W = masks[0].shape
     rows, cols = np.arange(H)[:, None], np.arange(W)[None, :]
     depth = np.minimum(np.minimum(rows, H - 1 - rows), np.minimum(cols, W - 1 - cols))  # pixels from the edge
     best = {False: (None, 0), True: (None, 0)}  # corner allowed: (the surround, its cover of the picture's edge)
-    for mask in masks:
+    for mask, dark in zip(masks, darker if darker is not None else [False] * len(masks)):
         labels, _ = label(mask, structure=np.ones((3, 3)))  # 8-connected: a thin anti-aliased line is one region
         sides = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
         found = {corner: np.zeros(1 + labels.max(), dtype=bool) for corner in (False, True)}
@@ -98,11 +111,19 @@ def _best(masks: list[np.ndarray]) -> np.ndarray | None:
         if not len(touching):
             continue
         deepest = np.atleast_1d(maximum(depth, labels, touching))
+        sizes = boxes = None  # computed once a region needs them: most masks of a noisy picture have none
         for region, deep in zip(touching, deepest):
             if deep > MAX_DEPTH * min(H, W):
                 continue
             covered = [k for k, side in enumerate(sides) if np.mean(side == region) >= SIDE_COVER]
-            if not covered or (min(H, W) < SMALL and len(covered) < 4):
+            if min(H, W) < SMALL and len(covered) < 4:
+                continue
+            if not covered:  # a piece of desk beyond a turned sheet's edge, at a corner or along part of a side
+                if not (BEYOND_LINE and dark):
+                    continue
+                if sizes is None:
+                    sizes, boxes = np.bincount(labels.ravel()), find_objects(labels)
+                found[False][region] = found[True][region] = _beyond_line(labels, region, boxes[region - 1], sizes[region])
                 continue
             inside = labels == region
             straight = [_straight(inside, k) for k in covered]
@@ -143,6 +164,35 @@ def _straight(inside: np.ndarray, side: int, corner: bool = False) -> bool:
                     beyond[-1] - beyond[0] >= CORNER_SLOPE * (len(beyond) - 1) and _line(part, tolerance):
                 return True
     return False
+
+
+def _beyond_line(labels: np.ndarray, region: int, box: tuple[slice, slice], size: int) -> bool:
+    """Whether ``region`` of ``labels`` (H, W) int, of ``size`` pixels within ``box`` (its bounding box), is the part
+    of the picture beyond one straight line (a desk's corner or sliver past a turned sheet's edge): its edge within
+    the picture fits a line (STRAIGHT: RMS distance, at least 1.5 pixels) at least MIN_LINE of the picture's
+    smaller side long, and the region fills the half-plane beyond it (BEYOND_FILL of their union). A stroke
+    touching the edge is no half-plane, nor a digit's piece."""
+    from scipy.ndimage import binary_erosion
+
+    H, W = labels.shape
+    if size < MIN_LINE * min(H, W) / 2:  # too few pixels for an edge that long: a speck (most regions of a noisy desk)
+        return False
+    top, left = max(0, box[0].start - 1), max(0, box[1].start - 1)  # its box and a pixel more, within the picture
+    inside = labels[top : box[0].stop + 1, left : box[1].stop + 1] == region
+    edge = inside & ~binary_erosion(inside, border_value=1)  # the region's edge inside the picture, not the picture's
+    ys, xs = np.nonzero(edge)
+    points = np.column_stack([xs + left, ys + top]).astype(np.float64)
+    centre = points.mean(axis=0)
+    _, _, vt = np.linalg.svd(points - centre, full_matrices=False)  # total least squares: vt[0] along, vt[1] across
+    along, across = (points - centre) @ vt[0], (points - centre) @ vt[1]
+    if np.ptp(along) < MIN_LINE * min(H, W) or np.sqrt(np.mean(across**2)) > max(1.5, STRAIGHT * max(H, W)):
+        return False
+    rows, cols = np.mgrid[0:H, 0:W]
+    signed = (cols - centre[0]) * vt[1][0] + (rows - centre[1]) * vt[1][1]
+    mine = labels == region
+    half = signed * np.sign(signed[mine].mean()) >= -0.5  # the pixels the line passes through belong to either side
+    both = int(half[mine].sum())
+    return both >= BEYOND_FILL * (int(half.sum()) + size - both)  # of their union
 
 
 def _line(run: np.ndarray, tolerance: float) -> bool:
