@@ -467,10 +467,11 @@ def main() -> None:
                                            "box", "writers"),
                         help="only the preprocessing steps' table, the deslanting experiment (prints; 15 minutes), "
                              "the photos with the shipped drawing model, the surround step (photos), the printed "
-                             "lines' (ruling), dithered scans' blur (dither) or the paper's side told by the ends of "
-                             "the grey range (paper), a turned sheet's corner in its surround (turned), a desk's corner beyond one line (beyond) or the digit's box around connected ink (box) on and off (--photos "
-                             "each), or the "
-                             "held-out writers' digits as pictures (writers: the shipped width's folds alone)")
+                             "lines' (ruling), dithered scans' blur (dither), the paper's side told by the ends of "
+                             "the grey range (paper), a turned sheet's corner in its surround (turned), a desk's corner "
+                             "beyond one line (beyond) or the digit's box around connected ink (box) on and off "
+                             "(--photos each), or the held-out writers' digits as pictures (writers: the shipped "
+                             "width's folds alone)")
     args = parser.parse_args()
     if not (MNIST.is_dir() and PEN.is_file()):
         print(f"MNIST's or the pen digits' files are not under {SHARED} (set DIGITNET_SHARED): skipped", file=sys.stderr)

@@ -92,10 +92,11 @@ def _best(masks: list[np.ndarray], darker: list[bool] | None = None) -> np.ndarr
     """Of the regions of ``masks`` (each (H, W) bool: one level class) that pass (1) to (4), those of the mask covering
     most of the picture's edge, (H, W) bool; None when no region passes. A region beyond one straight line passes
     (1) only in a mask that ``darker`` (one bool a mask; default none) marks as the darker level class: a desk
-    darker than the sheet (the paper beside a straight stroke of a digit cropped to its box is beyond a line too). Only when none passes, regions whose edge
-    holds a turned sheet's corner pass (3) too (TURNED; :func:`_straight`) if they cover two sides at least (a desk
-    around a turned sheet does; light falling across plain paper, its lit part's edge bumped by a stroke, may
-    cover one) in a picture of SMALL pixels or more, so that whatever has straight edges is found as before."""
+    darker than the sheet (the paper beside a straight stroke of a digit cropped to its box is beyond a line too).
+    Only when none passes, regions whose edge holds a turned sheet's corner pass (3) too (TURNED;
+    :func:`_straight`) if they cover two sides at least (a desk around a turned sheet does; light falling across
+    plain paper, its lit part's edge bumped by a stroke, may cover one) in a picture of SMALL pixels or more, so
+    that whatever has straight edges is found as before."""
     from scipy.ndimage import find_objects, label, maximum
 
     H, W = masks[0].shape
