@@ -3,6 +3,7 @@ CLI pictures, pixels and CSV rows, /api/predict and /api/predict-batch; one blan
 answers."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +97,22 @@ def test_predict_image_answers_the_readable_pictures_says_which_were_not_read_an
     r = cli("predict", model_file, "--image", good, "--image", cut)  # the table: the readable picture answered
     assert r.exit_code == 2
     rows = [line for line in r.stdout.splitlines() if ".png" in line]
-    assert rows[0].split()[1:4] == ["good.png", "│", "0"] and "not read: a PNG file that cannot be read" in rows[1]
-    r = cli("predict", model_file, "--image", cut, "--image", missing)  # nothing readable: the errors, no table
-    assert r.exit_code == 2 and r.stdout == "" and len(r.stderr.splitlines()) == 2
+    assert rows[0].split()[1:4] == ["good.png", "│", "0"] and "not read (its error is on stderr)" in rows[1]
+    r = cli("predict", model_file, "--json", "--image", cut, "--image", missing)  # nothing readable: still JSON
+    assert r.exit_code == 2 and len(r.stderr.splitlines()) == 2
+    assert [row["digit"] for row in json.loads(r.stdout)["predictions"]] == [None, None]
+    r = cli("predict", model_file, "--image", cut)
+    assert r.exit_code == 2 and r.stdout.count("not read") == 1 and r.stderr.startswith(f"error: {cut}: a PNG file")
+
+
+def test_predict_image_names_pictures_escaped_and_told_apart(tmp_path, monkeypatch, model_file, digits):
+    """The table names each picture by its file's name, escaped (a terminal's control codes are not sent raw), and by
+    its path where two names are the same."""
+    monkeypatch.chdir(tmp_path)
+    for folder in ("a", "b", "c"):
+        Path(folder).mkdir()
+        _good_picture(Path(folder) / ("x.png" if folder != "c" else "esc\x1b[31mred.png"), digits)
+    r = cli("predict", model_file, "--image", "a/x.png", "--image", "b/x.png", "--image", "c/esc\x1b[31mred.png")
+    assert r.exit_code == 0, r.output
+    names = [line.split()[1] for line in r.stdout.splitlines() if ".png" in line]
+    assert names == ["a/x.png", "b/x.png", "esc\\x1b[31mred.png"] and "\x1b" not in r.stdout

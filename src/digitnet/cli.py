@@ -439,8 +439,6 @@ def predict(
                 inputs.append(None)
         for message in unread.values():
             err.print(f"error: {one_line(message)}", markup=False)
-        if len(unread) == len(images):
-            raise typer.Exit(EXIT_BAD_INPUT)
         no_ink = np.array([x is None for x in inputs])  # no digit found (or not read): the model not asked
         X = np.stack([np.zeros(model.n_inputs) if x is None else x for x in inputs])
     P = model.predict_proba(X)
@@ -461,19 +459,22 @@ def predict(
         return
     names = [str(k) for k in (range(model.n_classes) if model.classes is None else model.classes.tolist())]
     table = Table("picture" if images is not None else "row", "digit", "p", *names, title="Predictions (probabilities in %)")
+    if images is not None:  # each picture by its file's name, or its path where two names are the same; escaped
+        bases = [path.name for path in images]
+        shown = [one_line(base if bases.count(base) == 1 else str(path)) for base, path in zip(bases, images)]
     for i, (c, also, p) in enumerate(zip(chosen[:TABLE_ROWS], alternatives, P[:TABLE_ROWS])):
         if images is not None and i in unread:
-            table.add_row(images[i].name, f"not read: {unread[i].removeprefix(f'{images[i]}: ')}", "-", *["-"] * len(names))
+            table.add_row(shown[i], "not read (its error is on stderr)", "-", *["-"] * len(names))
             continue
         if images is not None and no_ink[i]:
-            table.add_row(images[i].name, f"no digit (-1): {BLANK_PICTURE.removeprefix('no digit: ')}", "-", *["-"] * len(names))
+            table.add_row(shown[i], f"no digit (-1): {BLANK_PICTURE.removeprefix('no digit: ')}", "-", *["-"] * len(names))
             continue
         if i in reasons:
             digit = reasons[i].replace("no digit", "no digit (-1)", 1)
         else:
             digit = names[c] if c != NO_DIGIT else f"no digit (-1), likeliest {names[p.argmax()]}"
         digit += "".join(f", or perhaps {names[k]}" for k in also)
-        table.add_row(images[i].name if images is not None else str(i + 1), digit, f"{p.max():.3f}",
+        table.add_row(shown[i] if images is not None else str(i + 1), digit, f"{p.max():.3f}",
                       *[f"{100 * v:.0f}" for v in p])
     out.print(table)
     if len(P) > TABLE_ROWS:
