@@ -439,6 +439,8 @@ def predict(
                 inputs.append(None)
         for message in unread.values():
             err.print(f"error: {one_line(message)}", markup=False)
+        if len(unread) == len(images) and not as_json:  # nothing to answer: the errors alone (--json: rows of them)
+            raise typer.Exit(EXIT_BAD_INPUT)
         no_ink = np.array([x is None for x in inputs])  # no digit found (or not read): the model not asked
         X = np.stack([np.zeros(model.n_inputs) if x is None else x for x in inputs])
     P = model.predict_proba(X)
