@@ -499,11 +499,11 @@ def _csv_shape_advice(message: str, model: Model, shipped: bool) -> str:
 
 
 def _picture_input(path: Path, inputs: Inputs) -> np.ndarray | None:
+    """The network's input for the picture at ``path``; None when it holds no digit (blank, or the ink is too
+    small). Raises DataError, naming the file, when it cannot be read as a picture."""
     from .data.images import MAX_PICTURE_BYTES
     from .preprocess import ink_from_image, to_input
 
-    """The network's input for the picture at ``path``; None when it holds no digit (blank, or the ink is too
-    small). Raises DataError, naming the file, when it cannot be read as a picture."""
     with open_regular(path, limit=MAX_PICTURE_BYTES) as f:  # a directory, a FIFO, a device: said so, not read
         data = f.read()
     try:
@@ -526,8 +526,11 @@ def _write_predictions_json(chosen: np.ndarray, P: np.ndarray, alternatives: lis
     "digit", "likeliest" and the alternatives are class labels when the model has them (-1: no digit).
     ``pictures`` (one name per row) starts each row with "picture"; ``unread`` {row: error} marks the pictures
     that could not be read: "digit" null (no answer, not "no digit") and "error"."""
-    label = (lambda k: str(k)) if classes is None else (lambda k: "-1" if k == NO_DIGIT else _dumps(classes[k]))
-    label = (lambda k, name=label: "null" if k == UNREAD else name(k))
+    named = (lambda k: str(k)) if classes is None else (lambda k: "-1" if k == NO_DIGIT else _dumps(classes[k]))
+
+    def label(k: int) -> str:
+        return "null" if k == UNREAD else named(k)
+
     unread = unread or {}
     alternatives = alternatives if alternatives is not None else [()] * len(P)
     write = sys.stdout.write
