@@ -295,9 +295,7 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
     elif surround == "close":
         degrees = rng.uniform(3, 10)
         colour = rng.uniform(20, 120) * np.array([1.0, 0.9, 0.8])
-        image = np.asarray(Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB").rotate(
-            degrees * rng.choice([-1, 1]), Image.Resampling.BICUBIC, expand=True, fillcolor=tuple(int(c) for c in colour)),
-            dtype=np.float64)
+        image = _turned(image, degrees * rng.choice([-1, 1]), colour)
         # the sheet's corners reach side * sin(degrees) into the turned picture: cut less, and the desk stays at corners
         cut = int(rng.uniform(0.1, 0.6) * side * np.sin(np.radians(degrees)))
         image = image[cut : image.shape[0] - cut, cut : image.shape[1] - cut]
@@ -310,8 +308,7 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
         colour = rng.uniform(20, 120) * np.array([1.0, 0.9, 0.8])
         if turned:
             degrees = rng.uniform(3, 10) * rng.choice([-1, 1])
-            image = np.asarray(Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB").rotate(
-                degrees, Image.Resampling.BICUBIC, expand=True, fillcolor=tuple(int(c) for c in colour)), dtype=np.float64)
+            image = _turned(image, degrees, colour)
         h, w = image.shape[:2]
         desk = np.full((h + top + bottom, w + left + right, 3), colour)
         desk[top : top + h, left : left + w] = image
@@ -323,6 +320,14 @@ def photo(x28: np.ndarray, rng: np.random.Generator, paper="white", ink="black",
         return buffer.getvalue()
     Image.fromarray(image, "RGB").save(buffer, format="JPEG" if jpeg else "PNG", **({"quality": 60} if jpeg else {}))
     return buffer.getvalue()
+
+
+def _turned(image: np.ndarray, degrees: float, colour: np.ndarray) -> np.ndarray:
+    """The RGB ``image`` (H, W, 3) turned by ``degrees`` on a desk of ``colour``, enlarged to hold it."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB").rotate(
+        degrees, Image.Resampling.BICUBIC, expand=True, fillcolor=tuple(int(c) for c in colour)), dtype=np.float64)
 
 
 def printed(ruling: str, side: int, rng: np.random.Generator) -> np.ndarray:

@@ -12,15 +12,12 @@ smoothed by a Gaussian of sigma 6, times alpha 34, as the recipe trains with; se
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-HERE = Path(__file__).resolve().parent
-MNIST = Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else HERE.parents[1] / "shared" / "data" / "mnist"
-VALIDATION = 10_000  # the last training images, as tune_mnist_error.py
+from tune_mnist_error import MNIST, VALIDATION  # the same data and validation split (this folder is on the path)
 
 
 def affine(images: np.ndarray, angle: float = 0.0, scale: float = 1.0) -> np.ndarray:

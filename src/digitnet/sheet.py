@@ -88,10 +88,10 @@ def surround(grey: np.ndarray, min_contrast: float = 24.0) -> np.ndarray | None:
     return best
 
 
-def _best(masks: list[np.ndarray], darker: list[bool] | None = None) -> np.ndarray | None:
+def _best(masks: list[np.ndarray], darker: list[bool]) -> np.ndarray | None:
     """Of the regions of ``masks`` (each (H, W) bool: one level class) that pass (1) to (4), those of the mask covering
     most of the picture's edge, (H, W) bool; None when no region passes. A region beyond one straight line passes
-    (1) only in a mask that ``darker`` (one bool a mask; default none) marks as the darker level class: a desk
+    (1) only in a mask that ``darker`` (one bool a mask) marks as the darker level class: a desk
     darker than the sheet (the paper beside a straight stroke of a digit cropped to its box is beyond a line too).
     Only when none passes, regions whose edge holds a turned sheet's corner pass (3) too (TURNED;
     :func:`_straight`) if they cover two sides at least (a desk around a turned sheet does; light falling across
@@ -103,7 +103,7 @@ def _best(masks: list[np.ndarray], darker: list[bool] | None = None) -> np.ndarr
     rows, cols = np.arange(H)[:, None], np.arange(W)[None, :]
     depth = np.minimum(np.minimum(rows, H - 1 - rows), np.minimum(cols, W - 1 - cols))  # pixels from the edge
     best = {False: (None, 0), True: (None, 0)}  # corner allowed: (the surround, its cover of the picture's edge)
-    for mask, dark in zip(masks, darker if darker is not None else [False] * len(masks)):
+    for mask, dark in zip(masks, darker):
         labels, _ = label(mask, structure=np.ones((3, 3)))  # 8-connected: a thin anti-aliased line is one region
         sides = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
         found = {corner: np.zeros(1 + labels.max(), dtype=bool) for corner in (False, True)}
@@ -179,7 +179,8 @@ def _beyond_line(labels: np.ndarray, region: int, box: tuple[slice, slice], size
     if size < MIN_LINE * min(H, W) / 2:  # too few pixels for an edge that long: a speck (most regions of a noisy desk)
         return False
     top, left = max(0, box[0].start - 1), max(0, box[1].start - 1)  # its box and a pixel more, within the picture
-    inside = labels[top : box[0].stop + 1, left : box[1].stop + 1] == region
+    near = (slice(top, box[0].stop + 1), slice(left, box[1].stop + 1))
+    inside = labels[near] == region
     edge = inside & ~binary_erosion(inside, border_value=1)  # the region's edge inside the picture, not the picture's
     ys, xs = np.nonzero(edge)
     points = np.column_stack([xs + left, ys + top]).astype(np.float64)
@@ -190,9 +191,8 @@ def _beyond_line(labels: np.ndarray, region: int, box: tuple[slice, slice], size
         return False
     rows, cols = np.mgrid[0:H, 0:W]
     signed = (cols - centre[0]) * vt[1][0] + (rows - centre[1]) * vt[1][1]
-    mine = labels == region
-    half = signed * np.sign(signed[mine].mean()) >= -0.5  # the pixels the line passes through belong to either side
-    both = int(half[mine].sum())
+    half = signed * np.sign(signed[near][inside].mean()) >= -0.5  # the pixels the line passes through: either side
+    both = int(half[near][inside].sum())
     return both >= BEYOND_FILL * (int(half.sum()) + size - both)  # of their union
 
 
