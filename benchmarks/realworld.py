@@ -11,6 +11,8 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
     python benchmarks/realworld.py --only turned  # the same, a turned sheet's corner allowed in the surround's edge or not
     python benchmarks/realworld.py --only beyond  # the same, a desk's corner beyond one straight line found or not
     python benchmarks/realworld.py --only box  # the same, the digit's box around ink connected to strong ink or all ink
+    python benchmarks/realworld.py --only shadow  # the same, two levels meeting along one line taken for a shadow or not
+    python benchmarks/realworld.py --only blank   # the same, every rule that leaves blank paper blank (BLANK_RULES) or none
     python benchmarks/realworld.py --only writers  # the held-out writers' digits as pictures alone (15 minutes)
 
 - Held-out writers: cross-validation over the 30 writers of the UCI pen file (scikit-learn's GroupKFold:
@@ -28,7 +30,8 @@ synthetic photos and scans of MNIST's TEST digits; MNIST's and the embedded digi
   four edges, a sheet on a dark desk, partly off the sheet, a black frame, a hard-edged shadow, a sheet turned
   on a desk or photographed close, turned, the desk only at its corners, ruled and squared paper, a form's box,
   a dithered scan; and the digits
-  stored 16x16 as collections keep them, grey or binary) through /api/predict-image's code path.
+  stored 16x16 as collections keep them, grey or binary) through /api/predict-image's code path; and pictures of
+  the same blank paper in each condition, which must be "no digit".
 - Held-out writers' digits as pictures: the same folds' held-out writers' strokes (every 5th digit) written
   on paper instead of the pad (ballpoint, felt pen, marker; blue or black; 16-200 px tall; JPEG; cropped
   tightly; stored 16x16 grey or binary), read by their fold's drawing model through /api/predict-image's code
@@ -44,6 +47,7 @@ are scored on the writers of their fold's test side only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.util
 import io
@@ -60,6 +64,7 @@ import threadpoolctl
 
 import digitnet
 import digitnet.preprocess as preprocess
+import digitnet.ruling as ruling
 import digitnet.sheet as sheet
 from digitnet.answer import answers
 from digitnet.data import load_digits
@@ -79,6 +84,7 @@ PAD = preprocess.PAD
 SIZES = (70, 260)  # pad pixels: the height a digit is drawn at, at random
 THREADS = 2
 WRITER_EVERY = 5  # held-out writers' digits as pictures: every 5th (1,499 of 7,494; 8 pictures each)
+BLANKS = 100  # pictures of blank paper per photo condition
 
 
 # ---- held-out writers' strokes, drawn on the pad -------------------------------------------------------
@@ -383,6 +389,19 @@ def _stored(x28: np.ndarray, how: str, side: int = 16) -> bytes:
     return buffer.getvalue()
 
 
+def blank_answered(model, condition, n: int = 0, pp=preprocess, seed: int = 0) -> int:
+    """How many of ``n`` (BLANKS when 0) pictures of blank paper in ``condition`` (no digit written: the same sheet,
+    light, desk, lines and noise) ``model`` answers with a digit, through /api/predict-image's code path."""
+    rng = np.random.default_rng(seed)
+    nothing = np.zeros(784)
+    X = [x for x in (pp.to_input(pp.ink_from_image(photo(nothing, rng, **condition)), model.inputs)
+                     for _ in range(n or BLANKS)) if x is not None]
+    if not X:
+        return 0
+    digits, _ = answers(model.predict_proba(np.array(X)), "likeliest")
+    return int(np.count_nonzero(digits >= 0))
+
+
 def photo_inputs(X28, inputs, condition, pp=preprocess, seed: int = 0):
     rng = np.random.default_rng(seed)
     X, kept = np.zeros((len(X28), inputs.n_features), np.float32), np.zeros(len(X28), bool)
@@ -469,12 +488,13 @@ def main() -> None:
     parser.add_argument("--widths", default="200,400", help="hidden widths compared over the writer folds")
     parser.add_argument("--photos", type=int, default=1000, help="MNIST test digits per photo condition")
     parser.add_argument("--only", choices=("steps", "slant", "photos", "ruling", "dither", "paper", "turned", "beyond",
-                                           "box", "writers"),
+                                           "box", "shadow", "blank", "writers"),
                         help="only the preprocessing steps' table, the deslanting experiment (prints; 15 minutes), "
                              "the photos with the shipped drawing model, the surround step (photos), the printed "
                              "lines' (ruling), dithered scans' blur (dither), the paper's side told by the ends of "
                              "the grey range (paper), a turned sheet's corner in its surround (turned), a desk's corner "
-                             "beyond one line (beyond) or the digit's box around connected ink (box) on and off "
+                             "beyond one line (beyond), the digit's box around connected ink (box), a shadow's edge "
+                             "across a blank sheet (shadow) or every rule that leaves blank paper blank (blank) on and off "
                              "(--photos each), or the held-out writers' digits as pictures (writers: the shipped "
                              "width's folds alone)")
     args = parser.parse_args()
@@ -485,13 +505,15 @@ def main() -> None:
     if args.only == "slant":
         print("\n".join(slant_experiment()))
         return
-    if args.only in ("photos", "ruling", "dither", "paper", "turned", "beyond", "box"):
+    if args.only in ("photos", "ruling", "dither", "paper", "turned", "beyond", "box", "shadow", "blank"):
         switch = {"photos": ("SURROUND", "the surround step"), "ruling": ("RULING", "printed lines taken out"),
                   "dither": ("DITHER", "dithered scans blurred back"),
                   "paper": ("PAPER_END", "the paper's side told by the ends of the range"),
                   "turned": ("TURNED", "a turned sheet's corner allowed", sheet),
                   "beyond": ("BEYOND_LINE", "a desk's corner beyond one straight line found", sheet),
-                  "box": ("CROP_CONNECTED", "the digit's box around the ink connected to strong ink")}
+                  "box": ("CROP_CONNECTED", "the digit's box around the ink connected to strong ink"),
+                  "shadow": ("SHADOW_EDGE", "two levels meeting along one line taken for a shadow's edge"),
+                  "blank": (BLANK_RULES, "the rules that leave blank paper blank")}
         print("\n".join(switch_table(args.photos, *switch[args.only])))
         return
     folds, n_photos = (2, 200) if args.quick else (args.folds, args.photos)
@@ -624,9 +646,11 @@ def main() -> None:
                     ("after: drawing model", drawing, preprocess, "likeliest")]
     lines += ["## Synthetic photos and scans of MNIST's test digits", "",
               f"{n_photos:,} test digits per condition, 56-200 px pictures, grey noise (std 2), through "
-              "`/api/predict-image`'s code path. Cells: right (no digit).", "",
-              "| condition | " + " | ".join(name for name, *_ in photo_models) + " |",
-              "|---|" + "---|" * len(photo_models)]
+              "`/api/predict-image`'s code path. Cells: right (no digit). Blank paper: of "
+              f"{BLANKS} pictures of the same paper, light, desk and lines with nothing written, how many the drawing "
+              "model answers with a digit (a blank sheet must be \"no digit\").", "",
+              "| condition | " + " | ".join(name for name, *_ in photo_models) + " | blank paper answered |",
+              "|---|" + "---|" * (len(photo_models) + 1)]
     for cname, condition in CONDITIONS.items():
         cells = []
         for name, model, pp, rule in photo_models:
@@ -636,6 +660,7 @@ def main() -> None:
             X, kept = photo_inputs(X_test28[:n_photos], model.inputs, condition, pp)
             s = score(model.predict_proba(X), kept, y_test28[:n_photos], rule)
             cells.append(f"{pct(s['right'])} ({pct(s['no digit'])})")
+        cells.append(str(blank_answered(drawing, condition)))
         lines.append(f"| {cname} | " + " | ".join(cells) + " |")
         log(cname, cells)
 
@@ -664,22 +689,26 @@ def main() -> None:
 def switch_table(n_photos: int, switch: str = "SURROUND", step: str = "the surround step",
                  module=preprocess) -> list[str]:
     """Every photo condition read by the shipped drawing model, with a preprocessing step (``switch``, a constant of
-    ``module``: preprocess.SURROUND for sheet.surround, preprocess.RULING for ruling.without_ruling, sheet.TURNED)
-    and without."""
+    ``module``: preprocess.SURROUND for sheet.surround, preprocess.RULING for ruling.without_ruling, sheet.TURNED;
+    or a list of (module, constant, its value when off) switched off together) and without."""
     from digitnet.models import load_drawing
 
     model, mnist = load_drawing(), load_mnist(MNIST)
     X28, y28 = mnist.X[mnist.test_rows][:n_photos], mnist.y[mnist.test_rows][:n_photos]
-    lines = [f"{n_photos:,} MNIST test digits per condition, the shipped drawing model. Cells: right (no digit).", "",
-             f"| condition | with {step} | without it |", "|---|---|---|"]
+    lines = [f"{n_photos:,} MNIST test digits per condition, the shipped drawing model. Cells: right (no digit); "
+             f"blank: of {BLANKS} pictures of the same blank paper, how many are answered with a digit.", "",
+             f"| condition | with {step} | without | blank, with | blank, without |", "|---|---|---|---|---|"]
     for cname, condition in CONDITIONS.items():
-        cells = []
+        cells, blanks = [], []
         for on in (True, False):
-            with mock.patch.object(module, switch, on):
+            with contextlib.ExitStack() as patches:
+                for where, name, off in ([(module, switch, False)] if isinstance(switch, str) else switch):
+                    patches.enter_context(mock.patch.object(where, name, getattr(where, name) if on else off))
                 X, kept = photo_inputs(X28, model.inputs, condition)
+                blanks.append(str(blank_answered(model, condition)))
             s = score(model.predict_proba(X), kept, y28, "likeliest")
             cells.append(f"{pct(s['right'])} ({pct(s['no digit'])})")
-        lines.append(f"| {cname} | {cells[0]} | {cells[1]} |")
+        lines.append(f"| {cname} | {cells[0]} | {cells[1]} | {blanks[0]} | {blanks[1]} |")
         print(lines[-1], file=sys.stderr, flush=True)
     return lines
 
@@ -697,6 +726,16 @@ def scribble_inputs(n: int, seed: int = 0) -> np.ndarray:
             X.append(x)
     return np.array(X)
 
+
+BLANK_RULES = [  # (module, constant, its value when off): what keeps pictures of blank paper blank (docs/preprocessing.md)
+    (preprocess, "SHADOW_EDGE", False),  # two levels meeting along one line: a shadow's edge, not light ink on a board
+    (preprocess, "FLAT", 0.0),  # a dash, a line's piece: no digit
+    (preprocess, "SCATTERED", 0.0),  # specks: no digit
+    (preprocess, "DITHER_STEP", 1),  # a dithered picture's neighbours differ by 8 levels or more ...
+    (preprocess, "DITHER_SPREAD", 0.0),  # ... all over it
+    (ruling, "EMPTY_BOX", False),  # an empty box goes as a ruling does
+    (sheet, "SPECKS", 0.0),  # a desk's grain beyond the cut filled in before its edge is measured
+]
 
 STEPS = [  # (the step, what switches it off, measured on)
     ("the paper's level taken out (pictures)", {"PAPER_LEVEL": False}, "photos"),

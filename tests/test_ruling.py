@@ -135,14 +135,19 @@ def test_blank_ruled_sheets_are_no_digit():
         assert to_input(ink_from_image(ruled([], kind, rng)), load_drawing().inputs) is None, kind
 
 
-def test_a_square_zero_drawn_thin_is_no_box(drawing):
+def test_a_square_zero_drawn_thin_is_taken_for_an_empty_box(drawing, monkeypatch):
     """Four straight strokes cropped tightly, two each way, make a form's box or a 0 written square: with nothing
-    else in the picture they stay (a blank form's box is then read as a digit, the price of not erasing a 0)."""
+    else in the picture they go, as an empty form's box must (it was read as 0, sure of it): the price is a 0 drawn
+    as a rectangle of ruler-straight thin lines, "no digit". Without EMPTY_BOX the 0 is read."""
+    import digitnet.ruling as ruling
+
     rng = np.random.default_rng(9)
     square = [[[90, 40], [190, 40], [190, 240], [90, 240], [90, 40]]]
     grey = np.asarray(Image.open(io.BytesIO(ruled(square, "none", rng, pen=5.0))).convert("RGB"))[30:251, 80:201]
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(grey)).save(buffer, format="PNG")
+    assert to_input(ink_from_image(buffer.getvalue()), drawing.inputs) is None
+    monkeypatch.setattr(ruling, "EMPTY_BOX", False)
     ink = ink_from_image(buffer.getvalue())
     assert ink[100:120, 8:12].max() > 200 and ink[8:12, 50:70].max() > 200  # its left side and top, kept
     assert answers(drawing.predict_proba(to_input(ink, drawing.inputs)[None]))[0][0] == 0

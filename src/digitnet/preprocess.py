@@ -35,6 +35,11 @@ MIN_INK_SHARE = 0.04  # ink spanning less than this share of the picture's large
 DOT = 1.5  # ... as is ink spanning less than this many times its thickest part: a dot, a blot (a digit's span is 7.5
 # times its stroke: MNIST's stroke is 0.134 of its box) ...
 DOT_SHARE = 0.5  # ... and less than this share of the picture's larger side (a 1 stretched to its 16x16 box is a blob)
+SCATTERED = 0.1  # ... as is ink whose largest connected piece spans less than this share of its box:
+# specks a step left (a desk's corners, a grid's dots at the edge: 0.01-0.08), not strokes (digits' largest piece: 0.4
+# or more in every photo condition measured, but 0.13 for a 1 on squared paper left in dashes, and still read right)
+FLAT = 1 / 3  # ... and ink whose box is less than this share as tall as it is wide: a dash, a printed line's
+# piece left at the edge (digits, on the page and in every photo condition measured: 0.6 or more)
 FRAME = 32  # optdigits' normalised bitmaps
 BLOCK = 4  # ... counted in 4x4 blocks
 WIDTH_RANGE = (16, 24)  # the frame width a digit may take: 4 to 6 blocks (the embedded digits span 5-7 columns in 97%)
@@ -51,6 +56,10 @@ CONTRAST = True  # pictures: the contrast stretched, paper to 0 and ink to 255
 DITHER = True  # pictures: a dithered 1-bit picture (a scanner's black-and-white mode) blurred back to grey first
 DITHER_SIDE = 64  # ... when at least this many pixels on its smaller side (smaller ones are stored digits)
 DITHER_CHANGES = 0.03  # ... and this share of neighbouring pixels differ (dithered: 6-13%; thresholded: 0.2-1.4%)
+DITHER_STEP = 10  # ... by at least this many grey levels (a dot against paper: 255, or 255 / f**2 >= 10 when reduced;
+# a clean blank sheet's grain, clipped at white, has few levels too, but neighbours 1-6 levels apart)
+DITHER_SPREAD = 0.5  # ... all over it: in this share of its 8 x 8 blocks at least (a printed box's crisp edges in a
+# small picture are 3-5% of its neighbours too, along four lines)
 DITHER_LEVELS = 26  # ... which has at most this many grey levels: 2, or f * f + 1 when reduced by f <= 5 on decoding
 DITHER_BLUR = 2.0  # ... by a Gaussian of this standard deviation in pixels
 FLOOR_ON_DESK = False  # pictures: the contrast stretch's paper floor measured with the desk (as before) or the sheet alone
@@ -58,6 +67,9 @@ RULING = True  # pictures: printed lines (a ruling, squared paper, a form's box)
 SURROUND = True  # pictures: a desk or a frame around the sheet is paper, not ink (sheet.surround)
 PAPER_END = True  # pictures: light paper or a dark board told by the end of the grey range the paper fills (else: its median)
 PAPER_END_SHARE = 0.25  # ... each end this share of the range between the 1st and 99th percentiles
+SHADOW_EDGE = True  # pictures: a sheet's two levels meeting along one straight line are lit and shadowed paper (no board)
+SHADOW_EDGE_LENGTH = 0.3  # ... a line at least this share of the picture's (the sheet's) smaller side long
+SHADOW_EDGE_SIDE = 0.98  # ... with this share of each level's pixels on its own side of it
 PAPER_PERCENTILE = 95  # the paper's level: this percentile of the grey levels around (ink darker: it may cover 95%)
 BACKGROUND_SIDE = 32  # the paper's level is estimated on a copy this many pixels wide
 CLOSING = True  # pictures: the paper's level refined by a grey closing: a hard shadow's edge kept (_paper_closing)
@@ -125,6 +137,8 @@ def _ink_from_grey(grey: np.ndarray) -> np.ndarray:
         level = np.median(sheet)
         light_paper = _light_paper(sheet, low, high)
         filled = np.where(outside, level, grey)
+    if not light_paper and SHADOW_EDGE and _shadow_edge(grey, outside):
+        light_paper = True  # a blank sheet, half in a hard shadow: its lit part is no "light ink" (step 1)
     if not PAPER_LEVEL:
         dark = 255.0 - filled if light_paper else filled.copy()
     else:
@@ -157,6 +171,44 @@ def _light_paper(paper: np.ndarray, low: float, high: float) -> bool:
     return bool(np.mean(paper >= high - end) >= np.mean(paper <= low + end))
 
 
+def _shadow_edge(grey: np.ndarray, outside: np.ndarray | None) -> bool:
+    """Whether the picture's (the sheet's, off the ``outside`` (H, W) bool) two levels, parted by Otsu's threshold,
+    meet along one straight line with each level on its own side (SHADOW_EDGE_SIDE of its pixels): a hard shadow's
+    edge across a blank sheet, whose lit part :func:`_light_paper` may take for light ink on a dark board when the
+    shadow covers most of the border. Light ink on a board meets it along the strokes' outlines, never one line:
+    even a 1 stretched to its box is a band between two. The line: total least squares through the light pixels
+    that touch dark ones, RMS within sheet.STRAIGHT of the larger side (at least 1.5 pixels), at least
+    SHADOW_EDGE_LENGTH of the smaller side long."""
+    from scipy.ndimage import binary_dilation
+    from skimage.filters import threshold_otsu
+
+    from .sheet import STRAIGHT
+
+    sheet = np.ones(grey.shape, dtype=bool) if outside is None else ~outside
+    values = grey[sheet]
+    if values.size < 9 or values.max() - values.min() < MIN_CONTRAST:
+        return False
+    light = (grey > threshold_otsu(values)) & sheet
+    dark = sheet & ~light
+    edge = light & binary_dilation(dark, structure=np.ones((3, 3), dtype=bool))
+    if edge.sum() < 3:
+        return False
+    ys, xs = np.nonzero(edge)
+    points = np.column_stack([xs, ys]).astype(np.float64)
+    centre = points.mean(axis=0)
+    _, _, vt = np.linalg.svd(points - centre, full_matrices=False)  # vt[0] along the line, vt[1] across it
+    along, across = (points - centre) @ vt[0], (points - centre) @ vt[1]
+    if np.ptp(along) < SHADOW_EDGE_LENGTH * min(grey.shape):
+        return False
+    if np.sqrt(np.mean(across**2)) > max(1.5, STRAIGHT * max(grey.shape)):
+        return False
+    rows, cols = np.mgrid[0 : grey.shape[0], 0 : grey.shape[1]]
+    signed = (cols - centre[0]) * vt[1][0] + (rows - centre[1]) * vt[1][1]
+    side = np.sign(signed[light].mean())
+    return bool(np.mean(signed[light] * side > -1.5) >= SHADOW_EDGE_SIDE
+                and np.mean(signed[dark] * side < 1.5) >= SHADOW_EDGE_SIDE)
+
+
 def _sheet_stretch(dark: np.ndarray, outside: np.ndarray | None) -> np.ndarray:
     """:func:`_stretch` of ``dark`` (H, W), measured on the sheet alone when a desk or a frame surrounds it (``outside``
     (H, W) bool, 0 there): the desk's zeros would set the paper's floor so low that the sheet's grain became ink."""
@@ -171,11 +223,18 @@ def _dithered(grey: np.ndarray) -> bool:
     """Whether a grey picture (H, W) is a dithered 1-bit one: at most DITHER_LEVELS grey levels (two, or the
     averages of f x f blocks of two when a large scan was reduced while decoding: pictures.MAX_SIDE), at least
     DITHER_SIDE pixels on its smaller side, and DITHER_CHANGES of its neighbouring pixels (across and down) differ
-    (a halftone's dots; a thresholded scan changes only along its strokes' edges)."""
+    by DITHER_STEP levels or more, in DITHER_SPREAD of its 8 x 8 blocks (a halftone's dots are everywhere; a
+    thresholded scan changes only along its strokes' edges, a printed box along its lines, a clean blank sheet's
+    grain by a few levels)."""
     if min(grey.shape) < DITHER_SIDE or len(np.unique(grey[::2, ::2])) > DITHER_LEVELS:
         return False
-    changes = (np.mean(grey[:, 1:] != grey[:, :-1]) + np.mean(grey[1:] != grey[:-1])) / 2
-    return bool(changes > DITHER_CHANGES)
+    across, down = (np.abs(np.diff(grey, axis=axis)) >= DITHER_STEP for axis in (1, 0))
+    if (np.mean(across) + np.mean(down)) / 2 <= DITHER_CHANGES:
+        return False
+    changed = across[:-1] | down[:, :-1]  # (H - 1, W - 1): differs from its right or lower neighbour
+    h, w = changed.shape[0] // 8 * 8, changed.shape[1] // 8 * 8
+    blocks = changed[:h, :w].reshape(h // 8, 8, w // 8, 8).any(axis=(1, 3))
+    return bool(np.mean(blocks) >= DITHER_SPREAD)
 
 
 def _dark(grey: np.ndarray, paper: np.ndarray, light_paper: bool) -> np.ndarray:
@@ -317,13 +376,19 @@ def _crop(ink: np.ndarray, faint: float = INK_THRESHOLD) -> np.ndarray | None:
     """The bounding box of the ink above ``faint`` (with CROP_CONNECTED, only where it touches ink above
     INK_THRESHOLD: hysteresis, skimage.filters.apply_hysteresis_threshold), or None when there is no digit: no ink above
     INK_THRESHOLD, its box smaller than MIN_INK_SHARE of the picture, or smaller than DOT_SHARE of it and no longer
-    than DOT times its thickest part (the diameter of the largest disc inside it: a dot, a blot)."""
+    than DOT times its thickest part (the diameter of the largest disc inside it: a dot, a blot), less than FLAT as
+    tall as it is wide (a dash, a line), or its largest connected piece spanning less than SCATTERED of its box
+    (specks)."""
     on = ink > INK_THRESHOLD
     if on.sum() < 3:
         return None
     rows, cols = np.flatnonzero(on.any(axis=1)), np.flatnonzero(on.any(axis=0))
     span = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
     if span < MIN_INK_SHARE * max(ink.shape):
+        return None
+    if rows[-1] - rows[0] + 1 < FLAT * (cols[-1] - cols[0] + 1):
+        return None
+    if SCATTERED and _largest_piece(on) < SCATTERED * span:
         return None
     if span < DOT_SHARE * max(ink.shape):  # small: a dot? (its box alone, with a rim of paper, is measured)
         box = np.pad(on[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], 1)
@@ -337,6 +402,15 @@ def _crop(ink: np.ndarray, faint: float = INK_THRESHOLD) -> np.ndarray | None:
         seen = ink > faint
     rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _largest_piece(on: np.ndarray) -> int:
+    """The span in pixels (the longer side of its box) of the largest piece of ``on`` (H, W) bool: its connected
+    pieces (8-connectivity) measured by their boxes, as the digit's box is."""
+    from scipy.ndimage import find_objects, label
+
+    pieces, _ = label(on, structure=np.ones((3, 3), dtype=bool))
+    return max(max(rows.stop - rows.start, cols.stop - cols.start) for rows, cols in find_objects(pieces))
 
 
 def _resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:

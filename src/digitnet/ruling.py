@@ -18,11 +18,11 @@ light cover a line in pieces), (2) thinness: at most MAX_THICK of the picture's 
 (CLEAR of its length: specks of a noisy photo line up anywhere), (3) number: at least
 MIN_LINES parallel (within PARALLEL degrees of the angle most share), or two each way (a ruling, a grid, a box; a
 4's stem and bar cross, a continental 7's top and bar are two), a line across them alone (a margin's rule) only
-when it runs along LONE_COVER of the sheet, and (4) something else: when nothing but lines would be left, only a
-ruling's lines go (MIN_LINES side by side: a blank ruled sheet); a lone line, or two each way, may be a digit's
-own (a tightly cropped 1 on ruled paper, a square 0 drawn with a thin pen) and stays. A sheet askew: the lines
-parallel to those found that run out through the picture's edge near a corner may be as short as SHORTEST of its
-side.
+when it runs along LONE_COVER of the sheet, and (4) something else: when nothing but lines would be left, the
+lines side by side go (a blank ruled sheet, a blank form's box: a 0 drawn as a rectangle of four straight lines
+goes with it, the price of answering "no digit" for an empty box); a lone line may be a digit's own (a tightly
+cropped 1 on ruled paper) and stays. A sheet askew: the lines parallel to those found that run out through the
+picture's edge near a corner may be as short as SHORTEST of its side.
 Measured: docs/preprocessing.md ("Printed lines").
 """
 
@@ -44,6 +44,7 @@ CLEAR = 0.7  # (2) ... with paper beside it (two pixels past it, both sides) alo
 MAX_THICK = 0.05  # (2) a line is at most this share of the picture's smaller side thick (at least 2 pixels): a form's 3-pixel box in a 60-pixel crop
 MIN_LINES = 3  # (3) lines are taken out only when at least this many run side by side (parallel), or two each way,
 LONE_COVER = 0.9  # ... and a line across them (a margin's rule) alone when its ink runs along this share of it
+EMPTY_BOX = True  # (4) when nothing but lines would be left, a box's (two each way) go as a ruling's do (else they stay)
 SHORTEST = 0.1  # a sheet askew: the lines of a family that run out past a corner may be this short (of the side)
 PARALLEL = 1.0  # (3) ... and within this many degrees of the angle most of them share
 THIN_PERCENTILE = 10  # a line's thickness: this percentile of the runs of ink across it (strokes along it, or across it, are wider)
@@ -86,17 +87,18 @@ def without_ruling(dark: np.ndarray, ink: np.ndarray, outside: np.ndarray | None
         return np.logical_or.reduce([on & rows & cols] + [parts[i] for i in chosen])
 
     cut = cut_of(list(range(len(lines))))
-    if not ((ink > threshold) & inside & ~cut).any():  # (4) nothing but lines: a blank ruled sheet, or some are a
-        cut = cut_of([i for i, line in enumerate(lines) if line[3]])  # digit's (a cropped 1, a square 0): a ruling goes
+    if not ((ink > threshold) & inside & ~cut).any():  # (4) nothing but lines: a blank sheet or form, or a lone one
+        cut = cut_of([i for i, line in enumerate(lines) if line[3]])  # is a digit's (a cropped 1): families go
     out = dark.copy()
     out[cut] = 0.0
     return out
 
 
 def _printed_lines(on: np.ndarray, inside: np.ndarray, max_thick: float) -> list[tuple[int, np.ndarray, float, bool]]:
-    """The printed lines of ``on`` (H, W) bool within ``inside`` (H, W) bool: (axis, centre, thickness, ruling) with
+    """The printed lines of ``on`` (H, W) bool within ``inside`` (H, W) bool: (axis, centre, thickness, family) with
     axis 0 along the rows (the centre (W,) their rows) or 1 along the columns (the centre (H,) their columns);
-    ruling: one of MIN_LINES or more side by side (not one of a box's two, nor a lone line across). Rules (1)-(3)."""
+    family: one of lines side by side (a ruling, a grid, a box; with EMPTY_BOX off, a ruling's MIN_LINES only), not a
+    lone line across: these go when nothing else would be left (rule 4). Rules (1)-(3)."""
     lines = []
 
     def add(axis: int, found: list, k: int) -> int:  # the lines found on the copy, fitted at full size; how many new
@@ -133,7 +135,9 @@ def _printed_lines(on: np.ndarray, inside: np.ndarray, max_thick: float) -> list
     side_by_side = [members[axis] >= MIN_LINES or (members[axis] == 2 and members[1 - axis] >= 2) for axis in (0, 1)]
     if not any(side_by_side):
         return []
-    return [(a, c, t, m and members[a] >= MIN_LINES) for m, (a, c, t, cover) in zip(member, lines)
+    family = [bool(m and (side_by_side[a] if EMPTY_BOX else members[a] >= MIN_LINES))
+              for m, (a, *_) in zip(member, lines)]
+    return [(a, c, t, f) for f, m, (a, c, t, cover) in zip(family, member, lines)
             if (side_by_side[a] and m) or cover >= LONE_COVER]
 
 

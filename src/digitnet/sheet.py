@@ -39,6 +39,7 @@ STRAIGHT = 0.01  # (3) ... and its inner edge along every side it covers is stra
 TURNED = True  # (3) ... or a turned sheet's corner falls in that middle 60%: its edge is straight over at least
 CORNER = 0.5  # ... this share of the span from one end, and beyond that the depth grows at least
 CORNER_SLOPE = 1.0  # ... this many pixels a pixel (the sheet's next edge: at a right angle, 45 degrees or more away)
+SPECKS = 0.001  # (3) ... its holes up to this share of the picture filled first (its grain beyond the cut); 0: none
 BEYOND_LINE = True  # (1) ... or, in a picture of SMALL pixels or more, is the part of it beyond one straight line,
 # darker than the sheet (a desk's corner past a turned sheet; the paper beside a digit's straight stroke is lighter)
 MIN_LINE = 0.05  # ... at least this share of the picture's smaller side long (a desk's corner past a turned sheet),
@@ -127,6 +128,8 @@ def _best(masks: list[np.ndarray], darker: list[bool]) -> np.ndarray | None:
                 found[False][region] = found[True][region] = _beyond_line(labels, region, boxes[region - 1], sizes[region])
                 continue
             inside = labels == region
+            if SPECKS:  # pixels of the desk's grain beyond the cut (a blank sheet's cut lies near the desk's level)
+                inside = _small_holes_filled(inside, max(2, round(SPECKS * H * W)))
             straight = [_straight(inside, k) for k in covered]
             found[False][region] = all(straight)
             found[True][region] = found[False][region] or (TURNED and len(covered) >= 2 and min(H, W) >= SMALL and all(
@@ -135,12 +138,26 @@ def _best(masks: list[np.ndarray], darker: list[bool]) -> np.ndarray | None:
             if not found[corner].any():
                 continue
             outside = found[corner][labels]
+            if SPECKS:  # and its grain is desk too
+                outside = _small_holes_filled(outside, max(2, round(SPECKS * H * W)))
             if mask[~outside].mean() >= MAX_INK:  # the sheet is mostly paper of the other level
                 continue
             cover = sum(int(found[corner][side].sum()) for side in sides)
             if cover > best[corner][1]:
                 best[corner] = (outside, cover)
     return best[False][0] if best[False][0] is not None else best[True][0]
+
+
+def _small_holes_filled(inside: np.ndarray, most: int) -> np.ndarray:
+    """``inside`` (H, W) bool with its holes of at most ``most`` pixels filled: the pieces of what is not inside
+    (4-connected) that do not reach the array's edge."""
+    from scipy.ndimage import label
+
+    pieces, _ = label(~inside)
+    small = np.bincount(pieces.ravel(), minlength=1) <= most
+    small[np.unique(np.concatenate([pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]]))] = False
+    small[0] = False  # inside itself
+    return inside | small[pieces]
 
 
 def _straight(inside: np.ndarray, side: int, corner: bool = False) -> bool:
@@ -181,6 +198,9 @@ def _beyond_line(labels: np.ndarray, region: int, box: tuple[slice, slice], size
     top, left = max(0, box[0].start - 1), max(0, box[1].start - 1)  # its box and a pixel more, within the picture
     near = (slice(top, box[0].stop + 1), slice(left, box[1].stop + 1))
     inside = labels[near] == region
+    if SPECKS:  # pixels of the desk's grain beyond the cut
+        inside = _small_holes_filled(inside, max(2, round(SPECKS * H * W)))
+        size = int(inside.sum())
     edge = inside & ~binary_erosion(inside, border_value=1)  # the region's edge inside the picture, not the picture's
     ys, xs = np.nonzero(edge)
     points = np.column_stack([xs + left, ys + top]).astype(np.float64)
