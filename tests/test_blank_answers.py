@@ -51,7 +51,7 @@ def test_predict_image_answers_a_blank_picture_no_digit_and_keeps_the_others(tmp
     first, second = json.loads(r.stdout)["predictions"]
     assert first["digit"] == first["likeliest"] == 0 and len(first["probabilities"]) == 10
     assert second == {"picture": str(empty), "digit": -1, "likeliest": None, "alternatives": [], "probabilities": None,
-                      "reason": "no digit: the picture is blank, or its ink is too small"}
+                      "reason": "no digit: the picture is blank, or its ink is too small, specks or a dash"}
     assert first["picture"] == str(good)
     assert "reason" not in first
     r = cli("predict", model_file, "--image", empty)

@@ -104,16 +104,16 @@ def test_predict_strokes(client):
 
 
 def test_empty_and_tiny_drawings_are_no_digit(client):
-    for strokes in ([], [[[100, 100]]], [[[100, 100], [103, 101]]]):
+    for strokes in ([], [[[100, 100]]], [[[100, 100], [103, 101]]], [[[60, 140], [220, 146]]]):  # a dash too
         answer = client.post("/api/predict", json={"strokes": strokes, "width": 280, "height": 280}).json()
         assert answer["digit"] == -1 and answer["rejected"] is True and answer["probabilities"] is None
-        assert answer["reason"] == "no digit: the drawing is empty or too small"
+        assert answer["reason"] == "no digit: the drawing is empty, too small, or only dots or a dash"
 
 
 def test_a_blank_picture_is_said_blank(client):
     """An uploaded picture with no ink is a blank picture, not an empty drawing."""
     answer = _upload(client, png(np.full((60, 60), 240.0))).json()
-    assert answer["digit"] == -1 and answer["reason"] == "no digit: the picture is blank, or its ink is too small"
+    assert answer["digit"] == -1 and answer["reason"] == "no digit: the picture is blank, or its ink is too small, specks or a dash"
 
 
 def test_the_model_switch(client):

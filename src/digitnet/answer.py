@@ -28,8 +28,8 @@ NO_DIGIT_BELOW = 0.3  # the likeliest digit less probable than this: nothing loo
 ALSO_RATIO = 0.25  # other digits at least this share of the likeliest's probability are named too
 MAX_ALTERNATIVES = 2
 RULES = ("likeliest", "blog")
-EMPTY_DRAWING = "no digit: the drawing is empty or too small"  # strokes that leave no digit-sized ink
-BLANK_PICTURE = "no digit: the picture is blank, or its ink is too small"  # a picture that leaves none
+EMPTY_DRAWING = "no digit: the drawing is empty, too small, or only dots or a dash"  # strokes that leave no digit
+BLANK_PICTURE = "no digit: the picture is blank, or its ink is too small, specks or a dash"  # a picture that leaves none
 
 
 @dataclass(frozen=True)
