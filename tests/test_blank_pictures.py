@@ -167,3 +167,38 @@ def test_a_blank_sheet_partly_off_the_picture(monkeypatch):
     assert blank(png(grey))
     monkeypatch.setattr(sheet_module, "SPECKS", 0.0)
     assert surround(grey, preprocess.MIN_CONTRAST) is None
+
+
+def test_a_digit_written_in_dots_or_dashes_is_read(drawing, monkeypatch):
+    """A tracing sheet's dotted 7, a dot-matrix 2: no piece spans a tenth of the box, but pieces within 5% of the box
+    of each other are one (a newcomer's dotted digits read 99-100% before the specks rule, "no digit" with it
+    alone). A dithered field's single pixels join nothing (test_specks_are_no_digit, the dithered blanks)."""
+    from PIL import Image, ImageDraw
+
+    for digit, path in ((7, [(40, 40), (160, 40), (80, 170)]), (2, [(50, 60), (100, 35), (150, 60), (50, 165), (150, 165)])):
+        for step, radius in ((8, 3), (12, 3)):
+            image = Image.new("L", (200, 200), 255)
+            draw = ImageDraw.Draw(image)
+            for (x0, y0), (x1, y1) in zip(path[:-1], path[1:]):
+                n = max(1, int(np.hypot(x1 - x0, y1 - y0) / step))
+                for k in range(n + 1):
+                    x, y = x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n
+                    draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=0)
+            grey = np.asarray(image, dtype=np.float64)
+            assert read(drawing, grey) == digit, (digit, step)
+            with monkeypatch.context() as m:
+                m.setattr(preprocess, "SCATTERED_GAP", 0.0)
+                assert read(drawing, grey) == -1  # the pieces alone: specks
+
+
+def test_a_clean_ruled_sheet_with_a_level_of_grain_is_no_digit(monkeypatch):
+    """Grey paper whose grain is a single grey level: its robust spread is 0, so the contrast stretch's floor sat at
+    the paper's median and half the sheet was faint "ink", beside which no printed line had paper: the ruling stayed,
+    and was read as 1 (a newcomer's). The floor is MIN_GRAIN above the paper at least."""
+    rng = np.random.default_rng(0)
+    grey = np.full((399, 399), 194.0)
+    grey[5::23, :] = 121.0
+    grey = np.clip(grey + rng.normal(0, 0.3, grey.shape), 0, 255).astype(np.uint8).astype(np.float64)
+    assert blank(png(grey))
+    monkeypatch.setattr(preprocess, "MIN_GRAIN", 0.0)
+    assert not blank(png(grey))

@@ -38,6 +38,8 @@ DOT_SHARE = 0.5  # ... and less than this share of the picture's larger side (a 
 SCATTERED = 0.1  # ... as is ink whose largest connected piece spans less than this share of its box:
 # specks a step left (a desk's corners, a grid's dots at the edge: 0.01-0.08), not strokes (digits' largest piece: 0.4
 # or more in every photo condition measured, but 0.13 for a 1 on squared paper left in dashes, and still read right)
+SCATTERED_GAP = 0.05  # ... pieces closer than this share of the box being one: a digit written in dots or dashes
+SCATTERED_DOT = 3  # ... pieces of this many pixels or more (a dithered field's single pixels join nothing)
 FLAT = 1 / 3  # ... and ink whose box is less than this share as tall as it is wide: a dash, a printed line's
 # piece left at the edge (digits, on the page and in every photo condition measured: 0.6 or more)
 FRAME = 32  # optdigits' normalised bitmaps
@@ -83,6 +85,8 @@ STROKE_BOX = 64  # ... measured and redrawn with the digit's longer side this ma
 STROKE_SHARE = 0.134  # MNIST's median stroke width over the longer side of the digit's box (stroke_width, measured)
 STROKE_TOLERANCE = 1.6  # strokes thinner than MNIST's by this factor are thickened (MNIST's 5th percentile)
 MIN_CONTRAST = 24  # ink within this many grey levels of the paper is no ink (a blank sheet's grain)
+MIN_GRAIN = 2.0  # the contrast stretch's paper floor lies at least this far above the paper's level: a clean sheet
+# whose grain is a level or two (its robust spread 0) left half its pixels above the floor, as faint "ink"
 MAX_STROKES, MAX_POINTS = 64, 10_000
 PEN_SHARE = 0.13  # the page's pen: this share of the drawing's larger side (MNIST's stroke width over its box: 0.134)
 MIN_PEN = 1.0  # pixels: a dot is drawn, though too small to be a digit
@@ -300,7 +304,7 @@ def _paper_closing(grey: np.ndarray, light_paper: bool, ink: np.ndarray, outside
 
 
 def _stretch(dark: np.ndarray) -> np.ndarray:
-    """Contrast stretched: the paper (below Otsu's threshold, plus its noise) to 0, the ink's typical
+    """Contrast stretched: the paper (below Otsu's threshold, plus its noise, at least MIN_GRAIN) to 0, the ink's typical
     strength (its 90th percentile) to 255. A picture whose ink is within MIN_CONTRAST of its paper is blank."""
     from skimage.filters import threshold_otsu
 
@@ -308,7 +312,8 @@ def _stretch(dark: np.ndarray) -> np.ndarray:
         return np.zeros_like(dark)
     cut = threshold_otsu(dark)
     paper, ink = dark[dark <= cut], dark[dark > cut]
-    floor = np.median(paper) + 3 * 1.4826 * np.median(np.abs(paper - np.median(paper)))  # 3 robust std of the grain
+    grain = 3 * 1.4826 * np.median(np.abs(paper - np.median(paper)))  # 3 robust std of the grain
+    floor = np.median(paper) + max(grain, MIN_GRAIN)
     top = np.percentile(ink, 90)
     if top - floor < MIN_CONTRAST:
         return np.zeros_like(dark)
@@ -388,7 +393,7 @@ def _crop(ink: np.ndarray, faint: float = INK_THRESHOLD) -> np.ndarray | None:
         return None
     if rows[-1] - rows[0] + 1 < FLAT * (cols[-1] - cols[0] + 1):
         return None
-    if SCATTERED and _largest_piece(on) < SCATTERED * span:
+    if SCATTERED and _largest_piece(on[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], SCATTERED_GAP * span) < SCATTERED * span:
         return None
     if span < DOT_SHARE * max(ink.shape):  # small: a dot? (its box alone, with a rim of paper, is measured)
         box = np.pad(on[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], 1)
@@ -404,13 +409,22 @@ def _crop(ink: np.ndarray, faint: float = INK_THRESHOLD) -> np.ndarray | None:
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def _largest_piece(on: np.ndarray) -> int:
+def _largest_piece(on: np.ndarray, gap: float = 0.0) -> int:
     """The span in pixels (the longer side of its box) of the largest piece of ``on`` (H, W) bool: its connected
-    pieces (8-connectivity) measured by their boxes, as the digit's box is."""
-    from scipy.ndimage import find_objects, label
+    pieces (8-connectivity), those less than ``gap`` pixels apart joined (a digit of dots or dashes), measured by
+    their boxes, as the digit's box is."""
+    from scipy.ndimage import find_objects, label, maximum_filter
 
-    pieces, _ = label(on, structure=np.ones((3, 3), dtype=bool))
-    return max(max(rows.stop - rows.start, cols.stop - cols.start) for rows, cols in find_objects(pieces))
+    eight = np.ones((3, 3), dtype=bool)
+    pieces, _ = label(on, structure=eight)
+    span = max(max(rows.stop - rows.start, cols.stop - cols.start) for rows, cols in find_objects(pieces))
+    reach = int(np.ceil(gap / 2))
+    dots = np.bincount(pieces.ravel())[pieces] >= SCATTERED_DOT  # single pixels (a dithered field's) join nothing
+    if not reach or not (dots & on).any():
+        return span
+    grown = maximum_filter(np.pad(on & dots, reach), size=2 * reach + 1)  # each grown by half the gap: near ones touch
+    pieces, _ = label(grown, structure=eight)
+    return max(span, max(max(rows.stop - rows.start, cols.stop - cols.start) for rows, cols in find_objects(pieces)) - 2 * reach)
 
 
 def _resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:
