@@ -148,14 +148,16 @@ def _best(masks: list[np.ndarray], darker: list[bool]) -> np.ndarray | None:
     return best[False][0] if best[False][0] is not None else best[True][0]
 
 
-def _small_holes_filled(inside: np.ndarray, most: int) -> np.ndarray:
+def _small_holes_filled(inside: np.ndarray, most: int, notches: bool = True) -> np.ndarray:
     """``inside`` (H, W) bool with its holes of at most ``most`` pixels filled: the pieces of what is not inside
-    (4-connected) that do not reach the array's edge."""
+    (4-connected), those that reach the array's edge too when ``notches`` (the picture's edge: grain there is a notch
+    in the desk; not a crop's edge, which may cut through the sheet)."""
     from scipy.ndimage import label
 
     pieces, _ = label(~inside)
     small = np.bincount(pieces.ravel(), minlength=1) <= most
-    small[np.unique(np.concatenate([pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]]))] = False
+    if not notches:
+        small[np.unique(np.concatenate([pieces[0], pieces[-1], pieces[:, 0], pieces[:, -1]]))] = False
     small[0] = False  # inside itself
     return inside | small[pieces]
 
@@ -199,7 +201,7 @@ def _beyond_line(labels: np.ndarray, region: int, box: tuple[slice, slice], size
     near = (slice(top, box[0].stop + 1), slice(left, box[1].stop + 1))
     inside = labels[near] == region
     if SPECKS:  # pixels of the desk's grain beyond the cut
-        inside = _small_holes_filled(inside, max(2, round(SPECKS * H * W)))
+        inside = _small_holes_filled(inside, max(2, round(SPECKS * H * W)), notches=False)
         size = int(inside.sum())
     edge = inside & ~binary_erosion(inside, border_value=1)  # the region's edge inside the picture, not the picture's
     ys, xs = np.nonzero(edge)
