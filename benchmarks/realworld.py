@@ -734,7 +734,7 @@ BLANK_RULES = [  # (module, constant, its value when off): what keeps pictures o
     (preprocess, "SHADOW_EDGE", False),  # two levels meeting along one line: a shadow's edge, not light ink on a board
     (preprocess, "FLAT", 0.0),  # a dash, a line's piece: no digit
     (preprocess, "SCATTERED", 0.0),  # specks: no digit (dots or dashes near each other one piece)
-    (preprocess, "DITHER_STEP", 1),  # a dithered picture's neighbours differ by 8 levels or more ...
+    (preprocess, "DITHER_STEP", 1),  # a dithered picture's neighbours differ by DITHER_STEP levels or more ...
     (preprocess, "DITHER_SPREAD", 0.0),  # ... all over it
     (ruling, "EMPTY_BOX", False),  # an empty box goes as a ruling does
     (sheet, "SPECKS", 0.0),  # a desk's grain beyond the cut filled in before its edge is measured
