@@ -186,7 +186,7 @@ def _shadow_edge(grey: np.ndarray, outside: np.ndarray | None) -> bool:
     from scipy.ndimage import binary_dilation
     from skimage.filters import threshold_otsu
 
-    from .sheet import STRAIGHT
+    from .sheet import STRAIGHT, line_through
 
     sheet = np.ones(grey.shape, dtype=bool) if outside is None else ~outside
     values = grey[sheet]
@@ -198,16 +198,9 @@ def _shadow_edge(grey: np.ndarray, outside: np.ndarray | None) -> bool:
     if edge.sum() < 3:
         return False
     ys, xs = np.nonzero(edge)
-    points = np.column_stack([xs, ys]).astype(np.float64)
-    centre = points.mean(axis=0)
-    _, _, vt = np.linalg.svd(points - centre, full_matrices=False)  # vt[0] along the line, vt[1] across it
-    along, across = (points - centre) @ vt[0], (points - centre) @ vt[1]
-    if np.ptp(along) < SHADOW_EDGE_LENGTH * min(grey.shape):
+    length, rms, signed = line_through(xs, ys, grey.shape)
+    if length < SHADOW_EDGE_LENGTH * min(grey.shape) or rms > max(1.5, STRAIGHT * max(grey.shape)):
         return False
-    if np.sqrt(np.mean(across**2)) > max(1.5, STRAIGHT * max(grey.shape)):
-        return False
-    rows, cols = np.mgrid[0 : grey.shape[0], 0 : grey.shape[1]]
-    signed = (cols - centre[0]) * vt[1][0] + (rows - centre[1]) * vt[1][1]
     side = np.sign(signed[light].mean())
     return bool(np.mean(signed[light] * side > -1.5) >= SHADOW_EDGE_SIDE
                 and np.mean(signed[dark] * side < 1.5) >= SHADOW_EDGE_SIDE)

@@ -205,17 +205,25 @@ def _beyond_line(labels: np.ndarray, region: int, box: tuple[slice, slice], size
         size = int(inside.sum())
     edge = inside & ~binary_erosion(inside, border_value=1)  # the region's edge inside the picture, not the picture's
     ys, xs = np.nonzero(edge)
-    points = np.column_stack([xs + left, ys + top]).astype(np.float64)
-    centre = points.mean(axis=0)
-    _, _, vt = np.linalg.svd(points - centre, full_matrices=False)  # total least squares: vt[0] along, vt[1] across
-    along, across = (points - centre) @ vt[0], (points - centre) @ vt[1]
-    if np.ptp(along) < MIN_LINE * min(H, W) or np.sqrt(np.mean(across**2)) > max(1.5, STRAIGHT * max(H, W)):
+    length, rms, signed = line_through(xs + left, ys + top, (H, W))
+    if length < MIN_LINE * min(H, W) or rms > max(1.5, STRAIGHT * max(H, W)):
         return False
-    rows, cols = np.mgrid[0:H, 0:W]
-    signed = (cols - centre[0]) * vt[1][0] + (rows - centre[1]) * vt[1][1]
     half = signed * np.sign(signed[near][inside].mean()) >= -0.5  # the pixels the line passes through: either side
     both = int(half[near][inside].sum())
     return both >= BEYOND_FILL * (int(half.sum()) + size - both)  # of their union
+
+
+def line_through(xs: np.ndarray, ys: np.ndarray, shape: tuple[int, int]) -> tuple[float, float, np.ndarray]:
+    """The straight line fitted to points (``xs``, ``ys``: pixel columns and rows, (n,) each, n >= 1) by total
+    least squares: its length (the points' spread along it), the points' RMS distance from it (pixels), and every
+    pixel's signed distance from it over a picture of ``shape`` (H, W)."""
+    points = np.column_stack([xs, ys]).astype(np.float64)
+    centre = points.mean(axis=0)
+    _, _, vt = np.linalg.svd(points - centre, full_matrices=False)  # vt[0] along the line, vt[1] across it
+    along, across = (points - centre) @ vt[0], (points - centre) @ vt[1]
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
+    signed = (cols - centre[0]) * vt[1][0] + (rows - centre[1]) * vt[1][1]
+    return float(np.ptp(along)), float(np.sqrt(np.mean(across**2))), signed
 
 
 def _line(run: np.ndarray, tolerance: float) -> bool:
