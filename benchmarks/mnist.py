@@ -4,6 +4,7 @@ the same 784-200-10 tanh network and MNIST's official split (60,000 training, 10
     python benchmarks/mnist.py            # part of `make bench`; rewrites benchmarks/MNIST.md
     python benchmarks/mnist.py --quick    # one seed, no scikit-learn (5 minutes a fit); prints only
     python benchmarks/mnist.py --augmentation-only   # rewrites only MNIST.md's section on augmentation's cost
+    python benchmarks/mnist.py --elastic-only   # only the `mnist-elastic` row and its target (a long fit)
 
 Threads: every system gets both cores (PyTorch: torch.set_num_threads(2); NumPy's BLAS, which
 scikit-learn and digitnet's products use: 2 threads). Inputs for the baselines are digitnet's own
@@ -283,6 +284,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--augmentation-only", action="store_true")
+    parser.add_argument("--elastic-only", action="store_true")
     args = parser.parse_args()
     if not MNIST.is_dir():
         print(f"MNIST's files are not at {MNIST} (set MNIST_DIR): skipped", file=sys.stderr)
@@ -295,15 +297,18 @@ def main() -> None:
         print("\n".join(render_augmentation(cost)))
         update_augmentation_section(cost)
         return
+    if args.elastic_only:
+        row = bench_elastic(data, [])
+        update_elastic_rows(row)
+        print(f"{row['system']}: {row['accuracy'][0]:.2%} in {fmt(row['time'][0])}")
+        return
     peak = peak_gflops()
     rows = []
     print("digitnet", file=sys.stderr)
-    main_row = bench_digitnet(data, seeds, {}, "digitnet `mnist` recipe (1-pixel shifts, 20 epochs)", rows)
+    main_row = bench_digitnet(data, seeds, {}, MAIN_LABEL, rows)
     bench_digitnet(data, seeds, {"augment": 0}, "digitnet `mnist` without augmentation", rows)
     augment_row = bench_digitnet(data, seeds, LONGER, "digitnet `mnist`, 60 epochs", rows)
-    elastic = digitnet.Config.from_recipe("mnist-elastic")
-    elastic_row = bench_digitnet(data, range(1), {}, f"digitnet `mnist-elastic` (elastic distortions, {elastic.epochs} "
-                                 "epochs; one seed: a long fit)", rows, recipe="mnist-elastic")
+    elastic_row = bench_elastic(data, rows)
     torch_rows = bench_torch(data, range(1), rows) if torch is not None else {}
     clf, sk_row = bench_sklearn(data, rows) if not args.quick else (None, None)
     baselines = [r for _, r in torch_rows.values()] + ([sk_row] if sk_row else [])
@@ -320,6 +325,40 @@ def main() -> None:
     print(report)
     if not args.quick:
         (HERE / "MNIST.md").write_text(report)
+
+
+MAIN_LABEL = "digitnet `mnist` recipe (1-pixel shifts, 20 epochs)"
+ELASTIC_TARGET = "`mnist-elastic`: test error ≤ 0.8% (LeCun's table: 800 hidden units, 0.7% elastic, 1.1% affine)"
+
+
+def bench_elastic(data, rows):
+    elastic = digitnet.Config.from_recipe("mnist-elastic")
+    return bench_digitnet(data, range(1), {}, f"digitnet `mnist-elastic` (elastic distortions, {elastic.optimizer}, "
+                          f"{elastic.epochs} epochs; one seed: a long fit)", rows, recipe="mnist-elastic")
+
+
+def elastic_line(row, base_time):
+    t = statistics.median(row["time"])
+    return (f"| {row['system']} | {len(row['accuracy'])} | {np.mean(row['accuracy']):.2%} | {fmt(t)} | {row['epochs']} | "
+            f"{t / base_time:.2f}x |")
+
+
+def elastic_target(row):
+    error = 1 - np.mean(row["accuracy"])
+    return f"| {ELASTIC_TARGET} | {error:.2%} | {'yes' if error <= 0.008 else '**no**'} |"
+
+
+def update_elastic_rows(row) -> None:
+    """MNIST.md with only the `mnist-elastic` row and its target replaced; its speed ratio against the `mnist`
+    row's time already there (a fit of this run against one of an earlier run: the ratio is indicative)."""
+    path = HERE / "MNIST.md"
+    lines = path.read_text().split("\n")
+    main = next(line for line in lines if line.startswith(f"| {MAIN_LABEL} |"))
+    value, unit = main.split(" | ")[3].split()
+    base_time = float(value) * (1e-3 if unit == "ms" else 1.0)
+    lines = [elastic_line(row, base_time) if line.startswith("| digitnet `mnist-elastic`")
+             else elastic_target(row) if line.startswith(f"| {ELASTIC_TARGET} |") else line for line in lines]
+    path.write_text("\n".join(lines))
 
 
 LONGER = {"epochs": 60}  # the most accurate setting the cross-validation found (benchmarks/TUNING_MNIST.md)
@@ -339,6 +378,9 @@ def render(rows, main_row, augment_row, baselines, catch_up, per_epoch, torch_ep
              "| system | seeds | test accuracy | fit time | epochs | vs digitnet `mnist` |", "|---|---|---|---|---|---|"]
     base_time = statistics.median(main_row["time"])
     for r in rows:
+        if r is elastic_row:
+            lines.append(elastic_line(r, base_time))
+            continue
         acc = f"{np.mean(r['accuracy']):.2%}" + (f" ± {np.std(r['accuracy']):.2%}" if len(r["accuracy"]) > 1 else "")
         t = statistics.median(r["time"])
         lines.append(f"| {r['system']} | {len(r['accuracy'])} | {acc} | {fmt(t)} | {r['epochs']} | {t / base_time:.2f}x |")
@@ -379,8 +421,7 @@ def render(rows, main_row, augment_row, baselines, catch_up, per_epoch, torch_ep
                 np.mean(main_row["accuracy"]) >= 0.983),
                ("with augmentation (60 epochs of shifts) ≥ 98.7%", f"{np.mean(augment_row['accuracy']):.2%}",
                 np.mean(augment_row["accuracy"]) >= 0.987),
-               ("`mnist-elastic`: test error ≤ 0.8% (LeCun's table: 800 hidden units, 0.7% elastic, 1.1% affine)",
-                f"{1 - np.mean(elastic_row['accuracy']):.2%}", 1 - np.mean(elastic_row["accuracy"]) <= 0.008),
+               (ELASTIC_TARGET, f"{1 - np.mean(elastic_row['accuracy']):.2%}", 1 - np.mean(elastic_row["accuracy"]) <= 0.008),
                ("one epoch within 2x of the FLOP floor", f"{best_ratio:.1f}x", best_ratio <= 2),
                ("peak memory of a full train < 700 MB", f"{rss:.0f} MB" if rss else "–", bool(rss and rss < 700))]
     if torch_anchor is not None:

@@ -60,3 +60,16 @@ t '{"epochs": 60, "elastic_alpha": 45.0}'
 t '{"epochs": 60, "rotation": 0.0}'
 t '{"epochs": 60, "elastic_alpha": 34.0, "elastic_sigma": 5.0}'
 t '{"epochs": 60, "label_smoothing": 0.0}'
+# dropout on the hidden layer (made when the recipe stepped by Adam: see below)
+t '{"epochs": 60, "dropout": 0.1}'
+t '{"epochs": 60, "dropout": 0.2}'
+
+# Nesterov momentum instead of Adam (TUNING_MNIST.md, "Nesterov momentum"). Every run above was made when
+# mnist-elastic stepped by Adam at 0.004 with no warmup; to repeat one on today's recipe (Nesterov at 0.1,
+# a 5-epoch warmup), add "optimizer": "adam", "lr": 0.004, "warmup_epochs": 0. The runs below name theirs.
+for seed in 0 1 2; do
+  t '{"epochs": 60, "optimizer": "adam", "lr": 0.004, "warmup_epochs": 0}' --seed $seed
+  t '{"epochs": 60, "optimizer": "nesterov", "lr": 0.1, "warmup_epochs": 0}' --seed $seed
+  t '{"epochs": 60, "optimizer": "nesterov", "lr": 0.1, "warmup_epochs": 5}' --seed $seed
+done
+t '{"optimizer": "nesterov", "lr": 0.1, "warmup_epochs": 5}'

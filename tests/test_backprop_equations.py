@@ -185,6 +185,29 @@ def test_eq_adam(rng):
     np.testing.assert_allclose(theta, expected, rtol=1e-6)  # eps sits in a slightly different place
 
 
+def test_eq_nesterov(rng):
+    """optim.Nesterov is Nesterov's accelerated gradient: the gradient taken at the look-ahead point.
+
+    In the look-ahead form (Sutskever et al. 2013, eq. 3-4) with a quadratic loss L = |A phi - c|^2 / 2, the
+    velocity is u <- mu u - lr grad L(phi + mu u) and phi <- phi + u. The implemented form keeps
+    theta = phi + mu u, the look-ahead point itself, where the gradient is taken."""
+    A, c = rng.normal(size=(5, 5)), rng.normal(size=5)
+
+    def grad(x):
+        return A.T @ (A @ x - c)
+
+    lr, mu = 0.02, 0.9
+    phi, u = rng.normal(size=5), np.zeros(5)
+    theta = phi.copy()
+    nesterov = optim.Nesterov(theta, momentum=mu)
+    for _ in range(25):
+        nesterov.step_numpy(theta, grad(theta), lr)
+        u = mu * u - lr * grad(phi + mu * u)
+        phi = phi + u
+        np.testing.assert_allclose(theta, phi + mu * u, rtol=1e-12, atol=1e-12)
+    assert np.linalg.norm(grad(theta)) < np.linalg.norm(grad(rng.normal(size=5)))  # and it descends
+
+
 def test_eq_post_update(rng):
     """The document's formula for the post's update equals backward_blog, and the literal post's loop."""
     params = network.init_params(rng, 64, 200, 10, init="uniform", bias=False)

@@ -112,9 +112,10 @@ def test_recipe_auto_chooses_mnist_for_mnist_sized_images_only():
     assert recipe_for((32, 32), 60_000) == "modern"
 
 
-def test_mnist_elastic_is_mnist_with_distortions_deskewing_and_calibration():
+def test_mnist_elastic_is_mnist_with_distortions_deskewing_calibration_and_momentum():
     differ = {f.name for f in dataclasses.fields(Config)
               if getattr(RECIPES["mnist"], f.name) != getattr(RECIPES["mnist-elastic"], f.name)}
     assert differ == {"recipe", "epochs", "elastic_alpha", "elastic_sigma", "rotation", "deskew",
-                      "calibration_fraction"}
+                      "calibration_fraction", "optimizer", "lr", "warmup_epochs"}
+    assert (RECIPES["mnist-elastic"].optimizer, RECIPES["mnist-elastic"].lr) == ("nesterov", 0.1)
     assert RECIPES["mnist"].epochs == 20 and RECIPES["mnist"].calibration_fraction == 0  # as documented

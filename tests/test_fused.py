@@ -24,6 +24,7 @@ def train_split(digits):
         ("modern", {"dropout": 0.2, "bias": False, "l2": 0.0, "label_smoothing": 0.0, "batch_size": 37}),
         ("modern", {"input_noise": 0.3, "optimizer": "sgd", "shuffle": False, "dropout": 0.5}),
         ("modern", {"loss": "mse", "dropout": 0.1}),
+        ("modern", {"optimizer": "nesterov", "lr": 0.05, "dropout": 0.2}),
         ("blog-exact", {"epochs": 1}),
     ],
 )
@@ -72,7 +73,7 @@ def test_training_memory_does_not_grow_with_epochs_or_copy_the_data(digits):
     assert per_row < X.itemsize * 64  # less than one copy of a row of X: only the (n, 10) targets grow
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam"])
+@pytest.mark.parametrize("name", ["sgd", "adam", "nesterov"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_compiled_optimizers_equal_their_numpy_reference(name, dtype, rng):
     from digitnet.optim import OPTIMIZERS
@@ -145,3 +146,27 @@ def test_gather_moves_images_as_the_numpy_reference(rng):
     np.testing.assert_array_equal(out, shift_images(X[order[7:22]], shifts[7:22], (6, 5), -9.0))
     one = shift_images(np.arange(6.0)[None], np.array([[0, 1]]), (2, 3), -1.0)  # one pixel to the right
     np.testing.assert_array_equal(one, [[-1, 0, 1, -1, 3, 4]])
+
+
+def test_the_rate_schedule_with_and_without_a_warmup():
+    """Cosine from lr to 0 over the epochs; a warmup scales it by a line from 0 to 1 over its epochs."""
+    from digitnet.trainer import learning_rate
+
+    cosine = digitnet.Config(lr=0.1, epochs=10)
+    warm = digitnet.Config(lr=0.1, epochs=10, warmup_epochs=2)
+    for progress in (0.0, 0.05, 0.1, 0.15, 0.2, 0.5, 0.9):
+        expected = 0.1 * 0.5 * (1 + np.cos(np.pi * progress))
+        assert learning_rate(cosine, progress) == pytest.approx(expected, rel=1e-12)
+        assert learning_rate(warm, progress) == pytest.approx(expected * min(1.0, progress * 10 / 2), rel=1e-12)
+    assert learning_rate(warm, 0.0) == 0.0 and learning_rate(digitnet.Config(lr=0.1, schedule="constant", epochs=4,
+                                                                              warmup_epochs=4), 0.5) == pytest.approx(0.05)
+
+
+def test_a_warmup_longer_than_the_run_warms_the_whole_run():
+    """`--recipe mnist-elastic --epochs 3` (a warmup of 5) trains: the rate rises over all 3 epochs."""
+    from digitnet.trainer import learning_rate
+
+    short = digitnet.Config(lr=0.1, epochs=3, warmup_epochs=5, schedule="constant")
+    assert [learning_rate(short, p) for p in (0.0, 0.5, 0.9)] == pytest.approx([0.0, 0.05, 0.09])
+    with pytest.raises(digitnet.ConfigError, match="warmup_epochs must be 0.."):
+        digitnet.Config(warmup_epochs=-1)

@@ -56,7 +56,7 @@ from .trainer import DIVERGED_ABOVE, STOP_REASONS, History
 Recipe = enum.Enum("Recipe", {name: name for name in (AUTO_RECIPE, *RECIPES)}, type=str)  # type: ignore[misc]
 RECIPE_HELP = (f"Settings to start from: {AUTO_RECIPE} (mnist for 28x28 images of {MNIST_MIN_ROWS:,} rows or more, "
                "modern otherwise), modern, mnist (28x28 images, 60,000 of them), mnist-elastic (mnist with elastic "
-               "distortions and rotations, deskewed, calibrated, 300 epochs), the post's (blog), or the post's with the exact gradient.")
+               "distortions and rotations, deskewed, Nesterov momentum, calibrated, 300 epochs), the post's (blog), or the post's with the exact gradient.")
 
 
 AnswerRule = enum.Enum("AnswerRule", {name: name for name in RULES}, type=str)  # type: ignore[misc]

@@ -32,7 +32,7 @@ CHOICES = {
     "init": ("uniform", "glorot"),
     "gradient": ("blog", "exact"),
     "loss": ("mse", "cross_entropy"),
-    "optimizer": ("sgd", "adam"),
+    "optimizer": ("sgd", "adam", "nesterov"),
     "schedule": ("constant", "cosine"),
     "scaling": ("blog", "standard"),
     "dtype": ("float64", "float32"),
@@ -53,9 +53,10 @@ class Config:
     # --- training: the loss, the optimiser and when to stop
     gradient: str = "exact"  # "blog": the post's update rule, quirks and all; "exact": the true gradient of `loss`
     loss: str = "cross_entropy"  # "mse": sum over outputs of (p - y)^2, as the post; "cross_entropy": -sum y log p
-    optimizer: str = "adam"  # "sgd" (plain steps of size lr) or "adam"
+    optimizer: str = "adam"  # "sgd" (plain steps of size lr), "adam", or "nesterov" (SGD with Nesterov momentum 0.9)
     lr: float = 0.01  # learning rate (the peak rate when a schedule is used)
     schedule: str = "cosine"  # learning rate per step: "constant", or "cosine" decay from lr to 0 over `epochs`
+    warmup_epochs: int = 0  # the rate rises linearly from 0 over the first warmup_epochs epochs (all of them if fewer; Goyal et al. 2017), times the schedule's
     batch_size: int = 64  # samples per gradient step (1..MAX_SIZE; more than the training split: all of it); 1 is per-sample SGD as in the post
     epochs: int = 32  # maximum number of passes over the training set (1..MAX_EPOCHS)
     shuffle: bool = True  # reshuffle the training samples every epoch (the post keeps the split's order)
@@ -116,6 +117,7 @@ class Config:
             raise ConfigError("choose one source of calibration data: calibration_fraction (a held-out split) or "
                               "calibration_folds (cross-fitting); set the other to 0")
         _check(self.l2 >= 0, "l2 must be >= 0", self.l2)
+        _check(0 <= self.warmup_epochs <= MAX_EPOCHS, f"warmup_epochs must be 0..{MAX_EPOCHS}", self.warmup_epochs)
         _check(0.0 <= self.label_smoothing < 1.0, "label_smoothing must be in [0, 1)", self.label_smoothing)
         _check(self.input_noise >= 0, "input_noise must be >= 0", self.input_noise)
         _check(0 <= self.augment <= MAX_SHIFT, f"augment must be 0..{MAX_SHIFT} pixels", self.augment)
@@ -276,7 +278,7 @@ _BLOG = Config(
 
 GROUPS = {  # every field in one group: the settings' three concerns
     "network": ("n_hidden", "bias", "init", "dropout", "dtype"),
-    "training": ("gradient", "loss", "optimizer", "lr", "schedule", "batch_size", "epochs", "shuffle", "l2",
+    "training": ("gradient", "loss", "optimizer", "lr", "schedule", "warmup_epochs", "batch_size", "epochs", "shuffle", "l2",
                  "label_smoothing", "input_noise", "augment", "rotation", "shear", "zoom", "stroke", "stretch_to_box", "elastic_alpha",
                  "elastic_sigma", "distortion_end", "clean_epochs", "ema_decay", "distill", "distill_temperature", "tol", "patience", "val_fraction", "calibration_fraction", "calibration_folds"),
     "experiment": ("recipe", "scaling", "deskew", "stratify", "test_size", "seed"),
@@ -293,7 +295,8 @@ _MNIST = Config(recipe="mnist", batch_size=256, lr=0.004, epochs=20, augment=1, 
 # images held out to calibrate the probabilities. Chosen on the last 10,000 training images
 # (benchmarks/TUNING_MNIST.md); `mnist` stays as documented
 _MNIST_ELASTIC = dataclasses.replace(_MNIST, recipe="mnist-elastic", epochs=300, elastic_alpha=34.0, elastic_sigma=6.0,
-                                     rotation=10.0, deskew=True, calibration_fraction=0.05)
+                                     rotation=10.0, deskew=True, calibration_fraction=0.05,
+                                     optimizer="nesterov", lr=0.1, warmup_epochs=5)
 
 #: The named recipes, name -> Config: ``modern`` (the default), ``mnist``, ``mnist-elastic``, ``blog`` (the post's algorithm
 #: exactly) and ``blog-exact`` (the post's with the exact gradient). ``Config.from_recipe`` starts from one.

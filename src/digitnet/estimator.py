@@ -51,6 +51,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         optimizer="adam",
         lr=0.01,
         schedule="cosine",
+        warmup_epochs=0,
         batch_size=64,
         epochs=32,
         shuffle=True,
@@ -92,6 +93,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.optimizer = optimizer
         self.lr = lr
         self.schedule = schedule
+        self.warmup_epochs = warmup_epochs
         self.batch_size = batch_size
         self.epochs = epochs
         self.shuffle = shuffle

@@ -28,6 +28,27 @@ class SGD:
         theta -= lr * grad
 
 
+class Nesterov:
+    """SGD with Nesterov momentum, in the form of Sutskever et al. (2013, eq. 3-4) that PyTorch's
+    ``SGD(nesterov=True)`` uses: b <- mu b + g; theta <- theta - lr (g + mu b), b starting at 0, with mu =
+    ``momentum`` (0.9: their usual value). L2 coupled, as for the others (for SGD, coupled and decoupled
+    weight decay are the same thing)."""
+
+    def __init__(self, theta: np.ndarray, *, l2: float = 0.0, n_decayed: int = 0, momentum: float = 0.9) -> None:
+        self.l2, self.n_decayed, self.momentum = l2, n_decayed, momentum
+        self.m = np.zeros_like(theta)  # the velocity b
+
+    def step(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        kernels.nesterov_step(theta, grad, self.m, lr, self.momentum, self.l2, self.n_decayed)
+
+    def step_numpy(self, theta: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        _add_l2(theta, grad, self.l2, self.n_decayed)
+        mu = theta.dtype.type(self.momentum)
+        self.m *= mu
+        self.m += grad  # b = mu b + g
+        theta -= theta.dtype.type(lr) * (grad + mu * self.m)
+
+
 class Adam:
     """Adam (Kingma & Ba, 2015): m and v are running means of g and g^2, bias-corrected.
 
@@ -95,7 +116,7 @@ class WeightAverage:
         self.t = 0
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "nesterov": Nesterov}
 
 
 def _add_l2(theta: np.ndarray, grad: np.ndarray, l2: float, n: int) -> None:

@@ -35,7 +35,7 @@ from .errors import ConfigError
 from .fast import augment, kernels, step as fast_step
 from .fast.step import Workspace
 from .network import Params
-from .optim import OPTIMIZERS, Adam, WeightAverage
+from .optim import OPTIMIZERS, Adam, Nesterov, WeightAverage
 
 SMALL_PRODUCT = 1 << 22  # multiply-adds of a batch's first product up to which BLAS runs on one thread
 PROGRESS_SECONDS = 0.1  # with a progress hook: about the time an epoch's steps run between two reports
@@ -91,10 +91,14 @@ def guess_loss(loss: str, n_classes: int) -> float:
 
 
 def learning_rate(config: Config, progress: float) -> float:
-    """Rate at ``progress`` = epochs done / maximum epochs; fractions count, so it changes every step."""
-    if config.schedule == "cosine":
-        return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
-    return config.lr
+    """Rate at ``progress`` = epochs done / maximum epochs; fractions count, so it changes every step. A linear
+    warmup (Goyal et al. 2017, section 2.2) scales the schedule's rate by progress / (warmup / epochs) until that
+    reaches 1, warmup being warmup_epochs or, in a shorter run, all its epochs."""
+    rate = config.lr * 0.5 * (1.0 + math.cos(math.pi * progress)) if config.schedule == "cosine" else config.lr
+    warmup = min(config.warmup_epochs, config.epochs)
+    if warmup and progress * config.epochs < warmup:
+        rate *= progress * config.epochs / warmup
+    return rate
 
 
 def distortion_strength(config: Config, epoch: int) -> float:
@@ -557,6 +561,7 @@ class _Batches:
         rates = [learning_rate(c, (epoch + start / n) / c.epochs) for start in starts]
         adam = isinstance(opt, Adam)
         sizes = np.array([opt.advance(lr) for lr in rates] if adam else rates)
+        rule = kernels.ADAM if adam else kernels.NESTEROV if isinstance(opt, Nesterov) else kernels.SGD
         average = self.average
         decays = np.array([average.advance() for _ in rates] if average is not None else [], np.float64)
         p, g = self.params, self.grads
@@ -569,8 +574,8 @@ class _Batches:
                 U[rows], sizes[first:stop], c.batch_size,
                 self.theta, self.grad, p["W1"], p.get("b1", ws.no_bias), p["W2"], p.get("b2", ws.no_bias),
                 g["W1"], g.get("b1", ws.no_bias), g["W2"], g.get("b2", ws.no_bias),
-                opt.m if adam else ws.no_bias, opt.v if adam else ws.no_bias, adam,
-                getattr(opt, "beta1", 0.0), getattr(opt, "beta2", 0.0), getattr(opt, "eps", 0.0), opt.l2, opt.n_decayed,
+                getattr(opt, "m", ws.no_bias), opt.v if adam else ws.no_bias, rule,
+                getattr(opt, "beta1", getattr(opt, "momentum", 0.0)), getattr(opt, "beta2", 0.0), getattr(opt, "eps", 0.0), opt.l2, opt.n_decayed,
                 cut, scale, _LOSS_KIND[c.loss], ws.X, ws.Y, ws.y, ws.a1, ws.h, ws.dh, ws.p, ws.dz2,
                 average.average if average is not None else ws.no_bias, decays[first:stop], *self.teacher,
                 self.teacher_a1, self.teacher_z2, c.distill, 1.0 / c.distill_temperature, sum_loss,

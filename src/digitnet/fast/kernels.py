@@ -39,6 +39,8 @@ def _cache_writable() -> bool:
 
 
 _CACHE = _cache_writable()  # compiled code is cached next to this file, or in numba's cache folders
+SGD, ADAM, NESTEROV = 0, 1, 2  # batch_epoch's update rules (optim.SGD, Adam, Nesterov)
+
 # error_model="numpy": division by zero gives inf/NaN as in NumPy, and no per-division check blocks vectorisation
 
 
@@ -269,6 +271,20 @@ def sgd_step(theta, grad, lr, l2, n_weights):
             grad[i] += l2 * theta[i]
     for i in range(theta.shape[0]):
         theta[i] -= lr * grad[i]
+
+
+@njit(cache=_CACHE, error_model="numpy")
+def nesterov_step(theta, grad, m, lr, mu, l2, n_weights):
+    """optim.Nesterov.step on one flat vector (velocity m), after adding l2 * theta to the first n_weights entries of grad."""
+    t = theta.dtype.type
+    lr, mu, l2 = t(lr), t(mu), t(l2)
+    if l2 != 0:
+        for i in range(n_weights):
+            grad[i] += l2 * theta[i]
+    for i in range(theta.shape[0]):
+        g = grad[i]
+        m[i] = m[i] * mu + g
+        theta[i] -= lr * (g + mu * m[i])
 
 
 @njit(cache=_CACHE, error_model="numpy")
@@ -518,7 +534,7 @@ def stroke_width(src, t, height, width, fill, out, stride):
 
 @njit(cache=_CACHE, error_model="numpy")
 def batch_epoch(X, Y, y, order, shifts, warps, fields, height, width, fill, U, step_sizes, batch_size, theta, grad,
-                W1, b1, W2, b2, gW1, gb1, gW2, gb2, m, v, adam, beta1, beta2, eps, l2, n_decayed, cut, scale,
+                W1, b1, W2, b2, gW1, gb1, gW2, gb2, m, v, rule, beta1, beta2, eps, l2, n_decayed, cut, scale,
                 loss_kind, Xb, Yb, yb, a1, h, dh, z2, dz2, average, decays, tW1, tb1, tW2, tb2, ta1, tz2, distill,
                 inv_T, total_loss=0.0):
     """A whole mini-batch epoch in one call: fast.step.step and the optimizer's update for each batch of
@@ -526,7 +542,8 @@ def batch_epoch(X, Y, y, order, shifts, warps, fields, height, width, fill, U, s
 
     shifts, warps, fields: the epoch's augmentation (see :func:`gather`); U: the epoch's dropout bytes, row i
     for the i-th sample of ``order`` (no rows: no dropout); step_sizes: each step's rate (Adam's
-    bias-corrected one); average, decays: the weights' moving average and each step's decay (no entries: no
+    bias-corrected one); rule: SGD, ADAM or NESTEROV, m, v their state (Nesterov: the velocity m, the momentum
+    as beta1); average, decays: the weights' moving average and each step's decay (no entries: no
     averaging). tW1, tb1, tW2, tb2: a teacher network's weights for the scaled inputs (no rows: none), whose
     probabilities at temperature 1 / inv_T make up the share ``distill`` of each target row (:func:`distill_targets`;
     ta1, tz2 its buffers). Returns (summed loss, argmax hits); ``total_loss`` is the sum so far, so that an
@@ -565,8 +582,10 @@ def batch_epoch(X, Y, y, order, shifts, warps, fields, height, width, fill, U, s
         np.dot(dz, W2.T, d)
         hidden_delta(d, U[start:start + rows] if dropout else U, cut, scale, a, gb1)
         np.dot(xb.T, d, gW1)
-        if adam:
+        if rule == ADAM:
             adam_step(theta, grad, m, v, step_sizes[step], beta1, beta2, eps, l2, n_decayed)
+        elif rule == NESTEROV:  # beta1: the momentum
+            nesterov_step(theta, grad, m, step_sizes[step], beta1, l2, n_decayed)
         else:
             sgd_step(theta, grad, step_sizes[step], l2, n_decayed)
         if average.shape[0] > 0:
