@@ -262,13 +262,19 @@ def column_sums(a, out):
 
 
 @njit(cache=_CACHE, error_model="numpy")
+def add_l2(theta, grad, l2, n_weights):
+    """grad[i] += l2 * theta[i] for the first n_weights entries (the weights; biases are not decayed)."""
+    if l2 != 0:
+        for i in range(n_weights):
+            grad[i] += l2 * theta[i]
+
+
+@njit(cache=_CACHE, error_model="numpy")
 def sgd_step(theta, grad, lr, l2, n_weights):
     """optim.SGD.step on one flat vector, after adding l2 * theta to the first n_weights entries of grad."""
     t = theta.dtype.type
     lr, l2 = t(lr), t(l2)
-    if l2 != 0:
-        for i in range(n_weights):
-            grad[i] += l2 * theta[i]
+    add_l2(theta, grad, l2, n_weights)
     for i in range(theta.shape[0]):
         theta[i] -= lr * grad[i]
 
@@ -278,9 +284,7 @@ def nesterov_step(theta, grad, m, lr, mu, l2, n_weights):
     """optim.Nesterov.step on one flat vector (velocity m), after adding l2 * theta to the first n_weights entries of grad."""
     t = theta.dtype.type
     lr, mu, l2 = t(lr), t(mu), t(l2)
-    if l2 != 0:
-        for i in range(n_weights):
-            grad[i] += l2 * theta[i]
+    add_l2(theta, grad, l2, n_weights)
     for i in range(theta.shape[0]):
         g = grad[i]
         m[i] = m[i] * mu + g
@@ -293,9 +297,7 @@ def adam_step(theta, grad, m, v, lr_t, beta1, beta2, eps, l2, n_weights):
     t = theta.dtype.type  # constants rounded to the parameters' precision, as NumPy does
     b1, one_b1, b2, one_b2 = t(beta1), t(1.0 - beta1), t(beta2), t(1.0 - beta2)
     lr_t, eps, l2 = t(lr_t), t(eps), t(l2)
-    if l2 != 0:
-        for i in range(n_weights):
-            grad[i] += l2 * theta[i]
+    add_l2(theta, grad, l2, n_weights)
     for i in range(theta.shape[0]):
         g = grad[i]
         m[i] = m[i] * b1 + g * one_b1
